@@ -1,0 +1,12 @@
+"""Settings for the test suite: the real settings with test-safe defaults."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+os.environ.setdefault("FINEPRINT_VAR_DIR", tempfile.mkdtemp(prefix="fineprint-test-"))
+
+from config.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,0 +1,70 @@
+"""Admin pieces that make every admin change say why."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.shortcuts import render
+from simple_history.admin import SimpleHistoryAdmin
+
+
+class ReasonForm(forms.ModelForm):
+    change_reason = forms.CharField(
+        label="Reason for this change",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        help_text="Recorded in the history with your name. Required.",
+    )
+
+
+class ActionReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000, label="Reason")
+
+
+class AuditedAdmin(SimpleHistoryAdmin):
+    """Asks for a reason on every change; no delete (records are retired, not removed)."""
+
+    form = ReasonForm
+    history_list_display = ["history_source", "history_change_reason"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def _can_write(self, request, obj) -> bool:
+        return self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f != "change_reason"]})
+            for name, opts in super().get_fieldsets(request, obj)
+        ]
+        if self._can_write(request, obj):
+            fieldsets.append(("Audit", {"fields": ["change_reason"]}))
+        return fieldsets
+
+
+def reason_action(request, queryset, *, title: str, apply, action_name: str):
+    """An admin action that asks for a reason first, then applies `apply(obj, reason)` to each object."""
+    if "apply" in request.POST:
+        form = ActionReasonForm(request.POST)
+        if form.is_valid():
+            return apply(queryset, form.cleaned_data["reason"])
+    else:
+        form = ActionReasonForm()
+    return render(
+        request,
+        "admin/action_reason.html",
+        {
+            **admin.site.each_context(request),
+            "title": title,
+            "objects": queryset,
+            "form": form,
+            "action_name": action_name,
+            "opts": queryset.model._meta,
+        },
+    )

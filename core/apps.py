@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Access and audit"
+
+    def ready(self) -> None:
+        from core import audit  # noqa: F401  (connects the history signal)
+        from core.roles import roles_sync
+
+        post_migrate.connect(roles_sync, dispatch_uid="fineprint_roles_sync")

@@ -1,0 +1,80 @@
+"""Who, from where and why, for every history row.
+
+django-simple-history records each tracked row's before/after. Services set the
+acting user and the reason on the instance (`_history_user`, `_change_reason`);
+this module adds where the change came from (admin, API, task, command) and, for
+a task, the user it acts for. The source is kept in a context variable that the
+request middleware, Celery tasks and management commands set.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import models
+from django.dispatch import receiver
+from simple_history.signals import pre_create_historical_record
+
+
+class Source(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    API = "api", "API"
+    TASK = "task", "Task"
+    COMMAND = "command", "Command line"
+    SYSTEM = "system", "System"
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    source: str
+    on_behalf_of_id: int | None = None
+    reason: str = ""
+
+
+_current: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar("fineprint_audit", default=None)
+
+
+@contextmanager
+def audit_source(source: str, *, on_behalf_of_id: int | None = None, reason: str = "") -> Iterator[AuditContext]:
+    context = AuditContext(source=source, on_behalf_of_id=on_behalf_of_id, reason=reason)
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)
+
+
+def current_context() -> AuditContext:
+    return _current.get() or AuditContext(source=Source.SYSTEM)
+
+
+def mark_change(instance: models.Model, *, actor, reason: str) -> None:
+    """Attach the acting user and reason to the next save of a tracked instance."""
+    instance._history_user = actor
+    instance._change_reason = reason
+
+
+class AuditedHistoryModel(models.Model):
+    """Extra columns on every history table: where the change came from and for whom."""
+
+    history_source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
+    history_on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
+@receiver(pre_create_historical_record)
+def _fill_audit_columns(sender, instance, history_instance, **kwargs) -> None:
+    context = current_context()
+    if hasattr(history_instance, "history_source"):
+        history_instance.history_source = context.source
+        history_instance.history_on_behalf_of_id = context.on_behalf_of_id
+    if not history_instance.history_change_reason and context.reason:
+        history_instance.history_change_reason = context.reason

@@ -1,0 +1,38 @@
+"""The application's error hierarchy.
+
+Services raise these; the one API exception handler (core.api) turns each into
+the one JSON error shape with the status code declared here.
+"""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    status_code = 400
+    code = "error"
+
+    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None, extra: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.extra = extra or {}
+
+
+class ValidationFailed(ApplicationError):
+    status_code = 400
+    code = "invalid"
+
+
+class PermissionDenied(ApplicationError):
+    status_code = 403
+    code = "permission_denied"
+
+
+class NotFound(ApplicationError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ApplicationError):
+    status_code = 409
+    code = "conflict"

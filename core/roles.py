@@ -1,0 +1,68 @@
+"""The three roles, as Django groups created by a migration."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    ENGINEER = "Engineers", "Engineers"
+    COMPLIANCE = "Compliance", "Compliance"
+    EXECUTIVE = "Executives", "Executives"
+
+
+READERS = frozenset({Role.ENGINEER, Role.COMPLIANCE, Role.EXECUTIVE})
+
+
+def roles_of(user) -> frozenset[str]:
+    """The role names of a user, read once per user object."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    cached = getattr(user, "_fineprint_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))
+        user._fineprint_roles = cached
+    return cached
+
+
+def has_role(user, *roles: str) -> bool:
+    return bool(roles_of(user) & set(roles))
+
+
+# Model permissions per role, for the admin. Permissions only exist after
+# migrate, so they are attached on post_migrate (see core.apps), idempotently.
+ROLE_PERMISSIONS = {
+    Role.COMPLIANCE: {
+        "core": {"apitoken": ["view", "add", "change"], "idempotencyrecord": []},
+        "registry": {
+            "registeredmodel": ["view", "add", "change"],
+            "modelversion": ["view", "change"],
+            "evaluationresult": ["view"],
+        },
+    },
+    Role.EXECUTIVE: {
+        "registry": {"registeredmodel": ["view"], "modelversion": ["view"], "evaluationresult": ["view"]},
+    },
+    Role.ENGINEER: {
+        "registry": {"registeredmodel": ["view"], "modelversion": ["view"], "evaluationresult": ["view"]},
+    },
+}
+
+
+def roles_sync(**kwargs) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    for role, apps in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = [
+            (app, f"{action}_{model}")
+            for app, models_ in apps.items()
+            for model, actions in models_.items()
+            for action in actions
+        ]
+        perms = [
+            p
+            for p in Permission.objects.filter(content_type__app_label__in=apps.keys()).select_related("content_type")
+            if (p.content_type.app_label, p.codename) in wanted
+        ]
+        group.permissions.set(perms)

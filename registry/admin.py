@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.utils.html import format_html
+
+from core.admin_audit import AuditedAdmin, reason_action
+from core.errors import ApplicationError
+from registry import services
+from registry.models import EvaluationResult, ModelVersion, RegisteredModel, VersionStatus
+
+
+@admin.register(RegisteredModel)
+class RegisteredModelAdmin(AuditedAdmin):
+    list_display = [
+        "name",
+        "display_name",
+        "base_model",
+        "risk_tier",
+        "business_owner",
+        "technical_owner",
+        "version_count",
+        "is_retired",
+        "created_at",
+    ]
+    list_filter = [
+        "risk_tier",
+        "provider",
+        "is_retired",
+        "base_model",
+        "business_owner",
+        "technical_owner",
+        "created_at",
+    ]
+    search_fields = ["name", "display_name", "base_model", "purpose"]
+    list_select_related = ["business_owner", "technical_owner"]
+    fieldsets = [
+        (None, {"fields": ["name", "display_name", "purpose", "permitted_uses", "out_of_scope_uses"]}),
+        ("Base model", {"fields": ["provider", "base_model", "base_model_retires_on"]}),
+        ("Governance", {"fields": ["business_owner", "technical_owner", "risk_tier", "is_retired"]}),
+        ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ["created_by", "created_at", "updated_at"]
+        return [*readonly, "name"] if obj else readonly
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_version_count=Count("versions"))
+
+    @admin.display(description="Versions", ordering="_version_count")
+    def version_count(self, obj) -> int:
+        return obj._version_count
+
+    def save_model(self, request, obj, form, change):
+        reason = form.cleaned_data["change_reason"]
+        fields = {f: form.cleaned_data[f] for f in form.changed_data if f != "change_reason"}
+        if change:
+            # The form already applied its values to obj; the service compares against the stored row.
+            stored = RegisteredModel.objects.get(pk=obj.pk)
+            saved = services.model_update(model=stored, actor=request.user, data=fields, reason=reason)
+        else:
+            base = {k: fields.pop(k) for k in ("name", "display_name", "purpose", "base_model")}
+            saved = services.model_create(actor=request.user, reason=reason, **base, **fields)
+        obj.pk = saved.pk
+
+
+class EvaluationInline(admin.TabularInline):
+    model = EvaluationResult
+    fk_name = "version"
+    extra = 0
+    can_delete = False
+    fields = ["suite", "golden_set_sha256", "baseline", "metrics", "per_intent", "ran_by", "ran_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(AuditedAdmin):
+    list_display = [
+        "__str__",
+        "model",
+        "version",
+        "status",
+        "short_training_hash",
+        "provider_job_id",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = [
+        "status",
+        "model",
+        "model__base_model",
+        "model__technical_owner",
+        "model__business_owner",
+        "created_by",
+        "created_at",
+    ]
+    search_fields = [
+        "version",
+        "model__name",
+        "training_file_sha256",
+        "validation_file_sha256",
+        "provider_job_id",
+        "fine_tuned_model",
+    ]
+    list_select_related = ["model", "created_by"]
+    date_hierarchy = "created_at"
+    inlines = [EvaluationInline]
+    actions = ["retire"]
+    fieldsets = [
+        (
+            "Identity (fixed at registration)",
+            {
+                "fields": ["model", "version", "training_file_sha256", "validation_file_sha256", "provider_job_id"],
+            },
+        ),
+        ("Record", {"fields": ["changelog", "training_file_id", "validation_file_id", "fine_tuned_model"]}),
+        ("Status", {"fields": ["status", "created_by", "created_at", "updated_at", "retired_at"]}),
+    ]
+    readonly_fields = [
+        *ModelVersion.IDENTITY_FIELDS[1:],
+        "model",
+        "status",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "retired_at",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # versions are registered by engineers over the API
+
+    @admin.display(description="Training file SHA-256")
+    def short_training_hash(self, obj) -> str:
+        return format_html('<code title="{}">{}…</code>', obj.training_file_sha256, obj.training_file_sha256[:12])
+
+    def save_model(self, request, obj, form, change):
+        fields = {f: form.cleaned_data[f] for f in form.changed_data if f != "change_reason"}
+        services.version_update(version=obj, actor=request.user, data=fields, reason=form.cleaned_data["change_reason"])
+
+    @admin.action(description="Retire selected versions", permissions=["change"])
+    def retire(self, request, queryset):
+        def apply(versions, reason):
+            for version in versions.select_related("model"):
+                try:
+                    services.version_retire(version=version, actor=request.user, reason=reason)
+                    self.message_user(request, f"Retired {version}.", messages.SUCCESS)
+                except ApplicationError as exc:
+                    self.message_user(request, f"{version}: {exc.message}", messages.ERROR)
+
+        return reason_action(request, queryset, title="Retire versions", apply=apply, action_name="retire")
+
+
+@admin.register(EvaluationResult)
+class EvaluationResultAdmin(AuditedAdmin):
+    list_display = ["version", "suite", "win_rate", "refusal_rate", "p95_latency_ms", "baseline", "ran_by", "ran_at"]
+    list_filter = ["suite", "version__model", "ran_at"]
+    search_fields = ["suite", "version__version", "version__model__name", "golden_set_sha256"]
+    list_select_related = ["version__model", "ran_by"]
+    readonly_fields = [f.name for f in EvaluationResult._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # evaluation results are facts: recorded once, never edited
+
+    @admin.display(description="Win rate")
+    def win_rate(self, obj):
+        return obj.metrics.get("win_rate")
+
+    @admin.display(description="Refusal rate")
+    def refusal_rate(self, obj):
+        return obj.metrics.get("refusal_rate")
+
+    @admin.display(description="p95 latency (ms)")
+    def p95_latency_ms(self, obj):
+        return obj.metrics.get("p95_latency_ms")
+
+
+__all__ = ["VersionStatus"]

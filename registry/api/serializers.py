@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from core.serializers import StrictInputSerializer
+from registry.models import (
+    EvaluationResult,
+    ModelVersion,
+    Provider,
+    RegisteredModel,
+    RiskTier,
+    model_name_validator,
+    sha256_validator,
+    version_label_validator,
+)
+
+User = get_user_model()
+
+
+def _username(user) -> str | None:
+    return user.get_username() if user else None
+
+
+def _owner_field() -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+
+
+# --- Registered models ----------------------------------------------------------------
+
+
+class ModelOutputSerializer(serializers.ModelSerializer):
+    business_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    technical_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = RegisteredModel
+        fields = [
+            "name",
+            "display_name",
+            "purpose",
+            "permitted_uses",
+            "out_of_scope_uses",
+            "business_owner",
+            "technical_owner",
+            "base_model",
+            "base_model_retires_on",
+            "provider",
+            "risk_tier",
+            "is_retired",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class _ModelFieldsSerializer(StrictInputSerializer):
+    display_name = serializers.CharField(max_length=200)
+    purpose = serializers.CharField()
+    permitted_uses = serializers.CharField(required=False, allow_blank=True)
+    out_of_scope_uses = serializers.CharField(required=False, allow_blank=True)
+    base_model = serializers.CharField(max_length=100)
+    base_model_retires_on = serializers.DateField(required=False, allow_null=True)
+    provider = serializers.ChoiceField(choices=Provider.choices, required=False)
+    business_owner = _owner_field()
+    technical_owner = _owner_field()
+    risk_tier = serializers.ChoiceField(choices=RiskTier.choices, required=False)
+
+
+class ModelCreateSerializer(_ModelFieldsSerializer):
+    name = serializers.CharField(max_length=63, validators=[model_name_validator])
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class ModelUpdateSerializer(_ModelFieldsSerializer):
+    is_retired = serializers.BooleanField(required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+# --- Evaluations ------------------------------------------------------------------------
+
+
+class EvaluationOutputSerializer(serializers.ModelSerializer):
+    baseline_version = serializers.CharField(source="baseline")
+    ran_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    metrics = serializers.DictField(child=serializers.FloatField())
+    per_intent = serializers.DictField(child=serializers.FloatField())
+
+    class Meta:
+        model = EvaluationResult
+        fields = [
+            "id",
+            "suite",
+            "golden_set_sha256",
+            "baseline_version",
+            "metrics",
+            "per_intent",
+            "ran_by",
+            "ran_at",
+            "created_at",
+        ]
+
+
+class EvaluationInputSerializer(StrictInputSerializer):
+    suite = serializers.CharField(max_length=100)
+    golden_set_sha256 = serializers.CharField(validators=[sha256_validator])
+    baseline_version = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    # Checked strictly by the service (numbers only, ranges per metric), so every
+    # bad entry is named as metrics.<name>.
+    metrics = serializers.DictField(help_text='Metric name -> number, e.g. {"win_rate": 0.61}.')
+    per_intent = serializers.DictField(required=False, help_text="Intent tag -> win rate in [0, 1].")
+    ran_at = serializers.DateTimeField(required=False)
+
+
+# --- Versions -------------------------------------------------------------------------------
+
+
+class VersionOutputSerializer(serializers.ModelSerializer):
+    model = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    evaluations = EvaluationOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "model",
+            "version",
+            "training_file_sha256",
+            "validation_file_sha256",
+            "training_file_id",
+            "validation_file_id",
+            "changelog",
+            "provider_job_id",
+            "fine_tuned_model",
+            "status",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "retired_at",
+            "evaluations",
+        ]
+
+
+class VersionRegisterSerializer(StrictInputSerializer):
+    version = serializers.CharField(max_length=64, validators=[version_label_validator])
+    training_file_sha256 = serializers.CharField(validators=[sha256_validator])
+    validation_file_sha256 = serializers.CharField(required=False, allow_blank=True, validators=[sha256_validator])
+    training_file_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    validation_file_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    changelog = serializers.CharField(max_length=20000)
+    provider_job_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100)
+    fine_tuned_model = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    evaluations = EvaluationInputSerializer(many=True, required=False, max_length=10)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+# --- Audit entries and search ----------------------------------------------------------
+
+
+class FieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    old = serializers.JSONField(allow_null=True)
+    new = serializers.JSONField(allow_null=True)
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    history_id = serializers.IntegerField()
+    object = serializers.CharField(required=False)
+    object_id = serializers.IntegerField(required=False)
+    at = serializers.DateTimeField()
+    action = serializers.ChoiceField(choices=["created", "changed", "deleted"])
+    user = serializers.CharField(allow_null=True)
+    on_behalf_of = serializers.CharField(allow_null=True)
+    source = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+    changes = FieldChangeSerializer(many=True)
+
+
+class VersionSearchSerializer(StrictInputSerializer):
+    model = serializers.CharField(required=False, max_length=63)
+    status = serializers.ChoiceField(choices=ModelVersion._meta.get_field("status").choices, required=False)
+    base_model = serializers.CharField(required=False, max_length=100)
+    dataset_sha256 = serializers.CharField(required=False, validators=[sha256_validator])
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+    cursor = serializers.CharField(required=False)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)

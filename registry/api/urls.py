@@ -1,0 +1,23 @@
+from django.urls import path
+
+from registry.api import views
+
+# Version labels may contain dots, so they are matched as path segments, not slugs.
+urlpatterns = [
+    path("models/", views.ModelListCreateView.as_view(), name="model-list"),
+    path("models/<str:name>/", views.ModelDetailView.as_view(), name="model-detail"),
+    path("models/<str:name>/history/", views.ModelHistoryView.as_view(), name="model-history"),
+    path("models/<str:name>/versions/", views.ModelVersionListCreateView.as_view(), name="version-list"),
+    path("models/<str:name>/versions/<str:version>/", views.VersionDetailView.as_view(), name="version-detail"),
+    path(
+        "models/<str:name>/versions/<str:version>/evaluations/",
+        views.EvaluationListCreateView.as_view(),
+        name="evaluation-list",
+    ),
+    path(
+        "models/<str:name>/versions/<str:version>/history/",
+        views.VersionHistoryView.as_view(),
+        name="version-history",
+    ),
+    path("versions/", views.VersionSearchView.as_view(), name="version-search"),
+]

@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+
+from core.api import StableCursorPagination
+from core.idempotency import HEADER as IDEMPOTENCY_HEADER
+from core.idempotency import idempotent
+from core.roles import READERS, Role
+from registry import selectors, services
+from registry.api.serializers import (
+    EvaluationInputSerializer,
+    EvaluationOutputSerializer,
+    HistoryEntrySerializer,
+    ModelCreateSerializer,
+    ModelOutputSerializer,
+    ModelUpdateSerializer,
+    VersionOutputSerializer,
+    VersionRegisterSerializer,
+    VersionSearchSerializer,
+)
+
+ENGINEERS = {Role.ENGINEER}
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input: `error.fields` names each field and the reason."),
+    401: OpenApiResponse(description="No valid token."),
+    403: OpenApiResponse(description="Your role may not do this."),
+    404: OpenApiResponse(description="No such model or version."),
+}
+
+
+def _input(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class ModelListCreateView(generics.GenericAPIView):
+    roles = {"GET": READERS, "POST": ENGINEERS}
+    serializer_class = ModelOutputSerializer
+    pagination_class = StableCursorPagination
+
+    def get_queryset(self):
+        return selectors.model_list()
+
+    @extend_schema(summary="List registered models", responses={200: ModelOutputSerializer(many=True)})
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ModelOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Register a model",
+        request=ModelCreateSerializer,
+        responses={201: ModelOutputSerializer, 409: OpenApiResponse(description="Name taken."), **ERRORS},
+    )
+    def post(self, request):
+        data = _input(ModelCreateSerializer, request.data)
+        model = services.model_create(actor=request.user, **data)
+        return Response(ModelOutputSerializer(model).data, status=status.HTTP_201_CREATED)
+
+
+class ModelDetailView(generics.GenericAPIView):
+    roles = {"GET": READERS, "PATCH": {Role.ENGINEER, Role.COMPLIANCE}}
+    serializer_class = ModelOutputSerializer
+
+    @extend_schema(summary="Get a model", responses={200: ModelOutputSerializer, **ERRORS})
+    def get(self, request, name: str):
+        return Response(ModelOutputSerializer(selectors.model_get(name=name)).data)
+
+    @extend_schema(
+        summary="Change a model",
+        description="Owners, risk tier and retirement are governance fields: compliance staff only (403 otherwise).",
+        request=ModelUpdateSerializer,
+        responses={200: ModelOutputSerializer, **ERRORS},
+    )
+    def patch(self, request, name: str):
+        model = selectors.model_get(name=name)
+        data = _input(ModelUpdateSerializer, request.data, partial=True)
+        reason = data.pop("reason", "")
+        model = services.model_update(model=model, actor=request.user, data=data, reason=reason)
+        return Response(ModelOutputSerializer(selectors.model_get(name=model.name)).data)
+
+
+class ModelVersionListCreateView(generics.GenericAPIView):
+    roles = {"GET": READERS, "POST": ENGINEERS}
+    serializer_class = VersionOutputSerializer
+    pagination_class = StableCursorPagination
+
+    @extend_schema(summary="List a model's versions, newest first", responses={200: VersionOutputSerializer(many=True)})
+    def get(self, request, name: str):
+        model = selectors.model_get(name=name)
+        page = self.paginate_queryset(selectors.version_list(model=model))
+        return self.get_paginated_response(VersionOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Register a version",
+        description=(
+            "Registers a version in status `draft`, optionally with its first evaluations inline. "
+            f"Send an `{IDEMPOTENCY_HEADER}` header to make retries safe: a retry returns the first answer."
+        ),
+        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False)],
+        request=VersionRegisterSerializer,
+        responses={201: VersionOutputSerializer, 409: OpenApiResponse(description="Version already exists."), **ERRORS},
+    )
+    def post(self, request, name: str):
+        model = selectors.model_get(name=name)
+
+        def register() -> Response:
+            data = _input(VersionRegisterSerializer, request.data)
+            version = services.version_register(model=model, actor=request.user, **data)
+            version = selectors.version_get(model_name=model.name, version=version.version)
+            return Response(VersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, register)
+
+
+class VersionDetailView(generics.GenericAPIView):
+    roles = {"GET": READERS}
+    serializer_class = VersionOutputSerializer
+
+    @extend_schema(summary="Get a version with its evaluations", responses={200: VersionOutputSerializer, **ERRORS})
+    def get(self, request, name: str, version: str):
+        return Response(VersionOutputSerializer(selectors.version_get(model_name=name, version=version)).data)
+
+
+class EvaluationListCreateView(generics.GenericAPIView):
+    roles = {"GET": READERS, "POST": ENGINEERS}
+    serializer_class = EvaluationOutputSerializer
+    pagination_class = StableCursorPagination
+
+    @extend_schema(summary="List a version's evaluations", responses={200: EvaluationOutputSerializer(many=True)})
+    def get(self, request, name: str, version: str):
+        version_obj = selectors.version_get(model_name=name, version=version)
+        page = self.paginate_queryset(version_obj.evaluations.select_related("ran_by"))
+        return self.get_paginated_response(EvaluationOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Record an evaluation",
+        request=EvaluationInputSerializer,
+        responses={201: EvaluationOutputSerializer, 409: OpenApiResponse(description="Version retired."), **ERRORS},
+    )
+    def post(self, request, name: str, version: str):
+        version_obj = selectors.version_get(model_name=name, version=version)
+        data = _input(EvaluationInputSerializer, request.data)
+        evaluation = services.evaluation_record(version=version_obj, actor=request.user, **data)
+        return Response(EvaluationOutputSerializer(evaluation).data, status=status.HTTP_201_CREATED)
+
+
+_METRIC_PARAMETERS = [
+    OpenApiParameter(
+        f"{metric}__{op}",
+        OpenApiTypes.NUMBER,
+        description=f"Versions with an evaluation whose {metric} is {label} this value. "
+        "Any metric name works the same way: `<metric>__gte|gt|lte|lt`.",
+    )
+    for metric in ("win_rate", "refusal_rate", "p95_latency_ms", "golden_score")
+    for op, label in (("gte", "at least"), ("lte", "at most"))
+]
+
+
+class VersionSearchView(generics.GenericAPIView):
+    roles = {"GET": READERS}
+    serializer_class = VersionOutputSerializer
+    pagination_class = StableCursorPagination
+
+    @extend_schema(
+        summary="Search versions across models",
+        parameters=[VersionSearchSerializer, *_METRIC_PARAMETERS],
+        responses={200: VersionOutputSerializer(many=True), 400: ERRORS[400]},
+    )
+    def get(self, request):
+        params = request.query_params.dict()
+        metric_params, rest = selectors.metric_filters_from(params)
+        data = _input(VersionSearchSerializer, {key: params[key] for key in rest})
+        number = serializers.FloatField()
+        metrics, errors = [], {}
+        for metric, op, raw in metric_params:
+            try:
+                metrics.append((metric, op, number.run_validation(raw)))
+            except serializers.ValidationError as exc:
+                errors[f"{metric}__{op}"] = exc.detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        filters = selectors.VersionFilters(
+            **{k: v for k, v in data.items() if k not in ("cursor", "page_size")}, metrics=tuple(metrics)
+        )
+        page = self.paginate_queryset(selectors.version_list(filters=filters))
+        return self.get_paginated_response(VersionOutputSerializer(page, many=True).data)
+
+
+class ModelHistoryView(generics.GenericAPIView):
+    roles = {"GET": READERS}
+    serializer_class = HistoryEntrySerializer
+
+    @extend_schema(summary="Audit trail of a model", responses={200: HistoryEntrySerializer(many=True), **ERRORS})
+    def get(self, request, name: str):
+        entries = selectors.model_history(model=selectors.model_get(name=name))
+        return Response(HistoryEntrySerializer(entries, many=True).data)
+
+
+class VersionHistoryView(generics.GenericAPIView):
+    roles = {"GET": READERS}
+    serializer_class = HistoryEntrySerializer
+
+    @extend_schema(
+        summary="Audit trail of a version and its evaluations",
+        responses={200: HistoryEntrySerializer(many=True), **ERRORS},
+    )
+    def get(self, request, name: str, version: str):
+        entries = selectors.version_history(version=selectors.version_get(model_name=name, version=version))
+        return Response(HistoryEntrySerializer(entries, many=True).data)

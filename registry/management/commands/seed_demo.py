@@ -1,0 +1,136 @@
+"""Demo users (one per role) and a small registry, for `make run`. Safe to run twice."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from core.audit import Source, audit_source
+from core.roles import Role
+from core.services import token_issue
+from registry import services
+from registry.models import ModelVersion, RegisteredModel
+
+DEMO_PASSWORD = "fineprint-demo"  # noqa: S105  (demo only; refused without DEBUG)
+USERS = [
+    ("engineer", Role.ENGINEER, False),
+    ("compliance", Role.COMPLIANCE, True),
+    ("executive", Role.EXECUTIVE, False),
+]
+MODELS = [
+    (
+        "support-assistant",
+        "Customer support assistant",
+        "Answers billing and returns questions in chat.",
+        "gpt-3.5-turbo-0125",
+    ),
+    (
+        "claims-triage",
+        "Insurance claims triage",
+        "Sorts incoming claims by urgency and route.",
+        "gpt-4o-mini-2024-07-18",
+    ),
+    (
+        "pharmacy-faq",
+        "Pharmacy FAQ bot",
+        "Answers opening-hours and stock questions; never gives medical advice.",
+        "gpt-3.5-turbo-0125",
+    ),
+]
+CHANGES = [
+    "Initial curated set: 1,200 chats from the help desk. Expect polite, concise answers.",
+    "Added 300 returns-policy chats after the policy change. Expect fewer wrong refund promises.",
+    "Added 150 refusal examples for medical questions. Expect refusal rate up slightly.",
+]
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Command(BaseCommand):
+    help = "Create demo users (one per role) and demo models, versions and evaluations."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="Run even with DEBUG off.")
+
+    def handle(self, *args, force: bool, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("Demo data has a known password: run with DEBUG=1, or --force.")
+        with audit_source(Source.COMMAND), transaction.atomic():
+            users = self._users()
+            engineer = users["engineer"]
+            for index, (name, display, purpose, base) in enumerate(MODELS):
+                if RegisteredModel.objects.filter(name=name).exists():
+                    continue
+                model = services.model_create(
+                    actor=engineer,
+                    name=name,
+                    display_name=display,
+                    purpose=purpose,
+                    base_model=base,
+                    permitted_uses="Answering customers' questions in the web chat.",
+                    out_of_scope_uses="Legal, medical or financial advice.",
+                    reason="Demo data",
+                )
+                self._versions(model, engineer, count=3 - index % 2)
+            token = token_issue(user=engineer, name="demo", actor=None, reason="Demo token for the README's curl lines")
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for username, role, staff in USERS:
+            where = "admin at /admin/" if staff else "API with a token"
+            self.stdout.write(f"  {username:<11} {role:<11} {where}")
+        self.stdout.write(f"Engineer API token: {token.secret}")
+
+    def _users(self) -> dict:
+        User = get_user_model()
+        users = {}
+        for username, role, staff in USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"is_staff": staff, "email": f"{username}@example.com"}
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            user.groups.add(Group.objects.get(name=role))
+            users[username] = user
+        return users
+
+    def _versions(self, model: RegisteredModel, engineer, *, count: int) -> None:
+        previous = model.base_model
+        for n in range(1, count + 1):
+            label = f"v{n}"
+            if ModelVersion.objects.filter(model=model, version=label).exists():
+                continue
+            win = round(0.5 + 0.04 * n, 3)
+            services.version_register(
+                model=model,
+                actor=engineer,
+                version=label,
+                training_file_sha256=_sha(f"{model.name}-{label}-train"),
+                validation_file_sha256=_sha(f"{model.name}-{label}-valid"),
+                changelog=CHANGES[(n - 1) % len(CHANGES)],
+                evaluations=[
+                    {
+                        "suite": "golden-v1",
+                        "golden_set_sha256": _sha("golden-v1"),
+                        "baseline_version": previous,
+                        "metrics": {
+                            "win_rate": win,
+                            "refusal_rate": 0.03 + 0.01 * n,
+                            "p95_latency_ms": 900 + 40 * n,
+                            "golden_score": 0.8 + 0.03 * n,
+                        },
+                        "per_intent": {"billing": win + 0.02, "returns": win - 0.03, "medical advice": win - 0.06},
+                        "ran_at": timezone.now() - timedelta(days=10 * (count - n)),
+                    }
+                ],
+                reason="Demo data",
+            )
+            previous = label

@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinLengthValidator, RegexValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from core.audit import AuditedHistoryModel
+
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+sha256_validator = RegexValidator(SHA256_PATTERN, "Must be a SHA-256: exactly 64 lowercase hexadecimal characters.")
+version_label_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    "Use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+)
+model_name_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{0,62}$", "Use lowercase letters, digits and '-', starting with a letter or digit."
+)
+
+
+class Provider(models.TextChoices):
+    OPENAI = "openai", "OpenAI"
+
+
+class RiskTier(models.TextChoices):
+    UNCLASSIFIED = "unclassified", "Unclassified"
+    MINIMAL = "minimal", "Minimal"
+    LIMITED = "limited", "Limited"
+    HIGH = "high", "High"
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    TRAINING = "training", "Training"
+    FAILED = "failed", "Training failed"
+    CANCELLED = "cancelled", "Training cancelled"
+    EVALUATING = "evaluating", "Evaluating"
+    APPROVED = "approved", "Approved"
+    CANARY = "canary", "Canary"
+    PRODUCTION = "production", "Production"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    RETIRED = "retired", "Retired"
+
+
+class RegisteredModel(models.Model):
+    """A fine-tuned model product, e.g. the support assistant; it has many versions."""
+
+    name = models.CharField(max_length=63, unique=True, validators=[model_name_validator])
+    display_name = models.CharField(max_length=200)
+    purpose = models.TextField(validators=[MinLengthValidator(1)])
+    permitted_uses = models.TextField(blank=True)
+    out_of_scope_uses = models.TextField(blank=True)
+    business_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    technical_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    base_model = models.CharField(max_length=100, help_text="e.g. gpt-3.5-turbo-0125")
+    base_model_retires_on = models.DateField(null=True, blank=True, help_text="The vendor's retirement date.")
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.OPENAI)
+    risk_tier = models.CharField(max_length=20, choices=RiskTier.choices, default=RiskTier.UNCLASSIFIED)
+    is_retired = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(bases=[AuditedHistoryModel])
+
+    # Only compliance may set these (service rule, see registry.services).
+    GOVERNANCE_FIELDS = frozenset({"business_owner", "technical_owner", "risk_tier", "is_retired"})
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(risk_tier__in=RiskTier.values), name="registered_model_risk_tier_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelVersion(models.Model):
+    """One trained version of a registered model: what it was trained on and how it fared."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="versions")
+    version = models.CharField(max_length=64, validators=[version_label_validator])
+    # Dataset search matches either hash exactly.
+    training_file_sha256 = models.CharField(max_length=64, validators=[sha256_validator], db_index=True)
+    validation_file_sha256 = models.CharField(max_length=64, blank=True, validators=[sha256_validator], db_index=True)
+    training_file_id = models.CharField(max_length=100, blank=True, help_text="The provider's file id.")
+    validation_file_id = models.CharField(max_length=100, blank=True)
+    changelog = models.TextField(help_text="What changed in the data, and the behaviour shift expected.")
+    provider_job_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    fine_tuned_model = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords(bases=[AuditedHistoryModel])
+
+    # What identifies what was trained: fixed at registration.
+    IDENTITY_FIELDS = ("model_id", "version", "training_file_sha256", "validation_file_sha256", "provider_job_id")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "version"], name="model_version_unique_label"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=VersionStatus.values), name="model_version_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(training_file_sha256__regex=SHA256_PATTERN), name="model_version_training_sha256"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(validation_file_sha256="") | models.Q(validation_file_sha256__regex=SHA256_PATTERN),
+                name="model_version_validation_sha256",
+            ),
+            models.CheckConstraint(condition=~models.Q(changelog=""), name="model_version_changelog_required"),
+        ]
+        indexes = [
+            # GET /models/{name}/versions/: one model's versions, newest first.
+            models.Index(fields=["model", "-id"], name="version_model_newest"),
+            # GET /versions/?status=...: newest first within a status.
+            models.Index(fields=["status", "-id"], name="version_status_newest"),
+            # GET /versions/?created_after=...
+            models.Index(fields=["created_at"], name="version_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id and self.model.name}:{self.version}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Last line of defence: whatever the caller, what was trained stays as registered.
+        changed = self.changed_identity_fields()
+        if changed:
+            raise ValidationError({f: "Fixed at registration; register a new version instead." for f in changed})
+        super().save(*args, **kwargs)
+        self._remember_identity()
+
+    def clean(self) -> None:
+        if not self.changelog.strip():
+            raise ValidationError({"changelog": "Describe what changed in the data and the behaviour expected."})
+        changed = self.changed_identity_fields()
+        if changed:
+            raise ValidationError({f: "Fixed at registration; register a new version instead." for f in changed})
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._remember_identity()
+        return instance
+
+    def _remember_identity(self) -> None:
+        self._loaded_identity = {f: getattr(self, f) for f in self.IDENTITY_FIELDS if f in self.__dict__}
+
+    def changed_identity_fields(self) -> list[str]:
+        loaded = getattr(self, "_loaded_identity", None)
+        if self._state.adding or loaded is None:
+            return []
+        return [f.removesuffix("_id") for f, v in loaded.items() if getattr(self, f) != v]
+
+
+class EvaluationResult(models.Model):
+    """One evaluation run of a version: a suite on a hashed golden set, with metrics."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="evaluations")
+    suite = models.CharField(max_length=100)
+    golden_set_sha256 = models.CharField(max_length=64, validators=[sha256_validator])
+    # As given by the client: a version label of the same model, or the base model.
+    baseline = models.CharField(max_length=100, blank=True)
+    baseline_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    metrics = models.JSONField(help_text="Metric name -> value, e.g. win_rate, refusal_rate, p95_latency_ms.")
+    per_intent = models.JSONField(default=dict, blank=True, help_text="Intent tag -> win rate.")
+    ran_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    ran_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(bases=[AuditedHistoryModel])
+
+    class Meta:
+        ordering = ["-ran_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(golden_set_sha256__regex=SHA256_PATTERN), name="evaluation_golden_set_sha256"
+            ),
+            # Rates are shares; the service checks every metric, the database the main ones.
+            *[
+                models.CheckConstraint(
+                    condition=models.Q(**{f"metrics__{m}__isnull": True})
+                    | models.Q(**{f"metrics__{m}__gte": 0, f"metrics__{m}__lte": 1}),
+                    name=f"evaluation_{m}_in_unit_range",
+                )
+                for m in ("win_rate", "refusal_rate", "golden_score")
+            ],
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.suite} on {self.version}"

@@ -1,0 +1,98 @@
+"""Reads of the registry, shaped for the API and the admin."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from core.history import history_entries
+from registry.metrics import METRIC_NAME
+from registry.models import EvaluationResult, ModelVersion, RegisteredModel
+
+METRIC_FILTER = re.compile(r"^(?P<metric>[a-z][a-z0-9_]{0,63})__(?P<op>gte|lte|gt|lt)$")
+
+
+def model_list() -> QuerySet[RegisteredModel]:
+    return RegisteredModel.objects.select_related("business_owner", "technical_owner", "created_by")
+
+
+def model_get(*, name: str) -> RegisteredModel:
+    return get_object_or_404(model_list(), name=name)
+
+
+def _versions() -> QuerySet[ModelVersion]:
+    evaluations = EvaluationResult.objects.select_related("ran_by").order_by("-ran_at", "-id")
+    return ModelVersion.objects.select_related("model", "created_by").prefetch_related(
+        Prefetch("evaluations", queryset=evaluations)
+    )
+
+
+def version_get(*, model_name: str, version: str) -> ModelVersion:
+    return get_object_or_404(_versions(), model__name=model_name, version=version)
+
+
+@dataclass(frozen=True)
+class VersionFilters:
+    model: str | None = None
+    status: str | None = None
+    base_model: str | None = None
+    dataset_sha256: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    # (metric, operator, value): versions with an evaluation whose metric satisfies it.
+    metrics: tuple[tuple[str, str, float], ...] = ()
+
+
+def metric_filters_from(params: dict[str, Any]) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """Split query parameters into metric thresholds `<metric>__<op>=<value>` and the rest."""
+    found, rest = [], []
+    for key, value in params.items():
+        match = METRIC_FILTER.match(key)
+        if match and METRIC_NAME.match(match["metric"]):
+            found.append((match["metric"], match["op"], value))
+        else:
+            rest.append(key)
+    return found, rest
+
+
+def version_list(
+    *, filters: VersionFilters | None = None, model: RegisteredModel | None = None
+) -> QuerySet[ModelVersion]:
+    filters = filters or VersionFilters()
+    queryset = _versions()
+    if model is not None:
+        queryset = queryset.filter(model=model)
+    if filters.model:
+        queryset = queryset.filter(model__name=filters.model)
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    if filters.base_model:
+        queryset = queryset.filter(model__base_model=filters.base_model)
+    if filters.dataset_sha256:
+        queryset = queryset.filter(
+            Q(training_file_sha256=filters.dataset_sha256) | Q(validation_file_sha256=filters.dataset_sha256)
+        )
+    if filters.created_after:
+        queryset = queryset.filter(created_at__gte=filters.created_after)
+    if filters.created_before:
+        queryset = queryset.filter(created_at__lt=filters.created_before)
+    for metric, op, value in filters.metrics:
+        matching = EvaluationResult.objects.filter(version=OuterRef("pk"), **{f"metrics__{metric}__{op}": value})
+        queryset = queryset.filter(Exists(matching))
+    return queryset
+
+
+def model_history(*, model: RegisteredModel) -> list[dict]:
+    return history_entries(model.history.all())
+
+
+def version_history(*, version: ModelVersion) -> list[dict]:
+    """The version's own changes and those of its evaluations, oldest first."""
+    own = history_entries(version.history.all(), kind="version")
+    evaluations = history_entries(EvaluationResult.history.filter(version_id=version.pk), kind="evaluation")
+    return sorted(own + evaluations, key=lambda entry: (entry["at"], entry["history_id"]))

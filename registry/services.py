@@ -1,0 +1,255 @@
+"""Every write on the registry. Views, the admin, commands and tasks call these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.audit import mark_change
+from core.errors import Conflict, PermissionDenied, ValidationFailed
+from core.roles import Role, has_role
+from registry.metrics import metrics_errors, per_intent_errors
+from registry.models import EvaluationResult, ModelVersion, RegisteredModel, VersionStatus
+
+MODEL_EDITABLE_FIELDS = frozenset(
+    {
+        "display_name",
+        "purpose",
+        "permitted_uses",
+        "out_of_scope_uses",
+        "base_model",
+        "base_model_retires_on",
+        "provider",
+        *RegisteredModel.GOVERNANCE_FIELDS,
+    }
+)
+VERSION_EDITABLE_FIELDS = frozenset({"changelog", "training_file_id", "validation_file_id", "fine_tuned_model"})
+
+
+def _full_clean(instance, **kwargs) -> None:
+    try:
+        instance.full_clean(**kwargs)
+    except ValidationError as exc:
+        raise ValidationFailed("The record is invalid.", fields=exc.message_dict) from None
+
+
+def _require_compliance_for_governance(actor, fields: Iterable[str]) -> None:
+    governed = sorted(set(fields) & RegisteredModel.GOVERNANCE_FIELDS)
+    if governed and not has_role(actor, Role.COMPLIANCE):
+        raise PermissionDenied(
+            "Only compliance staff may set governance fields.",
+            fields={field: ["Governance field: compliance staff only."] for field in governed},
+        )
+
+
+@transaction.atomic
+def model_create(
+    *, actor, name: str, display_name: str, purpose: str, base_model: str, reason: str = "", **fields: Any
+) -> RegisteredModel:
+    unknown = set(fields) - MODEL_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationFailed("Unknown fields.", fields={f: ["Unknown field."] for f in sorted(unknown)})
+    # Naming owners at creation is part of registering; changing them later is governance.
+    _require_compliance_for_governance(actor, set(fields) - {"business_owner", "technical_owner"})
+    model = RegisteredModel(
+        name=name, display_name=display_name, purpose=purpose, base_model=base_model, created_by=actor, **fields
+    )
+    if model.technical_owner_id is None:
+        model.technical_owner = actor
+    _full_clean(model, validate_unique=False)
+    mark_change(model, actor=actor, reason=reason or "Model registered")
+    try:
+        with transaction.atomic():
+            model.save()
+    except IntegrityError:
+        raise Conflict(f"A model named '{name}' already exists.", fields={"name": ["Already exists."]}) from None
+    return model
+
+
+@transaction.atomic
+def model_update(*, model: RegisteredModel, actor, data: Mapping[str, Any], reason: str = "") -> RegisteredModel:
+    unknown = set(data) - MODEL_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationFailed(
+            "These fields cannot be changed.", fields={f: ["Cannot be changed."] for f in sorted(unknown)}
+        )
+    changed = {field: value for field, value in data.items() if getattr(model, field) != value}
+    _require_compliance_for_governance(actor, changed)
+    if not changed:
+        return model
+    for field, value in changed.items():
+        setattr(model, field, value)
+    _full_clean(model, validate_unique=False)
+    mark_change(model, actor=actor, reason=reason or "Changed " + ", ".join(sorted(changed)))
+    model.save()
+    return model
+
+
+def _evaluation_build(*, version: ModelVersion, actor, data: Mapping[str, Any], prefix: str = "") -> EvaluationResult:
+    errors: dict[str, list[str]] = {}
+    metrics = data.get("metrics")
+    per_intent = data.get("per_intent") or {}
+    errors.update(metrics_errors(metrics))
+    errors.update(per_intent_errors(per_intent))
+    baseline = (data.get("baseline_version") or "").strip()
+    baseline_version = None
+    if baseline:
+        if baseline == version.version:
+            errors["baseline_version"] = ["A version cannot be its own baseline."]
+        elif baseline != version.model.base_model:
+            baseline_version = ModelVersion.objects.filter(model_id=version.model_id, version=baseline).first()
+            if baseline_version is None:
+                errors["baseline_version"] = [
+                    f"No version '{baseline}' of model '{version.model.name}' (nor its base model)."
+                ]
+    if isinstance(metrics, dict) and ("win_rate" in metrics or per_intent) and not baseline:
+        errors["baseline_version"] = ["A win rate needs the baseline version it was compared against."]
+    evaluation = EvaluationResult(
+        version=version,
+        suite=data.get("suite") or "",
+        golden_set_sha256=data.get("golden_set_sha256") or "",
+        baseline=baseline,
+        baseline_version=baseline_version,
+        metrics=metrics if isinstance(metrics, dict) else {},
+        per_intent=per_intent if isinstance(per_intent, dict) else {},
+        ran_by=actor,
+        ran_at=data.get("ran_at") or timezone.now(),
+    )
+    try:
+        evaluation.full_clean(exclude=["version", "metrics", "per_intent", "baseline_version"])
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationFailed(
+            "The evaluation is invalid.", fields={f"{prefix}{field}": msgs for field, msgs in errors.items()}
+        )
+    return evaluation
+
+
+def _evaluation_save(evaluation: EvaluationResult, *, actor, reason: str) -> EvaluationResult:
+    mark_change(evaluation, actor=actor, reason=reason or f"Evaluation '{evaluation.suite}' recorded")
+    evaluation.save()
+    return evaluation
+
+
+@transaction.atomic
+def evaluation_record(
+    *,
+    version: ModelVersion,
+    actor,
+    suite: str,
+    golden_set_sha256: str,
+    metrics: dict,
+    baseline_version: str = "",
+    per_intent: dict | None = None,
+    ran_at: datetime | None = None,
+    reason: str = "",
+) -> EvaluationResult:
+    if version.status == VersionStatus.RETIRED:
+        raise Conflict(f"Version '{version.version}' is retired; it takes no new evaluations.")
+    evaluation = _evaluation_build(
+        version=version,
+        actor=actor,
+        data={
+            "suite": suite,
+            "golden_set_sha256": golden_set_sha256,
+            "metrics": metrics,
+            "baseline_version": baseline_version,
+            "per_intent": per_intent,
+            "ran_at": ran_at,
+        },
+    )
+    return _evaluation_save(evaluation, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def version_register(
+    *,
+    model: RegisteredModel,
+    actor,
+    version: str,
+    training_file_sha256: str,
+    changelog: str,
+    validation_file_sha256: str = "",
+    training_file_id: str = "",
+    validation_file_id: str = "",
+    provider_job_id: str | None = None,
+    fine_tuned_model: str = "",
+    evaluations: list[Mapping[str, Any]] | None = None,
+    reason: str = "",
+) -> ModelVersion:
+    """Register a version (status draft), optionally with its first evaluations, in one transaction."""
+    if model.is_retired:
+        raise Conflict(f"Model '{model.name}' is retired; it takes no new versions.")
+    instance = ModelVersion(
+        model=model,
+        version=version,
+        training_file_sha256=training_file_sha256,
+        validation_file_sha256=validation_file_sha256 or "",
+        training_file_id=training_file_id or "",
+        validation_file_id=validation_file_id or "",
+        changelog=changelog,
+        provider_job_id=provider_job_id or None,
+        fine_tuned_model=fine_tuned_model or "",
+        status=VersionStatus.DRAFT,
+        created_by=actor,
+    )
+    _full_clean(instance, validate_unique=False, validate_constraints=False)
+    mark_change(instance, actor=actor, reason=reason or f"Version {version} registered")
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError:
+        # The unique constraints decide races; find which one to name it clearly.
+        if ModelVersion.objects.filter(model=model, version=version).exists():
+            raise Conflict(
+                f"Version '{version}' of model '{model.name}' already exists.", fields={"version": ["Already exists."]}
+            ) from None
+        raise Conflict(
+            "Another version already has this provider job.", fields={"provider_job_id": ["Already registered."]}
+        ) from None
+    for index, data in enumerate(evaluations or []):
+        evaluation = _evaluation_build(version=instance, actor=actor, data=data, prefix=f"evaluations.{index}.")
+        _evaluation_save(evaluation, actor=actor, reason=f"Evaluation '{evaluation.suite}' recorded at registration")
+    return instance
+
+
+@transaction.atomic
+def version_update(*, version: ModelVersion, actor, data: Mapping[str, Any], reason: str) -> ModelVersion:
+    """Correct a version's descriptive fields; what identifies the training never changes."""
+    refused = set(data) - VERSION_EDITABLE_FIELDS
+    if refused:
+        raise ValidationFailed(
+            "These fields are fixed at registration or governed elsewhere.",
+            fields={f: ["Cannot be changed."] for f in sorted(refused)},
+        )
+    if not reason.strip():
+        raise ValidationFailed("A reason is required.", fields={"reason": ["Say why the record changes."]})
+    for field, value in data.items():
+        setattr(version, field, value)
+    _full_clean(version, validate_unique=False, validate_constraints=False)
+    mark_change(version, actor=actor, reason=reason)
+    version.save()
+    return version
+
+
+@transaction.atomic
+def version_retire(*, version: ModelVersion, actor, reason: str) -> ModelVersion:
+    """Retire a version: it stays on record for good, and takes no new evaluations."""
+    if not reason.strip():
+        raise ValidationFailed("A reason is required.", fields={"reason": ["Say why the version is retired."]})
+    version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+    if version.status == VersionStatus.RETIRED:
+        raise Conflict(f"Version '{version.version}' is already retired.")
+    if version.status in (VersionStatus.PRODUCTION, VersionStatus.CANARY):
+        raise Conflict(f"Version '{version.version}' is serving ({version.status}); roll it back or replace it first.")
+    version.status = VersionStatus.RETIRED
+    version.retired_at = timezone.now()
+    mark_change(version, actor=actor, reason=reason)
+    version.save()
+    return version

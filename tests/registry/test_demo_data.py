@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from core.audit import Source
+from registry.models import EvaluationResult, ModelVersion, RegisteredModel
+
+
+def test_it_seeds_one_user_per_role_and_a_small_registry_once(db, settings, capsys):
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    out = capsys.readouterr().out
+    assert "engineer" in out and "compliance" in out and "executive" in out
+    assert RegisteredModel.objects.count() == 3
+    assert ModelVersion.objects.count() == 8
+    assert EvaluationResult.objects.count() == 8
+    assert set(ModelVersion.history.values_list("history_source", flat=True)) == {Source.COMMAND}
+
+
+def test_it_refuses_to_seed_a_known_password_outside_debug(db, settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo")

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from registry import services
+from registry.models import ModelVersion
+from tests.conftest import evaluation_payload, model_payload, sha, version_payload
+
+URL = "/api/v1/versions/"
+
+
+@pytest.fixture
+def catalogue(engineer):
+    """Two models; three versions with win rates 0.5, 0.6, 0.7 on the first, one on the second."""
+    support = services.model_create(actor=engineer, **model_payload(name="support", base_model="gpt-3.5-turbo-0125"))
+    claims = services.model_create(actor=engineer, **model_payload(name="claims", base_model="gpt-4o-mini"))
+    versions = {}
+    for label, win in (("v1", 0.5), ("v2", 0.6), ("v3", 0.7)):
+        versions[label] = services.version_register(
+            model=support,
+            actor=engineer,
+            evaluations=[evaluation_payload(metrics={"win_rate": win, "refusal_rate": win / 10})],
+            **version_payload(version=label, training_file_sha256=sha(f"train-{label}")),
+        )
+    versions["c1"] = services.version_register(
+        model=claims, actor=engineer, **version_payload(version="c1", training_file_sha256=sha("train-v1"))
+    )
+    return versions
+
+
+def labels(response) -> list[str]:
+    assert response.status_code == 200, response.json()
+    return [f"{v['model']}:{v['version']}" for v in response.json()["results"]]
+
+
+def test_it_lists_newest_first(api, executive, catalogue):
+    assert labels(api(executive).get(URL)) == ["claims:c1", "support:v3", "support:v2", "support:v1"]
+
+
+def test_it_filters_by_metric_thresholds(api, engineer, catalogue):
+    client = api(engineer)
+
+    assert labels(client.get(URL, {"win_rate__gte": "0.6"})) == ["support:v3", "support:v2"]
+    assert labels(client.get(URL, {"win_rate__gt": "0.6"})) == ["support:v3"]
+    assert labels(client.get(URL, {"win_rate__lt": "0.6", "refusal_rate__lte": "0.05"})) == ["support:v1"]
+
+
+def test_it_filters_by_model_status_base_model_and_dataset(api, engineer, compliance, catalogue):
+    services.version_retire(version=catalogue["v1"], actor=compliance, reason="old")
+    client = api(engineer)
+
+    assert labels(client.get(URL, {"model": "claims"})) == ["claims:c1"]
+    assert labels(client.get(URL, {"status": "retired"})) == ["support:v1"]
+    assert labels(client.get(URL, {"base_model": "gpt-4o-mini"})) == ["claims:c1"]
+    assert labels(client.get(URL, {"dataset_sha256": sha("train-v1")})) == ["claims:c1", "support:v1"]
+    assert labels(client.get(URL, {"dataset_sha256": catalogue["v2"].validation_file_sha256})) == ["support:v2"]
+
+
+def test_it_filters_by_creation_time(api, engineer, catalogue):
+    now = timezone.now()
+    client = api(engineer)
+
+    assert len(labels(client.get(URL, {"created_after": (now - timedelta(hours=1)).isoformat()}))) == 4
+    assert labels(client.get(URL, {"created_before": (now - timedelta(hours=1)).isoformat()})) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"win_rate__gte": "high"}, "win_rate__gte"),
+        ({"status": "shipped"}, "status"),
+        ({"dataset_sha256": "ABC"}, "dataset_sha256"),
+        ({"created_after": "yesterday"}, "created_after"),
+        ({"winrate": "0.5"}, "winrate"),
+        ({"page_size": "0"}, "page_size"),
+        ({"cursor": "garbage"}, "cursor"),
+    ],
+)
+def test_it_names_a_bad_filter(api, engineer, catalogue, params, field):
+    response = api(engineer).get(URL, params)
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+
+
+def test_it_pages_with_a_stable_cursor(api, engineer, catalogue):
+    client = api(engineer)
+    first = client.get(URL, {"page_size": 2}).json()
+    # A version registered between pages must not shift the second page.
+    services.version_register(model=catalogue["v1"].model, actor=engineer, **version_payload(version="v9"))
+    second = client.get(first["next"]).json()
+
+    assert [v["version"] for v in first["results"]] == ["c1", "v3"]
+    assert [v["version"] for v in second["results"]] == ["v2", "v1"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [URL, "/api/v1/models/support/versions/", f"{URL}?win_rate__gte=0.1", "/api/v1/models/"],
+)
+def test_it_reads_a_page_in_a_constant_number_of_queries(api, engineer, catalogue, path):
+    client = api(engineer)
+    model = catalogue["v1"].model
+    for n in range(10, 30):
+        services.version_register(
+            model=model,
+            actor=engineer,
+            evaluations=[evaluation_payload(), evaluation_payload(suite="second")],
+            **version_payload(version=f"bulk{n}"),
+        )
+        services.model_create(actor=engineer, **model_payload())
+    separator = "&" if "?" in path else "?"
+
+    def count(page_size: int) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"{path}{separator}page_size={page_size}")
+        assert response.status_code == 200
+        assert len(response.json()["results"]) == page_size
+        return len(queries)
+
+    assert count(2) == count(20)
+    assert count(20) <= 5  # token+user, roles, the model, the page, its evaluations
+
+
+def test_it_lists_one_model_versions_only(api, engineer, catalogue):
+    response = api(engineer).get("/api/v1/models/claims/versions/")
+
+    assert labels(response) == ["claims:c1"]
+    assert ModelVersion.objects.count() == 4
