@@ -25,10 +25,10 @@ test: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings_test $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(BIN)/pytest -m "not integration"
 
-# The same app on PostgreSQL with a real Celery worker on Redis (.ci/run starts both if needed).
+# The whole suite again, with the integration tests, on PostgreSQL and a real Celery worker on Redis.
 integration: $(STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) CELERY_RESULT_BACKEND=$(TEST_REDIS_URL) \
-		$(BIN)/pytest -m integration
+		$(BIN)/pytest
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bench/run

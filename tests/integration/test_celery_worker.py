@@ -1,0 +1,78 @@
+"""A real Celery worker on Redis, sharing the PostgreSQL test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from core.models import IdempotencyRecord
+from core.tasks import idempotency_records_purge
+from tests.conftest import make_user
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def worker(transactional_db):
+    assert settings.CELERY_BROKER_URL.startswith("redis://"), "the integration suite runs Celery on Redis"
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname=integration@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            output, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        print(output)
+
+
+def test_a_worker_runs_a_task_against_the_shared_database(worker):
+    engineer = make_user("celery-engineer")
+    old = IdempotencyRecord.objects.create(user=engineer, key="old", fingerprint="f" * 64, status_code=201, response={})
+    IdempotencyRecord.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+    IdempotencyRecord.objects.create(user=engineer, key="fresh", fingerprint="f" * 64, status_code=201, response={})
+
+    result = idempotency_records_purge.delay()
+    deadline = time.monotonic() + 60
+    while not result.ready() and time.monotonic() < deadline and worker.poll() is None:
+        time.sleep(0.2)
+
+    assert worker.poll() is None, "the worker died"
+    assert result.get(timeout=1) == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["fresh"]
