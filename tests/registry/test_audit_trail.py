@@ -149,3 +149,33 @@ def test_it_refuses_an_identity_change_even_past_the_services(registered_version
     with pytest.raises(ValidationError):
         version.save()
     assert ModelVersion.objects.get(pk=registered_version.pk).provider_job_id is None
+
+
+def test_it_names_people_by_username_in_history_diffs(api, engineer, compliance, registered_model):
+    api(compliance).patch(
+        f"/api/v1/models/{registered_model.name}/", {"business_owner": compliance.username}, format="json"
+    )
+
+    entries = api(engineer).get(f"/api/v1/models/{registered_model.name}/history/").json()
+
+    assert {"field": "business_owner", "old": None, "new": compliance.username} in entries[-1]["changes"]
+    created = {c["field"]: c["new"] for c in entries[0]["changes"]}
+    assert created["technical_owner"] == engineer.username
+
+
+def test_it_reads_history_in_a_constant_number_of_queries(api, engineer, compliance, registered_model):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(engineer)
+    url = f"/api/v1/models/{registered_model.name}/history/"
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    few = count()
+    for n in range(5):
+        services.model_update(model=registered_model, actor=compliance, data={"purpose": f"P{n}"}, reason="r")
+    assert count() == few
