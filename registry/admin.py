@@ -6,6 +6,7 @@ from django.utils.html import format_html
 
 from core.admin_audit import AuditedAdmin, reason_action
 from core.errors import ApplicationError
+from core.roles import Role, has_role
 from registry import services
 from registry.models import EvaluationResult, ModelVersion, RegisteredModel, VersionStatus
 
@@ -43,7 +44,11 @@ class RegisteredModelAdmin(AuditedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         readonly = ["created_by", "created_at", "updated_at"]
-        return [*readonly, "name"] if obj else readonly
+        if obj:
+            readonly.append("name")
+        if not has_role(request.user, Role.COMPLIANCE):
+            readonly.extend(sorted(RegisteredModel.GOVERNANCE_FIELDS))
+        return readonly
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_version_count=Count("versions"))
