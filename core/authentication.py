@@ -23,7 +23,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             secret = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
-        token = ApiToken.objects.select_related("user").filter(digest=token_digest(secret)).first()
+        token = self._lookup(secret)
         if token is None or token.revoked_at is not None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         if token.expires_at is not None and token.expires_at <= timezone.now():
@@ -31,6 +31,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User is inactive.")
         return token.user, token
+
+    @staticmethod
+    def _lookup(secret: str) -> ApiToken | None:
+        return ApiToken.objects.select_related("user").filter(digest=token_digest(secret)).first()
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'

@@ -121,7 +121,11 @@ def _evaluation_build(*, version: ModelVersion, actor, data: Mapping[str, Any], 
         ran_at=data.get("ran_at") or timezone.now(),
     )
     try:
-        evaluation.full_clean(exclude=["version", "metrics", "per_intent", "baseline_version"])
+        # Relations are instances already (no existence queries needed), metrics were
+        # checked above, and the database enforces the check constraints again.
+        evaluation.full_clean(
+            exclude=["version", "ran_by", "metrics", "per_intent", "baseline_version"], validate_constraints=False
+        )
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if errors:
@@ -167,7 +171,6 @@ def evaluation_record(
     return _evaluation_save(evaluation, actor=actor, reason=reason)
 
 
-@transaction.atomic
 def version_register(
     *,
     model: RegisteredModel,
@@ -183,7 +186,13 @@ def version_register(
     evaluations: list[Mapping[str, Any]] | None = None,
     reason: str = "",
 ) -> ModelVersion:
-    """Register a version (status draft), optionally with its first evaluations, in one transaction."""
+    """Register a version (status draft), optionally with its first evaluations, in one transaction.
+
+    Everything is validated before the first write, so a bad inline evaluation
+    leaves nothing behind. The returned version carries its evaluations in
+    `evaluation_list`, as the selectors load it, so the caller can answer
+    without reading them back.
+    """
     if model.is_retired:
         raise Conflict(f"Model '{model.name}' is retired; it takes no new versions.")
     instance = ModelVersion(
@@ -199,23 +208,32 @@ def version_register(
         status=VersionStatus.DRAFT,
         created_by=actor,
     )
-    _full_clean(instance, validate_unique=False, validate_constraints=False)
+    # The unique constraints are left to the database, which decides races.
+    _full_clean(instance, exclude=["model", "created_by"], validate_unique=False, validate_constraints=False)
+    built = [
+        _evaluation_build(version=instance, actor=actor, data=data, prefix=f"evaluations.{index}.")
+        for index, data in enumerate(evaluations or [])
+    ]
     mark_change(instance, actor=actor, reason=reason or f"Version {version} registered")
     try:
         with transaction.atomic():
             instance.save()
+            for evaluation in built:
+                _evaluation_save(
+                    evaluation, actor=actor, reason=f"Evaluation '{evaluation.suite}' recorded at registration"
+                )
     except IntegrityError:
-        # The unique constraints decide races; find which one to name it clearly.
         if ModelVersion.objects.filter(model=model, version=version).exists():
             raise Conflict(
                 f"Version '{version}' of model '{model.name}' already exists.", fields={"version": ["Already exists."]}
             ) from None
-        raise Conflict(
-            "Another version already has this provider job.", fields={"provider_job_id": ["Already registered."]}
-        ) from None
-    for index, data in enumerate(evaluations or []):
-        evaluation = _evaluation_build(version=instance, actor=actor, data=data, prefix=f"evaluations.{index}.")
-        _evaluation_save(evaluation, actor=actor, reason=f"Evaluation '{evaluation.suite}' recorded at registration")
+        if instance.provider_job_id and ModelVersion.objects.filter(provider_job_id=instance.provider_job_id).exists():
+            raise Conflict(
+                "Another version already has this provider job.", fields={"provider_job_id": ["Already registered."]}
+            ) from None
+        raise
+    # As the selectors load them (newest first), so answering costs no query.
+    instance.evaluation_list = sorted(built, key=lambda e: (e.ran_at, e.pk), reverse=True)
     return instance
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from rest_framework import serializers
 
 from core.serializers import StrictInputSerializer
@@ -20,6 +21,14 @@ User = get_user_model()
 
 def _username(user) -> str | None:
     return user.get_username() if user else None
+
+
+def _datetime(value) -> str | None:
+    """As DRF's DateTimeField renders it: in the current time zone, UTC as 'Z'."""
+    if value is None:
+        return None
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _owner_field() -> serializers.SlugRelatedField:
@@ -103,6 +112,21 @@ class EvaluationOutputSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
+    def to_representation(self, evaluation: EvaluationResult) -> dict:
+        # Hand-written because list pages render hundreds of these; the declared
+        # fields above give the schema, and a test keeps the two identical.
+        return {
+            "id": evaluation.pk,
+            "suite": evaluation.suite,
+            "golden_set_sha256": evaluation.golden_set_sha256,
+            "baseline_version": evaluation.baseline,
+            "metrics": {name: float(value) for name, value in evaluation.metrics.items()},
+            "per_intent": {name: float(value) for name, value in evaluation.per_intent.items()},
+            "ran_by": _username(evaluation.ran_by),
+            "ran_at": _datetime(evaluation.ran_at),
+            "created_at": _datetime(evaluation.created_at),
+        }
+
 
 class EvaluationInputSerializer(StrictInputSerializer):
     suite = serializers.CharField(max_length=100)
@@ -121,7 +145,7 @@ class EvaluationInputSerializer(StrictInputSerializer):
 class VersionOutputSerializer(serializers.ModelSerializer):
     model = serializers.SlugRelatedField(slug_field="name", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    evaluations = EvaluationOutputSerializer(many=True, read_only=True)
+    evaluations = EvaluationOutputSerializer(many=True, read_only=True, source="evaluation_list")
 
     class Meta:
         model = ModelVersion
@@ -142,6 +166,27 @@ class VersionOutputSerializer(serializers.ModelSerializer):
             "retired_at",
             "evaluations",
         ]
+
+    def to_representation(self, version: ModelVersion) -> dict:
+        # Hand-written for list pages, like EvaluationOutputSerializer's.
+        evaluation = EvaluationOutputSerializer()
+        return {
+            "model": version.model.name,
+            "version": version.version,
+            "training_file_sha256": version.training_file_sha256,
+            "validation_file_sha256": version.validation_file_sha256,
+            "training_file_id": version.training_file_id,
+            "validation_file_id": version.validation_file_id,
+            "changelog": version.changelog,
+            "provider_job_id": version.provider_job_id,
+            "fine_tuned_model": version.fine_tuned_model,
+            "status": version.status,
+            "created_by": _username(version.created_by),
+            "created_at": _datetime(version.created_at),
+            "updated_at": _datetime(version.updated_at),
+            "retired_at": _datetime(version.retired_at),
+            "evaluations": [evaluation.to_representation(e) for e in version.evaluation_list],
+        }
 
 
 class VersionRegisterSerializer(StrictInputSerializer):

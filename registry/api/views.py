@@ -110,7 +110,6 @@ class ModelVersionListCreateView(generics.GenericAPIView):
         def register() -> Response:
             data = _input(VersionRegisterSerializer, request.data)
             version = services.version_register(model=model, actor=request.user, **data)
-            version = selectors.version_get(model_name=model.name, version=version.version)
             return Response(VersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, register)

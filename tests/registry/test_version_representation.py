@@ -1,0 +1,46 @@
+"""The hand-written version and evaluation output equals what DRF's declared fields give."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from registry import services
+from registry.api.serializers import EvaluationOutputSerializer, VersionOutputSerializer
+from registry.selectors import version_get
+from tests.conftest import evaluation_payload
+
+
+def test_it_renders_a_version_exactly_as_its_declared_fields_do(engineer, compliance, registered_version):
+    services.evaluation_record(version=registered_version, actor=engineer, **evaluation_payload(suite="second"))
+    services.version_retire(version=registered_version, actor=compliance, reason="old")
+    version = version_get(model_name=registered_version.model.name, version=registered_version.version)
+    serializer = VersionOutputSerializer()
+
+    fast = serializer.to_representation(version)
+    generic = serializers.ModelSerializer.to_representation(serializer, version)
+
+    assert fast == generic
+    assert fast["retired_at"] is not None
+    assert len(fast["evaluations"]) == 2
+
+
+def test_it_renders_an_evaluation_exactly_as_its_declared_fields_do(engineer, registered_version, settings):
+    settings.TIME_ZONE = "Europe/Paris"  # non-UTC rendering too
+    evaluation = services.evaluation_record(
+        version=registered_version, actor=engineer, ran_at=timezone.now(), **evaluation_payload(metrics={"win_rate": 1})
+    )
+    serializer = EvaluationOutputSerializer()
+
+    assert serializer.to_representation(evaluation) == serializers.ModelSerializer.to_representation(
+        serializer, evaluation
+    )
+
+
+def test_a_freshly_registered_version_renders_like_a_stored_one(engineer, registered_version):
+    stored = version_get(model_name=registered_version.model.name, version=registered_version.version)
+
+    fresh = VersionOutputSerializer(registered_version).data
+    again = VersionOutputSerializer(stored).data
+
+    assert fresh == again
