@@ -42,8 +42,10 @@ def model_list() -> QuerySet[RegisteredModel]:
     )
 
 
-def model_get(*, name: str) -> RegisteredModel:
-    return get_object_or_404(model_list(), name=name)
+def model_get(*, name: str, with_people: bool = True) -> RegisteredModel:
+    """A model by name; without its people when the caller only writes under it."""
+    queryset = model_list() if with_people else RegisteredModel.objects.all()
+    return get_object_or_404(queryset, name=name)
 
 
 def _versions() -> QuerySet[ModelVersion]:

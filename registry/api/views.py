@@ -105,7 +105,7 @@ class ModelVersionListCreateView(generics.GenericAPIView):
         responses={201: VersionOutputSerializer, 409: OpenApiResponse(description="Version already exists."), **ERRORS},
     )
     def post(self, request, name: str):
-        model = selectors.model_get(name=name)
+        model = selectors.model_get(name=name, with_people=False)
 
         def register() -> Response:
             data = _input(VersionRegisterSerializer, request.data)
