@@ -61,8 +61,10 @@ def _versions() -> QuerySet[ModelVersion]:
     )
 
 
-def version_get(*, model_name: str, version: str) -> ModelVersion:
-    return get_object_or_404(_versions(), model__name=model_name, version=version)
+def version_get(*, model_name: str, version: str, with_evaluations: bool = True) -> ModelVersion:
+    """A version by model name and label; without its evaluations when the caller only writes under it."""
+    queryset = _versions() if with_evaluations else ModelVersion.objects.select_related("model")
+    return get_object_or_404(queryset, model__name=model_name, version=version)
 
 
 @dataclass(frozen=True)

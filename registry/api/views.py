@@ -141,7 +141,7 @@ class EvaluationListCreateView(generics.GenericAPIView):
         responses={201: EvaluationOutputSerializer, 409: OpenApiResponse(description="Version retired."), **ERRORS},
     )
     def post(self, request, name: str, version: str):
-        version_obj = selectors.version_get(model_name=name, version=version)
+        version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
         data = _input(EvaluationInputSerializer, request.data)
         evaluation = services.evaluation_record(version=version_obj, actor=request.user, **data)
         return Response(EvaluationOutputSerializer(evaluation).data, status=status.HTTP_201_CREATED)

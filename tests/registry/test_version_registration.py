@@ -150,3 +150,20 @@ def test_it_answers_404_for_an_unknown_version(api, engineer, registered_model):
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_it_registers_with_an_inline_evaluation_in_a_fixed_number_of_statements(api, engineer, registered_model):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(engineer)
+    two_evaluations = [evaluation_payload(), evaluation_payload(suite="safety")]
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url(registered_model), version_payload(evaluations=two_evaluations), format="json")
+
+    assert response.status_code == 201
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    reads = [s for s in statements if s == "SELECT"]
+    writes = [s for s in statements if s == "INSERT"]
+    assert len(reads) == 3  # the token with its user, the roles, the model
+    assert len(writes) == 6  # the version and each evaluation, each with its history row
