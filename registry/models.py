@@ -8,14 +8,16 @@ from simple_history.models import HistoricalRecords
 
 from core.audit import AuditedHistoryModel
 
-SHA256_PATTERN = r"^[0-9a-f]{64}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}\Z"  # \Z, not $: $ would accept a trailing newline
 sha256_validator = RegexValidator(SHA256_PATTERN, "Must be a SHA-256: exactly 64 lowercase hexadecimal characters.")
+VERSION_LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z"
+MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}\Z"
 version_label_validator = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    VERSION_LABEL_PATTERN,
     "Use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
 )
 model_name_validator = RegexValidator(
-    r"^[a-z0-9][a-z0-9-]{0,62}$", "Use lowercase letters, digits and '-', starting with a letter or digit."
+    MODEL_NAME_PATTERN, "Use lowercase letters, digits and '-', starting with a letter or digit."
 )
 
 

@@ -8,12 +8,21 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from core.history import history_entries
 from registry.metrics import METRIC_NAME
-from registry.models import EvaluationResult, ModelVersion, RegisteredModel
+from registry.models import (
+    MODEL_NAME_PATTERN,
+    VERSION_LABEL_PATTERN,
+    EvaluationResult,
+    ModelVersion,
+    RegisteredModel,
+)
 
+MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
+VERSION_LABEL = re.compile(VERSION_LABEL_PATTERN)
 METRIC_FILTER = re.compile(r"^(?P<metric>[a-z][a-z0-9_]{0,63})__(?P<op>gte|lte|gt|lt)$")
 
 
@@ -44,6 +53,8 @@ def model_list() -> QuerySet[RegisteredModel]:
 
 def model_get(*, name: str, with_people: bool = True) -> RegisteredModel:
     """A model by name; without its people when the caller only writes under it."""
+    if not MODEL_NAME.match(name):
+        raise Http404("No such model.")  # nor could there be; and PostgreSQL refuses some characters
     queryset = model_list() if with_people else RegisteredModel.objects.all()
     return get_object_or_404(queryset, name=name)
 
@@ -63,6 +74,8 @@ def _versions() -> QuerySet[ModelVersion]:
 
 def version_get(*, model_name: str, version: str, with_evaluations: bool = True) -> ModelVersion:
     """A version by model name and label; without its evaluations when the caller only writes under it."""
+    if not MODEL_NAME.match(model_name) or not VERSION_LABEL.match(version):
+        raise Http404("No such version.")
     queryset = _versions() if with_evaluations else ModelVersion.objects.select_related("model")
     return get_object_or_404(queryset, model__name=model_name, version=version)
 

@@ -71,3 +71,20 @@ def test_it_rejects_unsafe_version_labels(api, engineer, registered_model, label
 
     assert response.status_code == 400
     assert "version" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/models/%00/",
+        "/api/v1/models/a%00b/versions/",
+        "/api/v1/models/{model}/versions/v%001/",
+        "/api/v1/models/{model}/versions/v1%00/history/",
+        "/api/v1/models/NOT-A-NAME/",
+    ],
+)
+def test_it_answers_404_to_impossible_names_in_the_path(api, engineer, registered_model, path):
+    response = api(engineer).get(path.format(model=registered_model.name))
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

@@ -167,3 +167,16 @@ def test_it_registers_with_an_inline_evaluation_in_a_fixed_number_of_statements(
     writes = [s for s in statements if s == "INSERT"]
     assert len(reads) == 3  # the token with its user, the roles, the model
     assert len(writes) == 6  # the version and each evaluation, each with its history row
+
+
+def test_it_refuses_a_hash_with_a_trailing_newline_even_past_the_api(engineer, registered_model):
+    # Regression: a `$`-anchored pattern accepted "<64 hex>\n".
+    from core.errors import ValidationFailed
+    from registry import services
+
+    with pytest.raises(ValidationFailed) as raised:
+        services.version_register(
+            model=registered_model, actor=engineer, **version_payload(training_file_sha256=sha("x") + "\n")
+        )
+
+    assert "training_file_sha256" in raised.value.fields
