@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinLengthValidator, RegexValidator
 from django.db import models
+from django.db.models.fields.json import KeyTransform
 from simple_history.models import HistoricalRecords
 
 from core.audit import AuditedHistoryModel
@@ -188,6 +189,11 @@ class EvaluationResult(models.Model):
 
     class Meta:
         ordering = ["-ran_at", "-id"]
+        indexes = [
+            # GET /versions/?win_rate__gte=... and ?refusal_rate__lte=...: the gate metrics.
+            models.Index(KeyTransform("win_rate", "metrics"), name="evaluation_win_rate"),
+            models.Index(KeyTransform("refusal_rate", "metrics"), name="evaluation_refusal_rate"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(golden_set_sha256__regex=SHA256_PATTERN), name="evaluation_golden_set_sha256"
