@@ -16,7 +16,6 @@ database only.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -39,41 +38,22 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from simple_history.utils import bulk_create_with_history  # noqa: E402
 
+# The same payloads as the HTTP workload (bench/ is on sys.path when this runs as a script).
+from workload import BASE_MODEL, sha  # noqa: E402
+from workload import evaluation as evaluation_data  # noqa: E402
+
 from core.audit import Source, audit_source  # noqa: E402
 from core.roles import Role  # noqa: E402
 from registry import services  # noqa: E402
 from registry.models import EvaluationResult, ModelVersion, RegisteredModel  # noqa: E402
 
-BASE_MODEL = "gpt-3.5-turbo-0125"
-BATCH = 2_000
-INTENTS = ("billing", "returns", "shipping", "account")
-
-
-def sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+BATCH = 2_000  # rows per bulk insert when seeding
 
 
 def cmd_user(args) -> None:
     user, _ = get_user_model().objects.get_or_create(username=args.username, defaults={"is_active": True})
     user.groups.add(Group.objects.get(name=Role.ENGINEER))
     print(user.username)
-
-
-def evaluation_data(rng: random.Random) -> dict:
-    """One evaluation with the five metrics of the issue; win_rate uniform in [0.3, 0.9]."""
-    return {
-        "suite": "golden-v1",
-        "golden_set_sha256": sha("golden-v1"),
-        "baseline_version": BASE_MODEL,
-        "metrics": {
-            "win_rate": round(rng.uniform(0.3, 0.9), 4),
-            "refusal_rate": round(rng.uniform(0.0, 0.1), 4),
-            "p95_latency_ms": rng.randint(600, 1500),
-            "golden_score": round(rng.uniform(0.6, 0.95), 4),
-            "helpfulness_score": round(rng.uniform(0.5, 0.9), 4),
-        },
-        "per_intent": {intent: round(rng.uniform(0.3, 0.9), 4) for intent in rng.sample(INTENTS, 2)},
-    }
 
 
 def cmd_seed(args) -> None:

@@ -8,7 +8,7 @@ from core.admin_audit import AuditedAdmin, reason_action
 from core.errors import ApplicationError
 from core.roles import Role, has_role
 from registry import services
-from registry.models import EvaluationResult, ModelVersion, RegisteredModel, VersionStatus
+from registry.models import EvaluationResult, ModelVersion, RegisteredModel
 
 
 @admin.register(RegisteredModel)
@@ -188,6 +188,3 @@ class EvaluationResultAdmin(AuditedAdmin):
     @admin.display(description="p95 latency (ms)")
     def p95_latency_ms(self, obj):
         return obj.metrics.get("p95_latency_ms")
-
-
-__all__ = ["VersionStatus"]
