@@ -94,8 +94,8 @@ def _evaluation_build(*, version: ModelVersion, actor, data: Mapping[str, Any], 
     errors: dict[str, list[str]] = {}
     metrics = data.get("metrics")
     per_intent = data.get("per_intent") or {}
-    errors.update(metrics_errors(metrics))
-    errors.update(per_intent_errors(per_intent))
+    errors |= metrics_errors(metrics)
+    errors |= per_intent_errors(per_intent)
     baseline = (data.get("baseline_version") or "").strip()
     baseline_version = None
     if baseline:
