@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
+from simple_history import register
 from simple_history.models import HistoricalRecords
 
 from core.audit import AuditedHistoryModel
@@ -47,3 +49,35 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.user_id})"
+
+
+class _UserHistoricalRecords(HistoricalRecords):
+    """simple-history records m2m changes made from the user's side only; a change
+    made from the group's side (`group.user_set.add(user)`) is recorded on each user too."""
+
+    def m2m_changed(self, instance, action, attr, pk_set, reverse, **kwargs):
+        if not reverse:
+            return super().m2m_changed(instance, action, attr, pk_set, reverse, **kwargs)
+        if action == "pre_clear":
+            instance._users_before_clear = list(instance.user_set.values_list("pk", flat=True))
+            return None
+        if action == "post_clear":
+            pk_set = instance.__dict__.pop("_users_before_clear", [])
+        elif action not in ("post_add", "post_remove"):
+            return None
+        for user in User.objects.filter(pk__in=pk_set or []):
+            self.create_historical_record(user, "~")
+        return None
+
+
+# Who holds which role is governed too: every change of a user, their groups
+# included, leaves a history row like any registry record. The password hash
+# stays out of the history (an old hash kept forever would be a liability).
+register(
+    User,
+    app="core",
+    records_class=_UserHistoricalRecords,
+    bases=[AuditedHistoryModel],
+    m2m_fields=["groups"],
+    excluded_fields=["password"],
+)
