@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "simple_history",
     "core",
     "registry",
+    "providers",
 ]
 
 MIDDLEWARE = [
@@ -179,6 +180,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
 }
+
+# --- OpenAI ----------------------------------------------------------------------------
+# With OPENAI_BASE_URL empty and a real key, Fineprint talks to OpenAI itself;
+# `make run` points it at the fake server in providers/fake_openai.py instead.
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "")
+OPENAI_ORGANIZATION = env_str("OPENAI_ORGANIZATION", "")
+OPENAI_PROJECT = env_str("OPENAI_PROJECT", "")
+OPENAI_WEBHOOK_SECRET = env_str("OPENAI_WEBHOOK_SECRET", "")
+OPENAI_TIMEOUT_SECONDS = env_int("OPENAI_TIMEOUT_SECONDS", 20, minimum=1)
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

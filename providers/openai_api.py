@@ -1,0 +1,273 @@
+"""The one place that talks to OpenAI.
+
+Every call goes through the official SDK with an explicit timeout and no SDK
+retries: the caller (a sync tick with a time budget) decides how long to wait.
+Errors come back as our own types, which say whether a retry can help, and
+never carry the API key. Results come back as plain dataclasses, so nothing
+outside this module depends on the SDK's types.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import openai
+from django.conf import settings
+
+
+class ProviderError(Exception):
+    """A call to the provider failed. `retryable` says whether trying again later can help."""
+
+    retryable = False
+
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str | None = None, retry_after: float | None = None
+    ):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(ProviderError):
+    """Rate limited, a server error, a timeout or a broken connection: try again later."""
+
+    retryable = True
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request (400, 401, 403, 404...): retrying the same call will not help."""
+
+
+class WebhookRejected(ProviderError):
+    """A webhook whose signature, timestamp or body does not check out."""
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str
+    message: str
+    param: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    status: str
+    model: str
+    fine_tuned_model: str | None
+    trained_tokens: int | None
+    hyperparameters: dict[str, Any]
+    method: dict[str, Any]
+    seed: int | None
+    metadata: dict[str, str]
+    error: JobError | None
+    created_at: datetime
+    finished_at: datetime | None
+    estimated_finish: datetime | None
+    training_file: str
+    validation_file: str | None
+    result_files: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    id: str
+    step_number: int
+    fine_tuned_model_checkpoint: str
+    metrics: dict[str, float]
+    created_at: datetime
+
+
+_SECRET_LIKE = re.compile(r"sk-[A-Za-z0-9_\-*]{3,}")
+
+
+def _scrub(text: str) -> str:
+    """Error text without anything that looks like an API key."""
+    key = settings.OPENAI_API_KEY
+    if key:
+        text = text.replace(key, "[redacted]")
+    return _SECRET_LIKE.sub("[redacted]", text)
+
+
+def _retry_after(response) -> float | None:
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except openai.APITimeoutError:
+        raise ProviderUnavailable("OpenAI did not answer in time.", code="timeout") from None
+    except openai.APIConnectionError:
+        raise ProviderUnavailable("Could not connect to OpenAI.", code="connection_error") from None
+    except openai.APIStatusError as exc:
+        body = exc.body if isinstance(exc.body, Mapping) else {}
+        error = body.get("error") if isinstance(body.get("error"), Mapping) else body
+        code = error.get("code") if isinstance(error, Mapping) else None
+        message = _scrub(f"OpenAI answered {exc.status_code}: {exc.message}")
+        if exc.status_code == 429 or exc.status_code >= 500 or exc.status_code == 408:
+            raise ProviderUnavailable(
+                message, status=exc.status_code, code=code, retry_after=_retry_after(exc.response)
+            ) from None
+        raise ProviderRejected(message, status=exc.status_code, code=code) from None
+
+
+def client() -> openai.OpenAI:
+    if not settings.OPENAI_API_KEY:
+        raise ProviderRejected("OPENAI_API_KEY is not set.", code="not_configured")
+    return openai.OpenAI(
+        api_key=settings.OPENAI_API_KEY,
+        base_url=settings.OPENAI_BASE_URL or None,
+        organization=settings.OPENAI_ORGANIZATION or None,
+        project=settings.OPENAI_PROJECT or None,
+        webhook_secret=settings.OPENAI_WEBHOOK_SECRET or None,
+        timeout=settings.OPENAI_TIMEOUT_SECONDS,
+        max_retries=0,
+    )
+
+
+def _when(timestamp: int | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None
+
+
+def _dump(value) -> dict[str, Any]:
+    if value is None:
+        return {}
+    return value.model_dump(mode="json", exclude_none=True) if hasattr(value, "model_dump") else dict(value)
+
+
+def _job(raw) -> Job:
+    error = None
+    if raw.error is not None and (raw.error.code or raw.error.message):
+        error = JobError(code=raw.error.code or "", message=_scrub(raw.error.message or ""), param=raw.error.param)
+    return Job(
+        id=raw.id,
+        status=raw.status,
+        model=raw.model,
+        fine_tuned_model=raw.fine_tuned_model,
+        trained_tokens=raw.trained_tokens,
+        hyperparameters=_dump(raw.hyperparameters),
+        method=_dump(raw.method),
+        seed=raw.seed,
+        metadata=dict(raw.metadata or {}),
+        error=error,
+        created_at=_when(raw.created_at),
+        finished_at=_when(raw.finished_at),
+        estimated_finish=_when(raw.estimated_finish),
+        training_file=raw.training_file,
+        validation_file=raw.validation_file,
+        result_files=list(raw.result_files or []),
+    )
+
+
+def file_upload(*, filename: str, content: bytes, purpose: str = "fine-tune") -> str:
+    with _translated():
+        return client().files.create(file=(filename, content), purpose=purpose).id
+
+
+def job_create(
+    *,
+    model: str,
+    training_file: str,
+    validation_file: str | None = None,
+    suffix: str | None = None,
+    metadata: dict[str, str] | None = None,
+    hyperparameters: dict | None = None,
+    method: dict | None = None,
+    seed: int | None = None,
+) -> Job:
+    params: dict[str, Any] = {"model": model, "training_file": training_file}
+    optional = {
+        "validation_file": validation_file,
+        "suffix": suffix,
+        "metadata": metadata,
+        "hyperparameters": hyperparameters,
+        "method": method,
+        "seed": seed,
+    }
+    params.update({name: value for name, value in optional.items() if value is not None})
+    with _translated():
+        return _job(client().fine_tuning.jobs.create(**params))
+
+
+def job_retrieve(job_id: str) -> Job:
+    with _translated():
+        return _job(client().fine_tuning.jobs.retrieve(job_id))
+
+
+def jobs_page(
+    *, metadata: dict[str, str] | None = None, after: str | None = None, limit: int = 100
+) -> tuple[list[Job], bool]:
+    """One page of jobs, newest first; the bool says whether another page follows."""
+    params: dict[str, Any] = {"limit": limit}
+    if after:
+        params["after"] = after
+    if metadata:
+        params["metadata"] = metadata
+    with _translated():
+        page = client().fine_tuning.jobs.list(**params)
+        return [_job(raw) for raw in page.data], bool(page.has_more)
+
+
+def job_cancel(job_id: str) -> Job:
+    with _translated():
+        return _job(client().fine_tuning.jobs.cancel(job_id))
+
+
+def job_checkpoints(job_id: str) -> list[Checkpoint]:
+    with _translated():
+        page = client().fine_tuning.jobs.checkpoints.list(job_id, limit=100)
+        return [
+            Checkpoint(
+                id=raw.id,
+                step_number=raw.step_number,
+                fine_tuned_model_checkpoint=raw.fine_tuned_model_checkpoint,
+                metrics={k: v for k, v in _dump(raw.metrics).items() if isinstance(v, (int, float))},
+                created_at=_when(raw.created_at),
+            )
+            for raw in page.data
+        ]
+
+
+def job_events(job_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+    with _translated():
+        page = client().fine_tuning.jobs.list_events(job_id, limit=limit)
+        return [{"at": _when(e.created_at), "level": e.level, "message": _scrub(e.message)} for e in page.data]
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    webhook_id: str
+    type: str
+    job_id: str
+
+
+def webhook_unwrap(body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+    """Verify a webhook (signature, 5-minute tolerance) and read which job it is about."""
+    if not settings.OPENAI_WEBHOOK_SECRET:
+        raise WebhookRejected("OPENAI_WEBHOOK_SECRET is not set.", code="not_configured")
+    sdk = openai.OpenAI(api_key="unused-for-webhooks", webhook_secret=settings.OPENAI_WEBHOOK_SECRET)
+    try:
+        event = sdk.webhooks.unwrap(body, dict(headers))
+    except openai.InvalidWebhookSignatureError as exc:
+        raise WebhookRejected(str(exc), code="invalid_signature") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise WebhookRejected(f"Unreadable webhook: {exc}", code="invalid_body") from None
+    data = getattr(event, "data", None)
+    job_id = getattr(data, "id", None)
+    if not event.type.startswith("fine_tuning.job.") or not job_id:
+        raise WebhookRejected(f"Not a fine-tuning job event: {event.type}", code="unexpected_event")
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return WebhookEvent(webhook_id=lowered.get("webhook-id", ""), type=event.type, job_id=job_id)
