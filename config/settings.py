@@ -152,6 +152,21 @@ SIMPLE_HISTORY_REVERT_DISABLED = True  # history is a record, not an undo button
 FINEPRINT_SERVICE_USERNAME = "fineprint-service"
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1)
 
+# --- OpenAI ----------------------------------------------------------------------------
+# With OPENAI_BASE_URL empty and a real key, Fineprint talks to OpenAI itself;
+# `make run` points it at the fake server in providers/fake_openai.py instead.
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "")
+OPENAI_ORGANIZATION = env_str("OPENAI_ORGANIZATION", "")
+OPENAI_PROJECT = env_str("OPENAI_PROJECT", "")
+OPENAI_WEBHOOK_SECRET = env_str("OPENAI_WEBHOOK_SECRET", "")
+OPENAI_TIMEOUT_SECONDS = env_int("OPENAI_TIMEOUT_SECONDS", 20, minimum=1)
+# How often beat syncs in-flight jobs, and how long one tick may spend (waiting out 429s included).
+OPENAI_SYNC_INTERVAL_SECONDS = env_int("OPENAI_SYNC_INTERVAL_SECONDS", 60, minimum=5)
+OPENAI_SYNC_BUDGET_SECONDS = env_int("OPENAI_SYNC_BUDGET_SECONDS", 45, minimum=1)
+# Tags the jobs this deployment starts (job metadata), so a sync lists only its own.
+FINEPRINT_INSTANCE = env_str("FINEPRINT_INSTANCE", "fineprint")
+
 # --- Celery ---------------------------------------------------------------------------
 # The default broker is kombu's filesystem transport: no server, and it works
 # across the web, worker and beat processes of `make run`.
@@ -168,8 +183,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# At-least-once: a task is acknowledged when done, and given back if its worker dies;
+# every task is safe to run twice.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Above the longest a sync tick may take (its budget plus a provider call), so a
+# limit only ever stops a task that is truly stuck.
+CELERY_TASK_SOFT_TIME_LIMIT = OPENAI_SYNC_BUDGET_SECONDS + 2 * OPENAI_TIMEOUT_SECONDS + 10
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -179,17 +201,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.idempotency_records_purge",
         "schedule": 3600.0,
     },
+    "sync-fine-tune-jobs": {
+        "task": "registry.tasks.fine_tune_jobs_sync",
+        "schedule": float(OPENAI_SYNC_INTERVAL_SECONDS),
+        # A tick that could not start before the next one is due is dropped, not queued up.
+        "options": {"expires": float(OPENAI_SYNC_INTERVAL_SECONDS)},
+    },
 }
-
-# --- OpenAI ----------------------------------------------------------------------------
-# With OPENAI_BASE_URL empty and a real key, Fineprint talks to OpenAI itself;
-# `make run` points it at the fake server in providers/fake_openai.py instead.
-OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
-OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "")
-OPENAI_ORGANIZATION = env_str("OPENAI_ORGANIZATION", "")
-OPENAI_PROJECT = env_str("OPENAI_PROJECT", "")
-OPENAI_WEBHOOK_SECRET = env_str("OPENAI_WEBHOOK_SECRET", "")
-OPENAI_TIMEOUT_SECONDS = env_int("OPENAI_TIMEOUT_SECONDS", 20, minimum=1)
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -78,3 +78,10 @@ def _fill_audit_columns(sender, instance, history_instance, **kwargs) -> None:
         history_instance.history_on_behalf_of_id = context.on_behalf_of_id
     if not history_instance.history_change_reason and context.reason:
         history_instance.history_change_reason = context.reason
+
+
+def service_user():
+    """The account background tasks act as (created by core's roles migration)."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(username=settings.FINEPRINT_SERVICE_USERNAME)

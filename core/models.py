@@ -81,3 +81,14 @@ register(
     m2m_fields=["groups"],
     excluded_fields=["password"],
 )
+
+
+class TaskLease(models.Model):
+    """A named lease that expires: one holder at a time, e.g. one sync tick at once."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    holder = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at}"

@@ -46,6 +46,32 @@ class VersionStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+class JobStatus(models.TextChoices):
+    """The provider's fine-tuning job statuses (OpenAI's names)."""
+
+    VALIDATING_FILES = "validating_files", "Validating files"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+JOB_TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+# Statuses only move forward: a lower rank than the one recorded is a stale answer.
+JOB_RANK = {
+    "": 0,
+    "validating_files": 1,
+    "queued": 2,
+    "running": 3,
+    "paused": 3,
+    "succeeded": 4,
+    "failed": 4,
+    "cancelled": 4,
+}
+
+
 class RegisteredModel(models.Model):
     """A fine-tuned model product, e.g. the support assistant; it has many versions."""
 
@@ -104,6 +130,15 @@ class ModelVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     retired_at = models.DateTimeField(null=True, blank=True)
+    # The fine-tune job, as the provider last reported it (registry.fine_tuning keeps it in sync).
+    job_status = models.CharField(max_length=20, choices=JobStatus.choices, blank=True)
+    trained_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    job_error_code = models.CharField(max_length=100, blank=True)
+    job_error_message = models.TextField(blank=True)
+    job_finished_at = models.DateTimeField(null=True, blank=True)
+    result_files = models.JSONField(default=list, blank=True)
 
     history = HistoricalRecords(bases=[AuditedHistoryModel])
 
@@ -132,6 +167,12 @@ class ModelVersion(models.Model):
             models.Index(fields=["status", "-id"], name="version_status_newest"),
             # GET /versions/?created_after=...
             models.Index(fields=["created_at"], name="version_created_at"),
+            # The sync tick: versions whose job is still in flight.
+            models.Index(
+                fields=["job_status"],
+                name="version_job_in_flight",
+                condition=models.Q(provider_job_id__isnull=False) & ~models.Q(job_status__in=JOB_TERMINAL),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -165,7 +206,14 @@ class ModelVersion(models.Model):
         loaded = getattr(self, "_loaded_identity", None)
         if self._state.adding or loaded is None:
             return []
-        return [f.removesuffix("_id") for f, v in loaded.items() if getattr(self, f) != v]
+        changed = [
+            f
+            for f, v in loaded.items()
+            if getattr(self, f) != v
+            # A job launched for a version registered without one is recorded once.
+            and not (f == "provider_job_id" and v is None)
+        ]
+        return ["model" if f == "model_id" else f for f in changed]
 
 
 class EvaluationResult(models.Model):
@@ -211,3 +259,25 @@ class EvaluationResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.suite} on {self.version}"
+
+
+class Checkpoint(models.Model):
+    """A checkpoint of a version's fine-tune job, with its training metrics."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="checkpoints")
+    provider_checkpoint_id = models.CharField(max_length=100, unique=True)
+    step_number = models.PositiveIntegerField()
+    fine_tuned_model_checkpoint = models.CharField(max_length=300, blank=True)
+    metrics = models.JSONField(default=dict, help_text="train_loss, valid_loss, mean token accuracy...")
+    created_at = models.DateTimeField()
+
+    history = HistoricalRecords(bases=[AuditedHistoryModel])
+
+    class Meta:
+        ordering = ["-step_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "step_number"], name="checkpoint_unique_step"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} step {self.step_number}"

@@ -13,6 +13,8 @@ from rest_framework.test import APIClient
 
 from core.roles import Role
 from core.services import token_issue
+from providers import openai_api
+from providers.fake_openai import Durations, FakeOpenAI, serve
 from registry import services
 
 _counter = itertools.count(1)
@@ -117,3 +119,38 @@ def registered_model(engineer):
 def registered_version(registered_model, engineer):
     data = version_payload()
     return services.version_register(model=registered_model, actor=engineer, evaluations=[evaluation_payload()], **data)
+
+
+# --- The fake OpenAI server ----------------------------------------------------------
+
+CANARY_KEY = "sk-canary-9f8e7d6c5b4a-must-never-leak"
+WEBHOOK_SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OTA="
+
+
+@pytest.fixture
+def fake_openai(settings):
+    """The fake OpenAI server on a free loopback port, with Fineprint's settings pointed at it."""
+    state = FakeOpenAI(
+        api_key=CANARY_KEY,
+        webhook_secret=WEBHOOK_SECRET,
+        durations=Durations(validating=10, queued=10, running=100),
+    )
+    server, thread = serve(state)
+    settings.OPENAI_API_KEY = CANARY_KEY
+    settings.OPENAI_BASE_URL = f"http://127.0.0.1:{server.server_port}/v1"
+    settings.OPENAI_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.OPENAI_TIMEOUT_SECONDS = 1
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+TRAINING = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n' * 3
+
+
+def launch(metadata=None) -> openai_api.Job:
+    file_id = openai_api.file_upload(filename="train.jsonl", content=TRAINING)
+    return openai_api.job_create(
+        model="gpt-3.5-turbo-0125", training_file=file_id, suffix="support-v3", metadata=metadata, seed=7
+    )

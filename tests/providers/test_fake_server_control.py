@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from providers import openai_api
-from tests.providers.conftest import launch as _launch
+from tests.conftest import launch as _launch
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ import pytest
 
 from providers import openai_api
 from providers.fake_openai import Fault
-from tests.providers.conftest import CANARY_KEY, TRAINING
-from tests.providers.conftest import launch as _launch
+from tests.conftest import CANARY_KEY, TRAINING
+from tests.conftest import launch as _launch
 
 
 def test_it_uploads_a_file_and_starts_a_job(fake_openai):

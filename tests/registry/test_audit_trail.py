@@ -140,15 +140,29 @@ def test_it_refuses_identity_fields_through_the_update_service(compliance, regis
     assert raised.value.fields == {"version": ["Cannot be changed."]}
 
 
-def test_it_refuses_an_identity_change_even_past_the_services(registered_version):
+def test_it_refuses_an_identity_change_even_past_the_services(engineer, registered_model):
     from django.core.exceptions import ValidationError
 
-    version = ModelVersion.objects.get(pk=registered_version.pk)
+    registered = services.version_register(
+        model=registered_model, actor=engineer, **version_payload(provider_job_id="ftjob-original")
+    )
+    version = ModelVersion.objects.get(pk=registered.pk)
     version.provider_job_id = "ftjob-swapped"
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as raised:
         version.save()
-    assert ModelVersion.objects.get(pk=registered_version.pk).provider_job_id is None
+    assert "provider_job_id" in raised.value.message_dict
+    assert ModelVersion.objects.get(pk=registered.pk).provider_job_id == "ftjob-original"
+
+
+def test_it_records_a_job_id_once_for_a_version_registered_without_one(registered_version):
+    version = ModelVersion.objects.get(pk=registered_version.pk)
+    version.provider_job_id = "ftjob-launched-later"
+    version.save()
+
+    version.provider_job_id = "ftjob-another"
+    with pytest.raises(Exception, match="Fixed at registration"):
+        version.save()
 
 
 def test_it_names_people_by_username_in_history_diffs(api, engineer, compliance, registered_model):
