@@ -40,13 +40,25 @@ ROLE_PERMISSIONS = {
             "registeredmodel": ["view", "add", "change"],
             "modelversion": ["view", "change"],
             "evaluationresult": ["view"],
+            "checkpoint": ["view"],
         },
+        "providers": {"webhookreceipt": ["view"]},
     },
     Role.EXECUTIVE: {
-        "registry": {"registeredmodel": ["view"], "modelversion": ["view"], "evaluationresult": ["view"]},
+        "registry": {
+            "registeredmodel": ["view"],
+            "modelversion": ["view"],
+            "evaluationresult": ["view"],
+            "checkpoint": ["view"],
+        },
     },
     Role.ENGINEER: {
-        "registry": {"registeredmodel": ["view"], "modelversion": ["view"], "evaluationresult": ["view"]},
+        "registry": {
+            "registeredmodel": ["view"],
+            "modelversion": ["view"],
+            "evaluationresult": ["view"],
+            "checkpoint": ["view"],
+        },
     },
 }
 

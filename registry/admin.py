@@ -8,7 +8,8 @@ from core.admin_audit import AuditedAdmin, reason_action
 from core.errors import ApplicationError
 from core.roles import Role, has_role
 from registry import services
-from registry.models import EvaluationResult, ModelVersion, RegisteredModel
+from registry.models import Checkpoint, EvaluationResult, ModelVersion, RegisteredModel
+from registry.tasks import fine_tune_job_sync
 
 
 @admin.register(RegisteredModel)
@@ -70,6 +71,21 @@ class RegisteredModelAdmin(AuditedAdmin):
         obj.pk = saved.pk
 
 
+class CheckpointInline(admin.TabularInline):
+    model = Checkpoint
+    extra = 0
+    can_delete = False
+    fields = ["step_number", "metrics", "fine_tuned_model_checkpoint", "created_at"]
+    readonly_fields = fields
+    verbose_name_plural = "Checkpoints of the fine-tune job"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class EvaluationInline(admin.TabularInline):
     model = EvaluationResult
     fk_name = "version"
@@ -117,8 +133,8 @@ class ModelVersionAdmin(AuditedAdmin):
     ]
     list_select_related = ["model", "created_by"]
     date_hierarchy = "created_at"
-    inlines = [EvaluationInline]
-    actions = ["retire"]
+    inlines = [EvaluationInline, CheckpointInline]
+    actions = ["retire", "sync_job"]
     fieldsets = [
         (
             "Identity (fixed at registration)",
@@ -128,6 +144,21 @@ class ModelVersionAdmin(AuditedAdmin):
         ),
         ("Record", {"fields": ["changelog", "training_file_id", "validation_file_id", "fine_tuned_model"]}),
         ("Status", {"fields": ["status", "created_by", "created_at", "updated_at", "retired_at"]}),
+        (
+            "Fine-tune job (kept in sync with the provider)",
+            {
+                "fields": [
+                    "job_status",
+                    "trained_tokens",
+                    "hyperparameters",
+                    "seed",
+                    "job_error_code",
+                    "job_error_message",
+                    "job_finished_at",
+                    "result_files",
+                ],
+            },
+        ),
     ]
     readonly_fields = [
         *ModelVersion.IDENTITY_FIELDS[1:],
@@ -161,6 +192,13 @@ class ModelVersionAdmin(AuditedAdmin):
                     self.message_user(request, f"{version}: {exc.message}", messages.ERROR)
 
         return reason_action(request, queryset, title="Retire versions", apply=apply, action_name="retire")
+
+    @admin.action(description="Sync fine-tune job now", permissions=["change"])
+    def sync_job(self, request, queryset):
+        job_ids = list(queryset.exclude(provider_job_id=None).values_list("provider_job_id", flat=True))
+        for job_id in job_ids:
+            fine_tune_job_sync.delay_on_commit(job_id, on_behalf_of_id=request.user.pk)
+        self.message_user(request, f"Queued a sync of {len(job_ids)} job(s); refresh in a few seconds.")
 
 
 @admin.register(EvaluationResult)

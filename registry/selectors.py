@@ -16,6 +16,7 @@ from registry.metrics import METRIC_NAME
 from registry.models import (
     MODEL_NAME_PATTERN,
     VERSION_LABEL_PATTERN,
+    Checkpoint,
     EvaluationResult,
     ModelVersion,
     RegisteredModel,
@@ -77,7 +78,14 @@ def version_get(*, model_name: str, version: str, with_evaluations: bool = True)
     if not MODEL_NAME.match(model_name) or not VERSION_LABEL.match(version):
         raise Http404("No such version.")
     queryset = _versions() if with_evaluations else ModelVersion.objects.select_related("model")
-    return get_object_or_404(queryset, model__name=model_name, version=version)
+    found = get_object_or_404(queryset, model__name=model_name, version=version)
+    if with_evaluations:
+        found.latest_checkpoint = found.checkpoints.order_by("-step_number").first()
+    return found
+
+
+def checkpoint_list(*, version: ModelVersion) -> QuerySet[Checkpoint]:
+    return version.checkpoints.all()
 
 
 @dataclass(frozen=True)

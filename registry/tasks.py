@@ -18,7 +18,7 @@ def fine_tune_jobs_sync() -> dict:
 
 
 @shared_task(name="registry.tasks.fine_tune_job_sync")
-def fine_tune_job_sync(job_id: str) -> bool:
-    """Sync one job now, e.g. after its webhook arrived."""
-    with audit_source(Source.TASK):
+def fine_tune_job_sync(job_id: str, on_behalf_of_id: int | None = None) -> bool:
+    """Sync one job now: after its webhook arrived, or when someone asked (on_behalf_of_id)."""
+    with audit_source(Source.TASK, on_behalf_of_id=on_behalf_of_id):
         return fine_tuning.job_sync_one(job_id)

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
+from config.celery import app as celery_app
 from core.roles import Role
 from core.services import token_issue
 from providers import openai_api
@@ -154,3 +155,12 @@ def launch(metadata=None) -> openai_api.Job:
     return openai_api.job_create(
         model="gpt-3.5-turbo-0125", training_file=file_id, suffix="support-v3", metadata=metadata, seed=7
     )
+
+
+@pytest.fixture
+def eager_celery():
+    """Tasks run in the calling process (unit tests; the integration suite uses a real worker)."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from core.serializers import StrictInputSerializer
 from registry.models import (
+    Checkpoint,
     EvaluationResult,
     ModelVersion,
     Provider,
@@ -142,9 +143,32 @@ class EvaluationInputSerializer(StrictInputSerializer):
 # --- Versions -------------------------------------------------------------------------------
 
 
+class JobSerializer(serializers.Serializer):
+    """The version's fine-tune job as the provider last reported it."""
+
+    status = serializers.CharField(source="job_status", help_text="validating_files, queued, running, ... or ''.")
+    trained_tokens = serializers.IntegerField(allow_null=True)
+    hyperparameters = serializers.DictField()
+    seed = serializers.IntegerField(allow_null=True)
+    error_code = serializers.CharField(source="job_error_code")
+    error_message = serializers.CharField(source="job_error_message")
+    finished_at = serializers.DateTimeField(source="job_finished_at", allow_null=True)
+    result_files = serializers.ListField(child=serializers.CharField())
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="provider_checkpoint_id")
+    metrics = serializers.DictField(child=serializers.FloatField())
+
+    class Meta:
+        model = Checkpoint
+        fields = ["id", "step_number", "fine_tuned_model_checkpoint", "metrics", "created_at"]
+
+
 class VersionOutputSerializer(serializers.ModelSerializer):
     model = serializers.SlugRelatedField(slug_field="name", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    job = JobSerializer(source="*", read_only=True)
     evaluations = EvaluationOutputSerializer(many=True, read_only=True, source="evaluation_list")
 
     class Meta:
@@ -164,6 +188,7 @@ class VersionOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "retired_at",
+            "job",
             "evaluations",
         ]
 
@@ -185,7 +210,33 @@ class VersionOutputSerializer(serializers.ModelSerializer):
             "created_at": _datetime(version.created_at),
             "updated_at": _datetime(version.updated_at),
             "retired_at": _datetime(version.retired_at),
+            "job": {
+                "status": version.job_status,
+                "trained_tokens": version.trained_tokens,
+                "hyperparameters": version.hyperparameters,
+                "seed": version.seed,
+                "error_code": version.job_error_code,
+                "error_message": version.job_error_message,
+                "finished_at": _datetime(version.job_finished_at),
+                "result_files": version.result_files,
+            },
             "evaluations": [evaluation.to_representation(e) for e in version.evaluation_list],
+        }
+
+
+class VersionDetailSerializer(VersionOutputSerializer):
+    """One version: what the list shows, plus the metrics of its job's latest checkpoint."""
+
+    latest_checkpoint = CheckpointSerializer(read_only=True, allow_null=True)
+
+    class Meta(VersionOutputSerializer.Meta):
+        fields = [*VersionOutputSerializer.Meta.fields, "latest_checkpoint"]
+
+    def to_representation(self, version: ModelVersion) -> dict:
+        checkpoint = version.latest_checkpoint
+        return {
+            **super().to_representation(version),
+            "latest_checkpoint": CheckpointSerializer(checkpoint).data if checkpoint else None,
         }
 
 

@@ -15,6 +15,11 @@ urlpatterns = [
         name="evaluation-list",
     ),
     path(
+        "models/<str:name>/versions/<str:version>/checkpoints/",
+        views.CheckpointListView.as_view(),
+        name="checkpoint-list",
+    ),
+    path(
         "models/<str:name>/versions/<str:version>/history/",
         views.VersionHistoryView.as_view(),
         name="version-history",

@@ -11,12 +11,14 @@ from core.idempotency import idempotent
 from core.roles import READERS, Role
 from registry import selectors, services
 from registry.api.serializers import (
+    CheckpointSerializer,
     EvaluationInputSerializer,
     EvaluationOutputSerializer,
     HistoryEntrySerializer,
     ModelCreateSerializer,
     ModelOutputSerializer,
     ModelUpdateSerializer,
+    VersionDetailSerializer,
     VersionOutputSerializer,
     VersionRegisterSerializer,
     VersionSearchSerializer,
@@ -117,11 +119,30 @@ class ModelVersionListCreateView(generics.GenericAPIView):
 
 class VersionDetailView(generics.GenericAPIView):
     roles = {"GET": READERS}
-    serializer_class = VersionOutputSerializer
+    serializer_class = VersionDetailSerializer
 
-    @extend_schema(summary="Get a version with its evaluations", responses={200: VersionOutputSerializer, **ERRORS})
+    @extend_schema(
+        summary="Get a version with its evaluations, its job and the job's latest checkpoint",
+        responses={200: VersionDetailSerializer, **ERRORS},
+    )
     def get(self, request, name: str, version: str):
-        return Response(VersionOutputSerializer(selectors.version_get(model_name=name, version=version)).data)
+        return Response(VersionDetailSerializer(selectors.version_get(model_name=name, version=version)).data)
+
+
+class CheckpointPagination(StableCursorPagination):
+    ordering = "-step_number"
+
+
+class CheckpointListView(generics.GenericAPIView):
+    roles = {"GET": READERS}
+    serializer_class = CheckpointSerializer
+    pagination_class = CheckpointPagination
+
+    @extend_schema(summary="List the checkpoints of a version's fine-tune job, latest first")
+    def get(self, request, name: str, version: str):
+        version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
+        page = self.paginate_queryset(selectors.checkpoint_list(version=version_obj))
+        return self.get_paginated_response(CheckpointSerializer(page, many=True).data)
 
 
 class EvaluationListCreateView(generics.GenericAPIView):

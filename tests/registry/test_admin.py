@@ -161,38 +161,9 @@ def test_it_keeps_roles_without_staff_out_of_the_admin(executive):
 
 
 def _inline_management() -> dict:
+    """The management forms of the version page's inlines (evaluations, checkpoints), both empty."""
     return {
-        "evaluations-TOTAL_FORMS": "0",
-        "evaluations-INITIAL_FORMS": "0",
-        "evaluations-MIN_NUM_FORMS": "0",
-        "evaluations-MAX_NUM_FORMS": "0",
+        f"{prefix}-{name}": "0"
+        for prefix in ("evaluations", "checkpoints")
+        for name in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS")
     }
-
-
-def test_it_shows_governance_fields_read_only_to_staff_without_the_compliance_role(registered_model):
-    from django.contrib.auth.models import Permission
-
-    from tests.conftest import make_user
-
-    clerk = make_user("sam-staff", is_staff=True)
-    clerk.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_registeredmodel", "change_registeredmodel"])
-    )
-    client = Client()
-    client.force_login(clerk)
-
-    html = client.get(f"/admin/registry/registeredmodel/{registered_model.pk}/change/").content.decode()
-
-    assert 'name="purpose"' in html
-    assert 'name="risk_tier"' not in html
-    assert 'name="business_owner"' not in html
-
-
-def test_a_superuser_holds_every_role(api, registered_model):
-    from tests.conftest import make_user
-
-    admin = make_user("root-admin", is_superuser=True, is_staff=True)
-
-    response = api(admin).patch(f"/api/v1/models/{registered_model.name}/", {"risk_tier": "high"}, format="json")
-
-    assert response.status_code == 200

@@ -224,3 +224,65 @@ def test_the_task_runs_a_tick(fake_openai, engineer, registered_model):
 
     assert result["changed"] == 1
     assert fresh(version).history.first().history_source == Source.TASK
+
+
+def test_the_api_shows_the_job_and_its_checkpoints(api, executive, fake_openai, fake_time, engineer, registered_model):
+    version = version_with_job(registered_model, engineer)
+    fake_openai.advance(200)
+    tick(fake_time)
+    client = api(executive)
+    base = f"/api/v1/models/{registered_model.name}/versions/{version.version}/"
+
+    detail = client.get(base).json()
+    checkpoints = client.get(base + "checkpoints/").json()["results"]
+    listed = client.get(f"/api/v1/models/{registered_model.name}/versions/").json()["results"][0]
+
+    assert detail["job"]["status"] == "succeeded"
+    assert detail["job"]["trained_tokens"] > 0
+    assert detail["job"]["hyperparameters"] == {"n_epochs": 3}
+    assert detail["latest_checkpoint"]["step_number"] == 90
+    assert set(detail["latest_checkpoint"]["metrics"]) >= {"train_loss", "valid_mean_token_accuracy"}
+    assert [c["step_number"] for c in checkpoints] == [90, 60, 30]
+    assert listed["job"] == detail["job"]
+    assert "latest_checkpoint" not in listed
+
+
+def test_the_admin_syncs_a_job_on_request_for_the_user_who_asked(
+    fake_openai, engineer, compliance, registered_model, eager_celery, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    version = version_with_job(registered_model, engineer)
+    client = Client()
+    client.force_login(compliance)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/registry/modelversion/", {"action": "sync_job", "_selected_action": [version.pk]}
+        )
+
+    assert response.status_code == 302
+    row = fresh(version).history.first()
+    assert row.job_status == JobStatus.VALIDATING_FILES
+    assert (row.history_user.username, row.history_on_behalf_of, row.history_source) == (
+        settings.FINEPRINT_SERVICE_USERNAME,
+        compliance,
+        Source.TASK,
+    )
+
+
+def test_the_admin_shows_the_job_and_its_checkpoints(fake_openai, fake_time, engineer, compliance, registered_model):
+    from django.test import Client
+
+    version = version_with_job(registered_model, engineer)
+    fake_openai.advance(200)
+    tick(fake_time)
+    client = Client()
+    client.force_login(compliance)
+
+    html = client.get(f"/admin/registry/modelversion/{version.pk}/change/").content.decode()
+
+    assert "Fine-tune job" in html
+    assert fresh(version).fine_tuned_model in html
+    assert "Checkpoints of the fine-tune job" in html
+    assert "train_loss" in html

@@ -7,21 +7,12 @@ import time
 import pytest
 from django.test import Client
 
-from config.celery import app as celery_app
 from providers.models import WebhookReceipt
 from registry.models import JobStatus, ModelVersion, VersionStatus
 from registry.tasks import fine_tune_job_sync
 from tests.conftest import launch, version_payload
 
 URL = "/webhooks/openai/"
-
-
-@pytest.fixture
-def eager_celery():
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ MATRIX = [
     ("get", "/api/v1/models/{model}/versions/{version}/", None, READ),
     ("get", "/api/v1/models/{model}/versions/{version}/history/", None, READ),
     ("get", "/api/v1/models/{model}/versions/{version}/evaluations/", None, READ),
+    ("get", "/api/v1/models/{model}/versions/{version}/checkpoints/", None, READ),
     ("post", "/api/v1/models/{model}/versions/{version}/evaluations/", evaluation_payload, _write(201)),
     ("get", "/api/v1/versions/", None, READ),
 ]

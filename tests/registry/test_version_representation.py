@@ -6,7 +6,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from registry import services
-from registry.api.serializers import EvaluationOutputSerializer, VersionOutputSerializer
+from registry.api.serializers import EvaluationOutputSerializer, VersionDetailSerializer, VersionOutputSerializer
 from registry.selectors import version_get
 from tests.conftest import evaluation_payload
 
@@ -44,3 +44,19 @@ def test_a_freshly_registered_version_renders_like_a_stored_one(engineer, regist
     again = VersionOutputSerializer(stored).data
 
     assert fresh == again
+
+
+def test_it_renders_a_version_detail_exactly_as_its_declared_fields_do(registered_version):
+    from registry.models import Checkpoint
+
+    Checkpoint.objects.create(
+        version=registered_version,
+        provider_checkpoint_id="ftckpt-1",
+        step_number=30,
+        metrics={"train_loss": 0.4},
+        created_at=timezone.now(),
+    )
+    version = version_get(model_name=registered_version.model.name, version=registered_version.version)
+    serializer = VersionDetailSerializer()
+
+    assert serializer.to_representation(version) == serializers.ModelSerializer.to_representation(serializer, version)
