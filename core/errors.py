@@ -36,3 +36,17 @@ class NotFound(ApplicationError):
 class Conflict(ApplicationError):
     status_code = 409
     code = "conflict"
+
+
+class UpstreamUnavailable(ApplicationError):
+    """A service we depend on (the model provider) is unavailable; the client may retry later."""
+
+    status_code = 503
+    code = "provider_unavailable"
+
+
+class UpstreamRejected(ApplicationError):
+    """A service we depend on refused our request for a reason the client cannot fix."""
+
+    status_code = 502
+    code = "provider_rejected"

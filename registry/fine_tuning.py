@@ -9,8 +9,10 @@ budget, asking the provider as little as it can.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 
 from core.audit import mark_change, service_user
+from core.errors import Conflict, UpstreamRejected, UpstreamUnavailable, ValidationFailed
 from core.leases import lease_claim, lease_release
 from providers import openai_api
 from registry.models import JOB_RANK, JOB_TERMINAL, Checkpoint, JobStatus, ModelVersion, VersionStatus
@@ -249,3 +252,99 @@ def job_sync_one(job_id: str) -> bool:
         return version_job_error_record(version_id=pk, error=exc)
     checkpoints = openai_api.job_checkpoints(job_id) if job.status == JobStatus.SUCCEEDED else None
     return version_job_apply(version_id=pk, job=job, checkpoints=checkpoints)
+
+
+# --- Launching a job for a registered version ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A training or validation file to launch with: its bytes (to upload) or an existing provider file id."""
+
+    content: bytes | None = None
+    filename: str = "data.jsonl"
+    file_id: str = ""
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _check_hash(dataset: Dataset | None, registered: str, field_name: str) -> None:
+    if dataset is None or dataset.content is None:
+        return
+    actual = _sha256(dataset.content)
+    if actual != registered:
+        raise Conflict(
+            f"The {field_name.replace('_', ' ')} does not match the SHA-256 registered for this version; nothing "
+            "was uploaded.",
+            fields={field_name: [f"Registered {registered or '(none)'}, uploaded {actual}."]},
+            extra={"registered_sha256": registered, "uploaded_sha256": actual},
+        )
+
+
+def _suffix(version: ModelVersion) -> str:
+    # OpenAI takes up to 64 characters; keep it readable in the fine-tuned model name.
+    return re.sub(r"[^a-zA-Z0-9-]", "-", f"{version.model.name}-{version.version}")[:64]
+
+
+def version_fine_tune_launch(
+    *,
+    version: ModelVersion,
+    actor,
+    training: Dataset,
+    validation: Dataset | None = None,
+    hyperparameters: dict | None = None,
+    method: dict | None = None,
+    seed: int | None = None,
+) -> ModelVersion:
+    """Upload the version's data (checked against its registered hashes), start the job, record it."""
+    with transaction.atomic():
+        # Held for the few seconds the provider calls take: two launches of one version never both go through.
+        version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+        if version.provider_job_id:
+            raise Conflict(
+                f"Version '{version.version}' already has fine-tune job {version.provider_job_id}; register a new "
+                "version to train again.",
+                fields={"provider_job_id": ["Already set."]},
+            )
+        if version.status != VersionStatus.DRAFT:
+            raise Conflict(f"Version '{version.version}' is {version.status}; only a draft can be trained.")
+        _check_hash(training, version.training_file_sha256, "training_file")
+        if validation is not None:
+            _check_hash(validation, version.validation_file_sha256, "validation_file")
+        try:
+            training_id = training.file_id or openai_api.file_upload(
+                filename=training.filename, content=training.content
+            )
+            validation_id = None
+            if validation is not None:
+                validation_id = validation.file_id or openai_api.file_upload(
+                    filename=validation.filename, content=validation.content
+                )
+            job = openai_api.job_create(
+                model=version.model.base_model,
+                training_file=training_id,
+                validation_file=validation_id,
+                suffix=_suffix(version),
+                metadata=job_metadata(version),
+                hyperparameters=hyperparameters,
+                method=method,
+                seed=seed,
+            )
+        except openai_api.ProviderUnavailable as exc:
+            raise UpstreamUnavailable(f"{exc.message} Nothing was recorded; try again later.") from None
+        except openai_api.ProviderRejected as exc:
+            if exc.status == 400:
+                raise ValidationFailed(exc.message, fields={"provider": [exc.message]}) from None
+            raise UpstreamRejected(exc.message) from None
+        version.provider_job_id = job.id
+        version.training_file_id = training_id
+        version.validation_file_id = validation_id or ""
+        version.job_status = job.status
+        version.hyperparameters = job.hyperparameters
+        version.seed = job.seed
+        version.status = VersionStatus.TRAINING
+        mark_change(version, actor=actor, reason=f"Fine-tune job {job.id} started on {version.model.base_model}")
+        version.save()
+        return version

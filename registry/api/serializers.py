@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import StrictInputSerializer
@@ -284,3 +288,42 @@ class VersionSearchSerializer(StrictInputSerializer):
     created_before = serializers.DateTimeField(required=False)
     cursor = serializers.CharField(required=False)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class JSONObjectField(serializers.Field):
+    """An object, sent as JSON or, in a multipart form, as a JSON string."""
+
+    default_error_messages = {"invalid": "Must be a JSON object."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                self.fail("invalid")
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class FineTuneLaunchSerializer(StrictInputSerializer):
+    """Either upload the files (checked against the registered SHA-256) or name files already at the provider."""
+
+    training_file = serializers.FileField(required=False, help_text="The training JSONL (multipart upload).")
+    validation_file = serializers.FileField(required=False, help_text="The validation JSONL (multipart upload).")
+    training_file_id = serializers.CharField(required=False, max_length=100, help_text="Or a provider file id.")
+    validation_file_id = serializers.CharField(required=False, max_length=100)
+    hyperparameters = JSONObjectField(required=False, help_text='e.g. {"n_epochs": 3}')
+    method = JSONObjectField(required=False, help_text='e.g. {"type": "supervised", "supervised": {...}}')
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+
+    def validate(self, attrs):
+        if ("training_file" in attrs) == ("training_file_id" in attrs):
+            raise serializers.ValidationError({"training_file": ["Upload training_file or give training_file_id."]})
+        if "validation_file" in attrs and "validation_file_id" in attrs:
+            raise serializers.ValidationError({"validation_file": ["Give validation_file or validation_file_id."]})
+        return attrs

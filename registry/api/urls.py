@@ -15,6 +15,11 @@ urlpatterns = [
         name="evaluation-list",
     ),
     path(
+        "models/<str:name>/versions/<str:version>/fine-tune/",
+        views.FineTuneLaunchView.as_view(),
+        name="fine-tune-launch",
+    ),
+    path(
         "models/<str:name>/versions/<str:version>/checkpoints/",
         views.CheckpointListView.as_view(),
         name="checkpoint-list",

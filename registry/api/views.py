@@ -3,17 +3,19 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from core.api import StableCursorPagination
 from core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from core.idempotency import idempotent
 from core.roles import READERS, Role
-from registry import selectors, services
+from registry import fine_tuning, selectors, services
 from registry.api.serializers import (
     CheckpointSerializer,
     EvaluationInputSerializer,
     EvaluationOutputSerializer,
+    FineTuneLaunchSerializer,
     HistoryEntrySerializer,
     ModelCreateSerializer,
     ModelOutputSerializer,
@@ -231,3 +233,49 @@ class VersionHistoryView(generics.GenericAPIView):
     def get(self, request, name: str, version: str):
         entries = selectors.version_history(version=selectors.version_get(model_name=name, version=version))
         return Response(HistoryEntrySerializer(entries, many=True).data)
+
+
+def _dataset(upload, file_id: str | None, default_name: str) -> fine_tuning.Dataset | None:
+    if upload is not None:
+        return fine_tuning.Dataset(content=upload.read(), filename=upload.name or default_name)
+    if file_id:
+        return fine_tuning.Dataset(file_id=file_id)
+    return None
+
+
+class FineTuneLaunchView(generics.GenericAPIView):
+    roles = {"POST": ENGINEERS}
+    serializer_class = FineTuneLaunchSerializer
+    parser_classes = [MultiPartParser, JSONParser]
+
+    @extend_schema(
+        summary="Start the fine-tune job of a registered version",
+        description=(
+            "Multipart: `training_file` (and `validation_file`) uploads, whose SHA-256 must equal the hashes "
+            "registered on the version (409 with both hashes otherwise, and nothing is uploaded). JSON: "
+            "`training_file_id` (and `validation_file_id`) of files already at the provider. Optional "
+            "`hyperparameters`, `method` and `seed`. The version moves to `training`; its job is then kept in sync."
+        ),
+        request={"multipart/form-data": FineTuneLaunchSerializer, "application/json": FineTuneLaunchSerializer},
+        responses={
+            201: VersionDetailSerializer,
+            409: OpenApiResponse(description="Hash mismatch, or the version already has a job."),
+            502: OpenApiResponse(description="The provider refused."),
+            503: OpenApiResponse(description="The provider is unavailable; retry later."),
+            **ERRORS,
+        },
+    )
+    def post(self, request, name: str, version: str):
+        version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
+        data = _input(FineTuneLaunchSerializer, request.data)
+        launched = fine_tuning.version_fine_tune_launch(
+            version=version_obj,
+            actor=request.user,
+            training=_dataset(data.get("training_file"), data.get("training_file_id"), "training.jsonl"),
+            validation=_dataset(data.get("validation_file"), data.get("validation_file_id"), "validation.jsonl"),
+            hyperparameters=data.get("hyperparameters"),
+            method=data.get("method"),
+            seed=data.get("seed"),
+        )
+        detail = selectors.version_get(model_name=name, version=launched.version)
+        return Response(VersionDetailSerializer(detail).data, status=status.HTTP_201_CREATED)
