@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,9 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import Source, audit_source
+from core.errors import ApplicationError
 from core.roles import Role
 from core.services import token_issue
-from registry import services
+from registry import fine_tuning, services
 from registry.models import ModelVersion, RegisteredModel
 
 DEMO_PASSWORD = "fineprint-demo"  # noqa: S105  (demo only; refused without DEBUG)
@@ -60,8 +62,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Run even with DEBUG off.")
+        parser.add_argument(
+            "--with-jobs",
+            action="store_true",
+            help="Also register a new version of each demo model and start its fine-tune job (needs OPENAI_*).",
+        )
 
-    def handle(self, *args, force: bool, **options):
+    def handle(self, *args, force: bool, with_jobs: bool, **options):
         if not settings.DEBUG and not force:
             raise CommandError("Demo data has a known password: run with DEBUG=1, or --force.")
         with audit_source(Source.COMMAND), transaction.atomic():
@@ -82,11 +89,51 @@ class Command(BaseCommand):
                 )
                 self._versions(model, engineer, count=3 - index % 2)
             token = token_issue(user=engineer, name="demo", actor=None, reason="Demo token for the README's curl lines")
+        if with_jobs:
+            with audit_source(Source.COMMAND):
+                self._jobs(engineer)
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, role, staff in USERS:
             where = "admin at /admin/" if staff else "API with a token"
             self.stdout.write(f"  {username:<11} {role:<11} {where}")
         self.stdout.write(f"Engineer API token: {token.secret}")
+
+    def _jobs(self, engineer) -> None:
+        """A new version of each demo model, trained on a small generated data set: its job runs live."""
+        for name, *_ in MODELS:
+            model = RegisteredModel.objects.get(name=name)
+            label = f"v{model.versions.count() + 1}"
+            data = "".join(
+                json.dumps(
+                    {
+                        "messages": [
+                            {"role": "user", "content": f"{name} question {i}"},
+                            {"role": "assistant", "content": f"{name} answer {i} ({label})"},
+                        ]
+                    }
+                )
+                + "\n"
+                for i in range(20)
+            ).encode()
+            version = services.version_register(
+                model=model,
+                actor=engineer,
+                version=label,
+                training_file_sha256=hashlib.sha256(data).hexdigest(),
+                changelog="Nightly retrain on this week's curated chats; expect the same behaviour, fresher facts.",
+                reason="Demo data",
+            )
+            try:
+                fine_tuning.version_fine_tune_launch(
+                    version=version,
+                    actor=engineer,
+                    training=fine_tuning.Dataset(content=data, filename=f"{name}-{label}.jsonl"),
+                    hyperparameters={"n_epochs": 2},
+                )
+            except ApplicationError as exc:
+                self.stderr.write(f"Could not start the demo job of {model.name}:{label}: {exc.message}")
+                continue
+            self.stdout.write(f"Started the fine-tune job of {model.name}:{label}")
 
     def _users(self) -> dict:
         User = get_user_model()
