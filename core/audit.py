@@ -81,7 +81,11 @@ def _fill_audit_columns(sender, instance, history_instance, **kwargs) -> None:
 
 
 def service_user():
-    """The account background tasks act as (created by core's roles migration)."""
+    """The account background tasks act as; it cannot log in."""
     from django.contrib.auth import get_user_model
 
-    return get_user_model().objects.get(username=settings.FINEPRINT_SERVICE_USERNAME)
+    user, _ = get_user_model().objects.get_or_create(
+        username=settings.FINEPRINT_SERVICE_USERNAME,
+        defaults={"password": "!", "first_name": "Fineprint", "last_name": "service"},
+    )
+    return user

@@ -181,14 +181,16 @@ def jobs_sync_tick(
     holder = lease_claim(SYNC_LEASE, seconds=budget + 2 * settings.OPENAI_TIMEOUT_SECONDS)
     if holder is None:
         return TickReport(skipped=True, notes=["another tick holds the lease"])
-    tick = _Tick(budget=budget, clock=clock, sleep=sleep)
+    started = clock()
     try:
-        _sync(tick)
-    except _OutOfBudget as exc:
-        tick.report.notes.append(str(exc))
+        tick = _Tick(budget=budget, clock=clock, sleep=sleep)
+        try:
+            _sync(tick)
+        except _OutOfBudget as exc:
+            tick.report.notes.append(str(exc))
     finally:
         lease_release(SYNC_LEASE, holder)
-        tick.report.seconds = round(clock() - tick.started, 3)
+    tick.report.seconds = round(clock() - started, 3)
     return tick.report
 
 

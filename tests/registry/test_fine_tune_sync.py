@@ -286,3 +286,27 @@ def test_the_admin_shows_the_job_and_its_checkpoints(fake_openai, fake_time, eng
     assert fresh(version).fine_tuned_model in html
     assert "Checkpoints of the fine-tune job" in html
     assert "train_loss" in html
+
+
+def test_a_tick_that_fails_releases_its_lease(db, fake_openai, fake_time, monkeypatch):
+    # Regression: a tick that raised before its first provider call kept the lease until it expired.
+    def broken():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(fine_tuning, "service_user", broken)
+    with pytest.raises(RuntimeError):
+        tick(fake_time)
+    monkeypatch.undo()
+
+    assert not tick(fake_time).skipped
+
+
+def test_the_service_account_exists_whatever_happened_to_the_database(db):
+    from django.contrib.auth import get_user_model
+
+    from core.audit import service_user
+
+    get_user_model().objects.filter(username=settings.FINEPRINT_SERVICE_USERNAME).delete()
+
+    assert service_user().username == settings.FINEPRINT_SERVICE_USERNAME
+    assert not service_user().has_usable_password()
