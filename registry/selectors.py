@@ -18,6 +18,7 @@ from registry.models import (
     VERSION_LABEL_PATTERN,
     Checkpoint,
     EvaluationResult,
+    JobStatus,
     ModelVersion,
     RegisteredModel,
 )
@@ -80,7 +81,9 @@ def version_get(*, model_name: str, version: str, with_evaluations: bool = True)
     queryset = _versions() if with_evaluations else ModelVersion.objects.select_related("model")
     found = get_object_or_404(queryset, model__name=model_name, version=version)
     if with_evaluations:
-        found.latest_checkpoint = found.checkpoints.order_by("-step_number").first()
+        # Checkpoints are recorded when a job succeeds: no query for the versions without.
+        has_checkpoints = found.job_status == JobStatus.SUCCEEDED
+        found.latest_checkpoint = found.checkpoints.order_by("-step_number").first() if has_checkpoints else None
     return found
 
 
