@@ -310,3 +310,33 @@ def test_the_service_account_exists_whatever_happened_to_the_database(db):
 
     assert service_user().username == settings.FINEPRINT_SERVICE_USERNAME
     assert not service_user().has_usable_password()
+
+
+def test_the_api_key_appears_nowhere(api, engineer, fake_openai, fake_time, registered_model, caplog):
+    import logging
+
+    from django.db import connection
+
+    from tests.conftest import CANARY_KEY
+
+    caplog.set_level(logging.DEBUG)
+    version = version_with_job(registered_model, engineer)
+    unknown = services.version_register(
+        model=registered_model, actor=engineer, **version_payload(provider_job_id="ftjob-unknown")
+    )
+    for seconds in (0, 10, 10, 100):
+        fake_openai.advance(seconds)
+        tick(fake_time)
+    responses = [
+        api(engineer).get(f"/api/v1/models/{registered_model.name}/versions/{v.version}/{suffix}").content.decode()
+        for v in (version, unknown)
+        for suffix in ("", "history/", "checkpoints/")
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM registry_historicalmodelversion")
+        history = repr(cursor.fetchall())
+
+    assert fresh(unknown).job_error_code == "provider_404"
+    for text in (*responses, history, caplog.text):
+        assert CANARY_KEY not in text
+        assert "canary" not in text
