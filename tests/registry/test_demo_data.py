@@ -27,3 +27,15 @@ def test_it_refuses_to_seed_a_known_password_outside_debug(db, settings):
 
     with pytest.raises(CommandError, match="DEBUG"):
         call_command("seed_demo")
+
+
+def test_it_can_start_a_live_job_for_a_new_version_of_each_demo_model(db, settings, fake_openai, capsys):
+    settings.DEBUG = True
+
+    call_command("seed_demo", "--with-jobs")
+
+    training = ModelVersion.objects.exclude(provider_job_id=None)
+    assert training.count() == 3
+    assert set(training.values_list("status", flat=True)) == {"training"}
+    assert len(fake_openai.jobs) == 3
+    assert "Started the fine-tune job of support-assistant:v4" in capsys.readouterr().out
