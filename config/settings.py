@@ -146,6 +146,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Release gates -----------------------------------------------------------------------
+# The gate of a model that has no policy of its own (registry.gates).
+FINEPRINT_DEFAULT_GATE_RULES = [
+    {"metric": "win_rate", "min": 0.55},
+    {"metric": "refusal_rate", "min": 0.02, "max": 0.08},
+    {"metric": "p95_latency_ms", "max": 1200},
+]
+
 # --- Audit trail ------------------------------------------------------------------
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 SIMPLE_HISTORY_REVERT_DISABLED = True  # history is a record, not an undo button

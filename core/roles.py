@@ -41,6 +41,7 @@ ROLE_PERMISSIONS = {
             "modelversion": ["view", "change"],
             "evaluationresult": ["view"],
             "checkpoint": ["view"],
+            "gatepolicy": ["view", "add"],
         },
         "providers": {"webhookreceipt": ["view"]},
     },

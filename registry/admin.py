@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import Count
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from core.admin_audit import AuditedAdmin, reason_action
 from core.errors import ApplicationError
 from core.roles import Role, has_role
-from registry import services
-from registry.models import Checkpoint, EvaluationResult, ModelVersion, RegisteredModel
+from registry import gates, services
+from registry.models import Checkpoint, EvaluationResult, GatePolicy, ModelVersion, RegisteredModel
 from registry.tasks import fine_tune_job_sync
 
 
@@ -109,6 +109,7 @@ class ModelVersionAdmin(AuditedAdmin):
         "model",
         "version",
         "status",
+        "job_status",
         "short_training_hash",
         "provider_job_id",
         "created_by",
@@ -116,6 +117,7 @@ class ModelVersionAdmin(AuditedAdmin):
     ]
     list_filter = [
         "status",
+        "job_status",
         "model",
         "model__base_model",
         "model__technical_owner",
@@ -144,6 +146,7 @@ class ModelVersionAdmin(AuditedAdmin):
         ),
         ("Record", {"fields": ["changelog", "training_file_id", "validation_file_id", "fine_tuned_model"]}),
         ("Status", {"fields": ["status", "created_by", "created_at", "updated_at", "retired_at"]}),
+        ("Release gate", {"fields": ["gate_explanation"]}),
         (
             "Fine-tune job (kept in sync with the provider)",
             {
@@ -168,10 +171,39 @@ class ModelVersionAdmin(AuditedAdmin):
         "created_at",
         "updated_at",
         "retired_at",
+        # The job is the provider's word, kept by the sync: never typed in.
+        "job_status",
+        "trained_tokens",
+        "hyperparameters",
+        "seed",
+        "job_error_code",
+        "job_error_message",
+        "job_finished_at",
+        "result_files",
+        "gate_explanation",
     ]
 
     def has_add_permission(self, request) -> bool:
         return False  # versions are registered by engineers over the API
+
+    @admin.display(description="Gate")
+    def gate_explanation(self, obj) -> str:
+        if obj is None or obj.pk is None:
+            return "-"
+        result = gates.gate_evaluate(obj)
+        policy = f"policy v{result.policy.version}" if result.policy.version else "the default policy (settings)"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((r.rule, "-" if r.value is None else f"{r.value:g}", r.outcome.upper(), r.detail) for r in result.rules),
+        )
+        return format_html(
+            "<p><strong>{}</strong> against {}</p><table><tr><th>Rule</th><th>Value</th><th>Outcome</th>"
+            "<th>Evidence</th></tr>{}</table>",
+            "PASSED" if result.passed else "NOT PASSED",
+            policy,
+            rows,
+        )
 
     @admin.display(description="Training file SHA-256")
     def short_training_hash(self, obj) -> str:
@@ -226,3 +258,30 @@ class EvaluationResultAdmin(AuditedAdmin):
     @admin.display(description="p95 latency (ms)")
     def p95_latency_ms(self, obj):
         return obj.metrics.get("p95_latency_ms")
+
+
+@admin.register(GatePolicy)
+class GatePolicyAdmin(AuditedAdmin):
+    """Gate policies are versioned: adding one creates the model's next version; none is ever edited."""
+
+    list_display = ["model", "version", "rules_summary", "created_by", "created_at"]
+    list_filter = ["model"]
+    search_fields = ["model__name"]
+    fields = ["model", "rules"]
+    list_select_related = ["model", "created_by"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    @admin.display(description="Rules")
+    def rules_summary(self, obj) -> str:
+        return "; ".join(gates.describe(rule) for rule in obj.rules if isinstance(rule, dict) and "metric" in rule)
+
+    def save_model(self, request, obj, form, change):
+        policy = gates.gate_policy_create(
+            model=form.cleaned_data["model"],
+            actor=request.user,
+            rules=form.cleaned_data["rules"],
+            reason=form.cleaned_data["change_reason"],
+        )
+        obj.pk = policy.pk

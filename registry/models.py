@@ -281,3 +281,24 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} step {self.step_number}"
+
+
+class GatePolicy(models.Model):
+    """A model's release gate: rules over evaluation metrics. Rows are never edited: a change is a new version."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="gate_policies")
+    version = models.PositiveIntegerField()
+    rules = models.JSONField(help_text='e.g. [{"metric": "win_rate", "min": 0.55}]; see registry.gates.')
+    reason = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(bases=[AuditedHistoryModel])
+
+    class Meta:
+        ordering = ["model", "-version"]
+        constraints = [models.UniqueConstraint(fields=["model", "version"], name="gate_policy_unique_version")]
+        verbose_name_plural = "gate policies"
+
+    def __str__(self) -> str:
+        return f"{self.model} gate policy v{self.version}"

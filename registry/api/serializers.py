@@ -327,3 +327,42 @@ class FineTuneLaunchSerializer(StrictInputSerializer):
         if "validation_file" in attrs and "validation_file_id" in attrs:
             raise serializers.ValidationError({"validation_file": ["Give validation_file or validation_file_id."]})
         return attrs
+
+
+# --- Release gates --------------------------------------------------------------------------
+
+
+class GateRuleResultSerializer(serializers.Serializer):
+    rule = serializers.CharField(help_text="e.g. 'win_rate >= 0.55'")
+    metric = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=["pass", "fail", "missing"])
+    value = serializers.FloatField(allow_null=True)
+    threshold = serializers.DictField(child=serializers.FloatField(), help_text="min and/or max")
+    evaluation_id = serializers.IntegerField(allow_null=True)
+    detail = serializers.CharField()
+    intents = serializers.DictField(help_text="Per intent: value and outcome (per-intent rules only).")
+
+
+class GatePolicyRefSerializer(serializers.Serializer):
+    version = serializers.IntegerField(allow_null=True, help_text="null: the default policy from settings")
+    source = serializers.ChoiceField(choices=["model", "default"])
+
+
+class GateResultSerializer(serializers.Serializer):
+    passed = serializers.BooleanField()
+    policy = GatePolicyRefSerializer()
+    rules = GateRuleResultSerializer(many=True)
+
+
+class GatePolicySerializer(serializers.Serializer):
+    version = serializers.IntegerField(allow_null=True)
+    source = serializers.ChoiceField(choices=["model", "default"])
+    rules = serializers.ListField(child=serializers.DictField())
+    reason = serializers.CharField(allow_blank=True)
+    created_by = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField(allow_null=True)
+
+
+class GatePolicyCreateSerializer(StrictInputSerializer):
+    rules = serializers.ListField(child=serializers.DictField(), help_text='e.g. [{"metric": "win_rate", "min": 0.55}]')
+    reason = serializers.CharField(max_length=2000)

@@ -7,6 +7,7 @@ urlpatterns = [
     path("models/", views.ModelListCreateView.as_view(), name="model-list"),
     path("models/<str:name>/", views.ModelDetailView.as_view(), name="model-detail"),
     path("models/<str:name>/history/", views.ModelHistoryView.as_view(), name="model-history"),
+    path("models/<str:name>/gate-policy/", views.GatePolicyView.as_view(), name="gate-policy"),
     path("models/<str:name>/versions/", views.ModelVersionListCreateView.as_view(), name="version-list"),
     path("models/<str:name>/versions/<str:version>/", views.VersionDetailView.as_view(), name="version-detail"),
     path(
@@ -14,6 +15,7 @@ urlpatterns = [
         views.EvaluationListCreateView.as_view(),
         name="evaluation-list",
     ),
+    path("models/<str:name>/versions/<str:version>/gate/", views.GateView.as_view(), name="version-gate"),
     path(
         "models/<str:name>/versions/<str:version>/fine-tune/",
         views.FineTuneLaunchView.as_view(),

@@ -10,12 +10,15 @@ from core.api import StableCursorPagination
 from core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from core.idempotency import idempotent
 from core.roles import READERS, Role
-from registry import fine_tuning, selectors, services
+from registry import fine_tuning, gates, selectors, services
 from registry.api.serializers import (
     CheckpointSerializer,
     EvaluationInputSerializer,
     EvaluationOutputSerializer,
     FineTuneLaunchSerializer,
+    GatePolicyCreateSerializer,
+    GatePolicySerializer,
+    GateResultSerializer,
     HistoryEntrySerializer,
     ModelCreateSerializer,
     ModelOutputSerializer,
@@ -279,3 +282,57 @@ class FineTuneLaunchView(generics.GenericAPIView):
         )
         detail = selectors.version_get(model_name=name, version=launched.version)
         return Response(VersionDetailSerializer(detail).data, status=status.HTTP_201_CREATED)
+
+
+class GateView(generics.GenericAPIView):
+    roles = {"GET": READERS}
+    serializer_class = GateResultSerializer
+
+    @extend_schema(
+        summary="Judge a version against its model's gate policy, rule by rule",
+        responses={200: GateResultSerializer, **ERRORS},
+    )
+    def get(self, request, name: str, version: str):
+        version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
+        return Response(gates.gate_evaluate(version_obj).as_dict())
+
+
+def _policy_data(model) -> dict:
+    policy = model.gate_policies.select_related("created_by").order_by("-version").first()
+    if policy is None:
+        return {
+            "version": None,
+            "source": "default",
+            "rules": gates.policy_in_effect(model).rules,
+            "reason": "",
+            "created_by": None,
+            "created_at": None,
+        }
+    return {
+        "version": policy.version,
+        "source": "model",
+        "rules": policy.rules,
+        "reason": policy.reason,
+        "created_by": policy.created_by.get_username(),
+        "created_at": policy.created_at,
+    }
+
+
+class GatePolicyView(generics.GenericAPIView):
+    roles = {"GET": READERS, "POST": {Role.COMPLIANCE}}
+    serializer_class = GatePolicySerializer
+
+    @extend_schema(summary="The gate policy in effect for a model (its latest version, or the default)")
+    def get(self, request, name: str):
+        return Response(GatePolicySerializer(_policy_data(selectors.model_get(name=name))).data)
+
+    @extend_schema(
+        summary="Change a model's gate policy (a new version; earlier ones are kept)",
+        request=GatePolicyCreateSerializer,
+        responses={201: GatePolicySerializer, **ERRORS},
+    )
+    def post(self, request, name: str):
+        model = selectors.model_get(name=name)
+        data = _input(GatePolicyCreateSerializer, request.data)
+        gates.gate_policy_create(model=model, actor=request.user, rules=data["rules"], reason=data["reason"])
+        return Response(GatePolicySerializer(_policy_data(model)).data, status=status.HTTP_201_CREATED)

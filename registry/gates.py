@@ -1,0 +1,198 @@
+"""Release gates: a model's rules over evaluation metrics, and how a version fares against them.
+
+A rule is `{"metric": "win_rate", "min": 0.55}`, `{"metric": "refusal_rate",
+"min": 0.02, "max": 0.08}`, `{"metric": "p95_latency_ms", "max": 1200}`, or,
+for the win rate of every intent, `{"metric": "win_rate", "per_intent": true,
+"min": 0.5}`. Each is judged on the version's latest evaluation that measured
+the metric; a win rate counts only against the production version (when the
+model has one). Missing evidence fails the gate, and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from core.audit import mark_change
+from core.errors import Conflict, ValidationFailed
+from registry.metrics import METRIC_NAME
+from registry.models import EvaluationResult, GatePolicy, ModelVersion, RegisteredModel, VersionStatus
+
+MAX_RULES = 50
+PASS, FAIL, MISSING = "pass", "fail", "missing"
+
+
+def rules_errors(rules: Any) -> dict[str, list[str]]:
+    """Field errors of a rules list; empty when valid."""
+    if not isinstance(rules, list) or not rules:
+        return {"rules": ["A non-empty list of rules."]}
+    if len(rules) > MAX_RULES:
+        return {"rules": [f"At most {MAX_RULES} rules."]}
+    errors: dict[str, list[str]] = {}
+    for index, rule in enumerate(rules):
+        where = f"rules.{index}"
+        if not isinstance(rule, dict):
+            errors[where] = ["A rule is an object."]
+            continue
+        unknown = set(rule) - {"metric", "min", "max", "per_intent"}
+        if unknown:
+            errors[where] = [f"Unknown keys: {', '.join(sorted(unknown))}."]
+            continue
+        metric = rule.get("metric")
+        if not isinstance(metric, str) or not METRIC_NAME.match(metric):
+            errors[f"{where}.metric"] = ["A metric name, e.g. win_rate."]
+        bounds = {k: rule[k] for k in ("min", "max") if k in rule}
+        if not bounds:
+            errors[where] = ["Give min, max or both."]
+        for key, value in bounds.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                errors[f"{where}.{key}"] = ["A finite number."]
+        if (
+            all(isinstance(v, (int, float)) for v in bounds.values())
+            and len(bounds) == 2
+            and bounds["min"] > bounds["max"]
+        ):
+            errors[where] = ["min is above max."]
+        if "per_intent" in rule and (rule["per_intent"] is not True or metric != "win_rate"):
+            errors[f"{where}.per_intent"] = ['Only {"metric": "win_rate", "per_intent": true}.']
+    return errors
+
+
+def describe(rule: dict) -> str:
+    name = f"{rule['metric']} per intent" if rule.get("per_intent") else rule["metric"]
+    if "min" in rule and "max" in rule:
+        return f"{name} within [{rule['min']:g}, {rule['max']:g}]"
+    if "min" in rule:
+        return f"{name} >= {rule['min']:g}"
+    return f"{name} <= {rule['max']:g}"
+
+
+def _within(value: float, rule: dict) -> bool:
+    return rule.get("min", -math.inf) <= value <= rule.get("max", math.inf)
+
+
+@dataclass(frozen=True)
+class PolicyInEffect:
+    rules: list[dict]
+    version: int | None  # None: the default policy from settings
+    source: str  # "model" or "default"
+
+
+@dataclass
+class RuleResult:
+    rule: str
+    metric: str
+    outcome: str
+    value: float | None = None
+    threshold: dict = field(default_factory=dict)
+    evaluation_id: int | None = None
+    detail: str = ""
+    intents: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    policy: PolicyInEffect
+    rules: list[RuleResult]
+
+    def as_dict(self) -> dict:
+        return {
+            "passed": self.passed,
+            "policy": {"version": self.policy.version, "source": self.policy.source},
+            "rules": [
+                {
+                    "rule": r.rule,
+                    "metric": r.metric,
+                    "outcome": r.outcome,
+                    "value": r.value,
+                    "threshold": r.threshold,
+                    "evaluation_id": r.evaluation_id,
+                    "detail": r.detail,
+                    "intents": r.intents,
+                }
+                for r in self.rules
+            ],
+        }
+
+
+def policy_in_effect(model: RegisteredModel) -> PolicyInEffect:
+    latest = model.gate_policies.order_by("-version").first()
+    if latest is not None:
+        return PolicyInEffect(rules=latest.rules, version=latest.version, source="model")
+    return PolicyInEffect(rules=settings.FINEPRINT_DEFAULT_GATE_RULES, version=None, source="default")
+
+
+def _production_label(version: ModelVersion) -> str | None:
+    label = (
+        ModelVersion.objects.filter(model_id=version.model_id, status=VersionStatus.PRODUCTION)
+        .exclude(pk=version.pk)
+        .values_list("version", flat=True)
+        .first()
+    )
+    return label
+
+
+def gate_evaluate(version: ModelVersion) -> GateResult:
+    """Judge a version's latest evaluations against its model's policy, rule by rule."""
+    policy = policy_in_effect(version.model)
+    evaluations = list(EvaluationResult.objects.filter(version=version).order_by("-ran_at", "-id"))
+    production = _production_label(version)
+    results = [_judge(rule, evaluations, production) for rule in policy.rules]
+    return GateResult(passed=all(r.outcome == PASS for r in results), policy=policy, rules=results)
+
+
+def _judge(rule: dict, evaluations: list[EvaluationResult], production: str | None) -> RuleResult:
+    metric = rule["metric"]
+    result = RuleResult(
+        rule=describe(rule), metric=metric, outcome=MISSING, threshold={k: rule[k] for k in ("min", "max") if k in rule}
+    )
+    candidates = [e for e in evaluations if metric in e.metrics]
+    if metric == "win_rate" and production:
+        candidates = [e for e in candidates if e.baseline == production]
+    if not candidates:
+        against = f" against the production version {production}" if metric == "win_rate" and production else ""
+        result.detail = f"No evaluation of this version measured {metric}{against}."
+        return result
+    evaluation = candidates[0]
+    result.evaluation_id = evaluation.pk
+    if rule.get("per_intent"):
+        if not evaluation.per_intent:
+            result.detail = f"Evaluation {evaluation.pk} ({evaluation.suite}) has no per-intent breakdown."
+            return result
+        result.intents = {
+            intent: {"value": value, "outcome": PASS if _within(value, rule) else FAIL}
+            for intent, value in sorted(evaluation.per_intent.items())
+        }
+        failing = [intent for intent, v in result.intents.items() if v["outcome"] == FAIL]
+        result.value = min(evaluation.per_intent.values())
+        result.outcome = FAIL if failing else PASS
+        result.detail = f"Below the threshold: {', '.join(failing)}." if failing else "Every intent passes."
+        return result
+    result.value = evaluation.metrics[metric]
+    result.outcome = PASS if _within(result.value, rule) else FAIL
+    result.detail = f"From evaluation {evaluation.pk} ({evaluation.suite}), baseline {evaluation.baseline or 'none'}."
+    return result
+
+
+@transaction.atomic
+def gate_policy_create(*, model: RegisteredModel, actor, rules: list[dict], reason: str) -> GatePolicy:
+    """A new version of the model's gate policy; earlier versions stay as they were."""
+    errors = rules_errors(rules)
+    if not reason.strip():
+        errors["reason"] = ["Say why the gate changes."]
+    if errors:
+        raise ValidationFailed("The gate policy is invalid.", fields=errors)
+    latest = model.gate_policies.order_by("-version").values_list("version", flat=True).first() or 0
+    policy = GatePolicy(model=model, version=latest + 1, rules=rules, reason=reason, created_by=actor)
+    mark_change(policy, actor=actor, reason=reason)
+    try:
+        with transaction.atomic():
+            policy.save()
+    except IntegrityError:
+        raise Conflict("Someone changed this gate policy at the same time; read it again and retry.") from None
+    return policy
