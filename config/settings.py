@@ -144,6 +144,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "EnvironmentEnum": "registry.models.Environment",
+        "VersionStatusEnum": "registry.models.VersionStatus",
+        "PromotionStatusEnum": "registry.models.PromotionStatus",
+        "RiskTierEnum": "registry.models.RiskTier",
+    },
 }
 
 # --- Release gates -----------------------------------------------------------------------

@@ -302,3 +302,101 @@ class GatePolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} gate policy v{self.version}"
+
+
+class Environment(models.TextChoices):
+    CANARY = "canary", "Canary"
+    PRODUCTION = "production", "Production"
+
+
+class PromotionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Promotion(models.Model):
+    """An engineer's request to put a version in canary or production, and compliance's decision on it."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="promotions")
+    target = models.CharField(max_length=20, choices=Environment.choices)
+    traffic_percent = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Canary only: 1-50.")
+    justification = models.TextField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    # The deployment the requester saw in the target environment: approving after it changed is refused.
+    replaces = models.ForeignKey("Deployment", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=PromotionStatus.choices, default=PromotionStatus.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    signature_meaning = models.CharField(max_length=200, blank=True, help_text='e.g. "approved for production"')
+    gate_passed = models.BooleanField(null=True, blank=True)
+    gate_result = models.JSONField(default=dict, blank=True)
+    policy_version = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the default policy.")
+    override_justification = models.TextField(blank=True)
+    record_sha256 = models.CharField(max_length=64, blank=True, help_text="The version's record when approved.")
+
+    history = HistoricalRecords(bases=[AuditedHistoryModel])
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(target="canary", traffic_percent__gte=1, traffic_percent__lte=50)
+                    | models.Q(target="production", traffic_percent__isnull=True)
+                ),
+                name="promotion_traffic_fits_target",
+            ),
+            # One open request per version and environment.
+            models.UniqueConstraint(
+                fields=["version", "target"], condition=models.Q(status="pending"), name="promotion_one_pending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} -> {self.target} ({self.status})"
+
+    @property
+    def overridden(self) -> bool:
+        return bool(self.override_justification)
+
+
+class Deployment(models.Model):
+    """A version serving an environment of its model, from started_at until ended_at."""
+
+    class Kind(models.TextChoices):
+        PROMOTION = "promotion", "Promotion"
+        ROLLBACK = "rollback", "Rollback"
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="deployments")
+    environment = models.CharField(max_length=20, choices=Environment.choices)
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
+    traffic_percent = models.PositiveSmallIntegerField(default=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PROMOTION)
+    promotion = models.ForeignKey(Promotion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords(bases=[AuditedHistoryModel])
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # One version serves an environment at a time: the database has the last word on races.
+            models.UniqueConstraint(
+                fields=["model", "environment"], condition=models.Q(ended_at__isnull=True), name="deployment_one_live"
+            ),
+        ]
+        indexes = [
+            # GET /models/{name}/deployments/?at=...: the deployments of a model around an instant.
+            models.Index(fields=["model", "environment", "started_at"], name="deployment_timeline"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} in {self.environment} from {self.started_at:%Y-%m-%d %H:%M}"

@@ -9,10 +9,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import StrictInputSerializer
+from registry import gates
 from registry.models import (
     Checkpoint,
+    Deployment,
+    Environment,
     EvaluationResult,
     ModelVersion,
+    Promotion,
+    PromotionStatus,
     Provider,
     RegisteredModel,
     RiskTier,
@@ -366,3 +371,90 @@ class GatePolicySerializer(serializers.Serializer):
 class GatePolicyCreateSerializer(StrictInputSerializer):
     rules = serializers.ListField(child=serializers.DictField(), help_text='e.g. [{"metric": "win_rate", "min": 0.55}]')
     reason = serializers.CharField(max_length=2000)
+
+
+# --- Releases ------------------------------------------------------------------------------------
+
+
+class PromotionSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="version.model.name", read_only=True)
+    version = serializers.CharField(source="version.version", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    overridden = serializers.BooleanField(read_only=True)
+    gate = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Promotion
+        fields = [
+            "id",
+            "model",
+            "version",
+            "target",
+            "traffic_percent",
+            "justification",
+            "status",
+            "requested_by",
+            "requested_at",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+            "signature_meaning",
+            "gate",
+            "policy_version",
+            "override_justification",
+            "overridden",
+            "record_sha256",
+        ]
+
+    @extend_schema_field(GateResultSerializer)
+    def get_gate(self, promotion: Promotion) -> dict:
+        # A decided promotion shows the gate as it was judged; a pending one, as it stands now.
+        if promotion.status != PromotionStatus.PENDING:
+            return promotion.gate_result
+        return gates.gate_evaluate(promotion.version).as_dict()
+
+
+class PromotionRequestSerializer(StrictInputSerializer):
+    target = serializers.ChoiceField(choices=Environment.choices)
+    traffic_percent = serializers.IntegerField(required=False, min_value=1, max_value=50)
+    justification = serializers.CharField(max_length=5000)
+
+
+class PromotionDecisionSerializer(StrictInputSerializer):
+    reason = serializers.CharField(max_length=5000)
+    override_justification = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class RollbackSerializer(StrictInputSerializer):
+    reason = serializers.CharField(max_length=5000)
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    version = serializers.CharField(source="version.version")
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    promotion_id = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "environment",
+            "version",
+            "traffic_percent",
+            "started_at",
+            "ended_at",
+            "approved_by",
+            "kind",
+            "promotion_id",
+            "reason",
+        ]
+
+
+class WhatRanSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(allow_null=True, help_text="The instant asked about; null: now.")
+    environments = DeploymentSerializer(many=True, source="live", help_text="What served each environment then.")
+    timeline = DeploymentSerializer(many=True, help_text="Every deployment of the model, oldest first.")
+
+
+class WhatRanQuerySerializer(StrictInputSerializer):
+    at = serializers.DateTimeField(required=False)

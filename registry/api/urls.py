@@ -8,6 +8,8 @@ urlpatterns = [
     path("models/<str:name>/", views.ModelDetailView.as_view(), name="model-detail"),
     path("models/<str:name>/history/", views.ModelHistoryView.as_view(), name="model-history"),
     path("models/<str:name>/gate-policy/", views.GatePolicyView.as_view(), name="gate-policy"),
+    path("models/<str:name>/rollback/", views.RollbackView.as_view(), name="rollback"),
+    path("models/<str:name>/deployments/", views.DeploymentsView.as_view(), name="deployments"),
     path("models/<str:name>/versions/", views.ModelVersionListCreateView.as_view(), name="version-list"),
     path("models/<str:name>/versions/<str:version>/", views.VersionDetailView.as_view(), name="version-detail"),
     path(
@@ -16,6 +18,21 @@ urlpatterns = [
         name="evaluation-list",
     ),
     path("models/<str:name>/versions/<str:version>/gate/", views.GateView.as_view(), name="version-gate"),
+    path(
+        "models/<str:name>/versions/<str:version>/promotions/",
+        views.VersionPromotionsView.as_view(),
+        name="promotion-list",
+    ),
+    path(
+        "models/<str:name>/versions/<str:version>/promotions/<int:promotion_id>/approve/",
+        views.PromotionApproveView.as_view(),
+        name="promotion-approve",
+    ),
+    path(
+        "models/<str:name>/versions/<str:version>/promotions/<int:promotion_id>/reject/",
+        views.PromotionRejectView.as_view(),
+        name="promotion-reject",
+    ),
     path(
         "models/<str:name>/versions/<str:version>/fine-tune/",
         views.FineTuneLaunchView.as_view(),

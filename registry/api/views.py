@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -10,9 +11,10 @@ from core.api import StableCursorPagination
 from core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from core.idempotency import idempotent
 from core.roles import READERS, Role
-from registry import fine_tuning, gates, selectors, services
+from registry import fine_tuning, gates, releases, selectors, services
 from registry.api.serializers import (
     CheckpointSerializer,
+    DeploymentSerializer,
     EvaluationInputSerializer,
     EvaluationOutputSerializer,
     FineTuneLaunchSerializer,
@@ -23,11 +25,18 @@ from registry.api.serializers import (
     ModelCreateSerializer,
     ModelOutputSerializer,
     ModelUpdateSerializer,
+    PromotionDecisionSerializer,
+    PromotionRequestSerializer,
+    PromotionSerializer,
+    RollbackSerializer,
     VersionDetailSerializer,
     VersionOutputSerializer,
     VersionRegisterSerializer,
     VersionSearchSerializer,
+    WhatRanQuerySerializer,
+    WhatRanSerializer,
 )
+from registry.models import Promotion
 
 ENGINEERS = {Role.ENGINEER}
 ERRORS = {
@@ -336,3 +345,100 @@ class GatePolicyView(generics.GenericAPIView):
         data = _input(GatePolicyCreateSerializer, request.data)
         gates.gate_policy_create(model=model, actor=request.user, rules=data["rules"], reason=data["reason"])
         return Response(GatePolicySerializer(_policy_data(model)).data, status=status.HTTP_201_CREATED)
+
+
+class VersionPromotionsView(generics.GenericAPIView):
+    roles = {"GET": READERS, "POST": ENGINEERS}
+    serializer_class = PromotionSerializer
+
+    @extend_schema(summary="A version's promotions, newest first", responses={200: PromotionSerializer(many=True)})
+    def get(self, request, name: str, version: str):
+        version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
+        promotions = version_obj.promotions.select_related("version__model", "requested_by", "decided_by")
+        return Response(PromotionSerializer(promotions, many=True).data)
+
+    @extend_schema(
+        summary="Request a promotion to canary or production",
+        request=PromotionRequestSerializer,
+        responses={
+            201: PromotionSerializer,
+            409: OpenApiResponse(description="Not promotable, or already pending."),
+            **ERRORS,
+        },
+    )
+    def post(self, request, name: str, version: str):
+        version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
+        data = _input(PromotionRequestSerializer, request.data)
+        promotion = releases.promotion_request(version=version_obj, actor=request.user, **data)
+        return Response(PromotionSerializer(promotion).data, status=status.HTTP_201_CREATED)
+
+
+class _PromotionDecisionView(generics.GenericAPIView):
+    roles = {"POST": {Role.COMPLIANCE}}
+    serializer_class = PromotionSerializer
+
+    def _promotion(self, name: str, version: str, promotion_id: int):
+        version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
+        return get_object_or_404(Promotion, pk=promotion_id, version=version_obj)
+
+
+class PromotionApproveView(_PromotionDecisionView):
+    @extend_schema(
+        summary="Approve a promotion (four eyes: not by its requester); it takes effect at once",
+        request=PromotionDecisionSerializer,
+        responses={
+            200: PromotionSerializer,
+            409: OpenApiResponse(description="Decided, or the environment changed."),
+            **ERRORS,
+        },
+    )
+    def post(self, request, name: str, version: str, promotion_id: int):
+        promotion = self._promotion(name, version, promotion_id)
+        data = _input(PromotionDecisionSerializer, request.data)
+        approved = releases.promotion_approve(promotion=promotion, actor=request.user, **data)
+        return Response(PromotionSerializer(approved).data)
+
+
+class PromotionRejectView(_PromotionDecisionView):
+    @extend_schema(
+        summary="Reject a promotion (four eyes: not by its requester)",
+        request=PromotionDecisionSerializer,
+        responses={200: PromotionSerializer, **ERRORS},
+    )
+    def post(self, request, name: str, version: str, promotion_id: int):
+        promotion = self._promotion(name, version, promotion_id)
+        data = _input(PromotionDecisionSerializer, request.data)
+        data.pop("override_justification", None)
+        rejected = releases.promotion_reject(promotion=promotion, actor=request.user, **data)
+        return Response(PromotionSerializer(rejected).data)
+
+
+class RollbackView(generics.GenericAPIView):
+    roles = {"POST": {Role.ENGINEER, Role.COMPLIANCE}}
+    serializer_class = DeploymentSerializer
+
+    @extend_schema(
+        summary="Put the previous approved production version back, now",
+        request=RollbackSerializer,
+        responses={200: DeploymentSerializer, 409: OpenApiResponse(description="Nothing to roll back to."), **ERRORS},
+    )
+    def post(self, request, name: str):
+        model = selectors.model_get(name=name, with_people=False)
+        data = _input(RollbackSerializer, request.data)
+        deployment = releases.rollback(model=model, actor=request.user, reason=data["reason"])
+        return Response(DeploymentSerializer(deployment).data)
+
+
+class DeploymentsView(generics.GenericAPIView):
+    roles = {"GET": READERS}
+    serializer_class = WhatRanSerializer
+
+    @extend_schema(
+        summary="What served each environment at an instant (?at=, default now), and the whole timeline",
+        parameters=[WhatRanQuerySerializer],
+        responses={200: WhatRanSerializer, **ERRORS},
+    )
+    def get(self, request, name: str):
+        model = selectors.model_get(name=name, with_people=False)
+        data = _input(WhatRanQuerySerializer, request.query_params.dict())
+        return Response(WhatRanSerializer(releases.deployments_at(model=model, at=data.get("at"))).data)
