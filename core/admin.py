@@ -53,7 +53,8 @@ class ApiTokenAdmin(AuditedAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
-        def apply(tokens, reason):
+        def apply(tokens, data):
+            reason = data["reason"]
             for token in tokens:
                 try:
                     services.token_revoke(token=token, actor=request.user, reason=reason)

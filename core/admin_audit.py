@@ -48,14 +48,15 @@ class AuditedAdmin(SimpleHistoryAdmin):
         return fieldsets
 
 
-def reason_action(request, queryset, *, title: str, apply, action_name: str):
-    """An admin action that asks for a reason first, then applies `apply(obj, reason)` to each object."""
+def reason_action(request, queryset, *, title: str, apply, action_name: str, form_class=ActionReasonForm):
+    """An admin action that asks for a reason (and whatever else `form_class` asks) first,
+    then calls `apply(queryset, cleaned_data)`."""
     if "apply" in request.POST:
-        form = ActionReasonForm(request.POST)
+        form = form_class(request.POST)
         if form.is_valid():
-            return apply(queryset, form.cleaned_data["reason"])
+            return apply(queryset, form.cleaned_data)
     else:
-        form = ActionReasonForm()
+        form = form_class()
     return render(
         request,
         "admin/action_reason.html",

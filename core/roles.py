@@ -42,6 +42,8 @@ ROLE_PERMISSIONS = {
             "evaluationresult": ["view"],
             "checkpoint": ["view"],
             "gatepolicy": ["view", "add"],
+            "promotion": ["view"],
+            "deployment": ["view"],
         },
         "providers": {"webhookreceipt": ["view"]},
     },

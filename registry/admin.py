@@ -1,15 +1,43 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
-from core.admin_audit import AuditedAdmin, reason_action
+from core.admin_audit import ActionReasonForm, AuditedAdmin, reason_action
 from core.errors import ApplicationError
 from core.roles import Role, has_role
-from registry import gates, services
-from registry.models import Checkpoint, EvaluationResult, GatePolicy, ModelVersion, RegisteredModel
+from registry import gates, releases, services
+from registry.models import (
+    Checkpoint,
+    Deployment,
+    EvaluationResult,
+    GatePolicy,
+    ModelVersion,
+    Promotion,
+    PromotionStatus,
+    RegisteredModel,
+)
 from registry.tasks import fine_tune_job_sync
+
+
+class DeploymentInline(admin.TabularInline):
+    """The model's deployment timeline: what served each environment, from when to when, and who approved it."""
+
+    model = Deployment
+    extra = 0
+    can_delete = False
+    fields = ["environment", "version", "traffic_percent", "kind", "started_at", "ended_at", "approved_by", "reason"]
+    readonly_fields = fields
+    ordering = ["started_at", "id"]
+    verbose_name_plural = "Deployment timeline"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(RegisteredModel)
@@ -36,6 +64,7 @@ class RegisteredModelAdmin(AuditedAdmin):
     ]
     search_fields = ["name", "display_name", "base_model", "purpose"]
     list_select_related = ["business_owner", "technical_owner"]
+    inlines = [DeploymentInline]
     fieldsets = [
         (None, {"fields": ["name", "display_name", "purpose", "permitted_uses", "out_of_scope_uses"]}),
         ("Base model", {"fields": ["provider", "base_model", "base_model_retires_on"]}),
@@ -215,7 +244,8 @@ class ModelVersionAdmin(AuditedAdmin):
 
     @admin.action(description="Retire selected versions", permissions=["change"])
     def retire(self, request, queryset):
-        def apply(versions, reason):
+        def apply(versions, data):
+            reason = data["reason"]
             for version in versions.select_related("model"):
                 try:
                     services.version_retire(version=version, actor=request.user, reason=reason)
@@ -285,3 +315,106 @@ class GatePolicyAdmin(AuditedAdmin):
             reason=form.cleaned_data["change_reason"],
         )
         obj.pk = policy.pk
+
+
+class ApproveForm(ActionReasonForm):
+    override_justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=5000,
+        help_text="Required when the gate fails: why release anyway. Overrides are flagged everywhere.",
+    )
+
+
+@admin.register(Promotion)
+class PromotionAdmin(AuditedAdmin):
+    list_display = [
+        "version",
+        "target",
+        "traffic_percent",
+        "status",
+        "gate_passed",
+        "overridden_flag",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+    ]
+    list_filter = ["status", "target", "gate_passed", ("override_justification", admin.EmptyFieldListFilter)]
+    search_fields = ["version__version", "version__model__name", "justification", "decision_reason"]
+    list_select_related = ["version__model", "requested_by", "decided_by"]
+    readonly_fields = [f.name for f in Promotion._meta.fields]
+    actions = ["approve", "reject"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # engineers request promotions over the API
+
+    @admin.display(description="Gate overridden", boolean=True)
+    def overridden_flag(self, obj) -> bool:
+        return obj.overridden
+
+    def _decide(self, request, queryset, decide, data) -> None:
+        for promotion in queryset.filter(status=PromotionStatus.PENDING):
+            try:
+                decide(promotion, data)
+                self.message_user(request, f"{promotion}: done.", messages.SUCCESS)
+            except ApplicationError as exc:
+                self.message_user(request, f"{promotion}: {exc.message}", messages.ERROR)
+
+    @admin.action(description="Approve selected promotions (they take effect at once)", permissions=["view"])
+    def approve(self, request, queryset):
+        def apply(promotions, data):
+            self._decide(
+                request,
+                promotions,
+                lambda p, d: releases.promotion_approve(
+                    promotion=p,
+                    actor=request.user,
+                    reason=d["reason"],
+                    override_justification=d.get("override_justification") or "",
+                ),
+                data,
+            )
+
+        return reason_action(
+            request, queryset, title="Approve promotions", apply=apply, action_name="approve", form_class=ApproveForm
+        )
+
+    @admin.action(description="Reject selected promotions", permissions=["view"])
+    def reject(self, request, queryset):
+        def apply(promotions, data):
+            self._decide(
+                request,
+                promotions,
+                lambda p, d: releases.promotion_reject(
+                    promotion=p,
+                    actor=request.user,
+                    reason=d["reason"],
+                ),
+                data,
+            )
+
+        return reason_action(request, queryset, title="Reject promotions", apply=apply, action_name="reject")
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(AuditedAdmin):
+    list_display = [
+        "model",
+        "environment",
+        "version",
+        "traffic_percent",
+        "kind",
+        "started_at",
+        "ended_at",
+        "approved_by",
+    ]
+    list_filter = ["environment", "kind", "model"]
+    list_select_related = ["model", "version", "approved_by"]
+    readonly_fields = [f.name for f in Deployment._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -90,6 +90,7 @@ def test_it_records_an_admin_governance_change(admin_client, compliance, registe
         "technical_owner": registered_model.technical_owner_id,
         "risk_tier": "high",
         "change_reason": "Classified after DPIA",
+        **_inline_management("deployments"),
     }
 
     response = admin_client.post(url, form)
@@ -164,10 +165,10 @@ def test_it_keeps_roles_without_staff_out_of_the_admin(executive):
     assert client.get("/admin/registry/modelversion/").status_code == 302  # to the login page
 
 
-def _inline_management() -> dict:
-    """The management forms of the version page's inlines (evaluations, checkpoints), both empty."""
+def _inline_management(*prefixes: str) -> dict:
+    """The management forms of a page's inlines (by default the version page's), all empty."""
     return {
         f"{prefix}-{name}": "0"
-        for prefix in ("evaluations", "checkpoints")
+        for prefix in (prefixes or ("evaluations", "checkpoints"))
         for name in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS")
     }

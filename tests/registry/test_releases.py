@@ -314,3 +314,26 @@ def test_who_may_request_approve_and_roll_back(
     assert requested.status_code == request_status
     assert approved.status_code == (approve_status or 200)
     assert rolled.status_code == rollback_status
+
+
+def test_compliance_approves_in_the_admin_and_the_model_page_shows_the_timeline(engineer, compliance, registered_model):
+    from django.test import Client
+
+    version = evaluated(registered_model, engineer, "v1", p95_latency_ms=5000)  # the gate fails
+    promotion = releases.promotion_request(version=version, actor=engineer, target="production", justification="x")
+    client = Client()
+    client.force_login(compliance)
+    action = {"action": "approve", "_selected_action": [promotion.pk], "apply": "1", "reason": "CAB-9"}
+
+    client.post("/admin/registry/promotion/", action)
+    refused = Promotion.objects.get(pk=promotion.pk).status
+    client.post("/admin/registry/promotion/", {**action, "override_justification": "Pilot only"})
+    listing = client.get("/admin/registry/promotion/").content.decode()
+    page = client.get(f"/admin/registry/registeredmodel/{registered_model.pk}/change/").content.decode()
+
+    assert refused == PromotionStatus.PENDING  # no override, no approval
+    assert Promotion.objects.get(pk=promotion.pk).status == PromotionStatus.APPROVED
+    assert Promotion.objects.get(pk=promotion.pk).override_justification == "Pilot only"
+    assert "icon-yes.svg" in listing  # the override flag
+    assert "Deployment timeline" in page
+    assert "Approved for production" in page or "approved for production" in page
