@@ -18,6 +18,7 @@ urlpatterns = [
         name="evaluation-list",
     ),
     path("models/<str:name>/versions/<str:version>/gate/", views.GateView.as_view(), name="version-gate"),
+    path("models/<str:name>/versions/<str:version>/card/", views.ModelCardView.as_view(), name="version-card"),
     path(
         "models/<str:name>/versions/<str:version>/promotions/",
         views.VersionPromotionsView.as_view(),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -11,7 +12,7 @@ from core.api import StableCursorPagination
 from core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from core.idempotency import idempotent
 from core.roles import READERS, Role
-from registry import fine_tuning, gates, releases, selectors, services
+from registry import cards, fine_tuning, gates, releases, selectors, services
 from registry.api.serializers import (
     CheckpointSerializer,
     DeploymentSerializer,
@@ -442,3 +443,28 @@ class DeploymentsView(generics.GenericAPIView):
         model = selectors.model_get(name=name, with_people=False)
         data = _input(WhatRanQuerySerializer, request.query_params.dict())
         return Response(WhatRanSerializer(releases.deployments_at(model=model, at=data.get("at"))).data)
+
+
+class ModelCardView(generics.GenericAPIView):
+    roles = {"GET": READERS}
+
+    @extend_schema(
+        summary="The version's model card, generated from the records: Markdown (default) or PDF",
+        parameters=[OpenApiParameter("as", OpenApiTypes.STR, enum=["md", "pdf"], description="md (default) or pdf")],
+        responses={(200, "text/markdown"): OpenApiTypes.STR, (200, "application/pdf"): OpenApiTypes.BINARY, **ERRORS},
+    )
+    def get(self, request, name: str, version: str):
+        version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
+        kind = request.query_params.get("as", "md")
+        if kind not in ("md", "pdf"):
+            raise serializers.ValidationError({"as": ["md or pdf."]})
+        data = cards.card_data(version_obj)
+        filename = f"model-card-{version_obj.model.name}-{version_obj.version}"
+        if kind == "pdf":
+            response = HttpResponse(cards.card_pdf(data), content_type="application/pdf")
+            response["Content-Disposition"] = f'inline; filename="{filename}.pdf"'
+        else:
+            response = HttpResponse(cards.card_markdown(data), content_type="text/markdown; charset=utf-8")
+            response["Content-Disposition"] = f'inline; filename="{filename}.md"'
+        response["X-Card-SHA256"] = data["sha256"]
+        return response

@@ -1,0 +1,259 @@
+"""Model cards: a version's record as Markdown or PDF, built from the records, never edited by hand.
+
+`card_data` gathers the facts; `card_markdown` and `card_pdf` only render them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import Any
+from xml.sax.saxutils import escape
+
+from django.utils import timezone
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import cm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from registry import gates
+from registry.models import Deployment, ModelVersion, Promotion, PromotionStatus
+
+
+def _user(user) -> str:
+    return user.get_username() if user else "-"
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def card_data(version: ModelVersion) -> dict[str, Any]:
+    model = version.model
+    gate = gates.gate_evaluate(version)
+    decided = (
+        Promotion.objects.filter(version=version)
+        .exclude(status=PromotionStatus.PENDING)
+        .select_related("requested_by", "decided_by")
+        .order_by("decided_at")
+    )
+    deployments = Deployment.objects.filter(version=version).order_by("started_at")
+    data = {
+        "title": f"{model.display_name} ({model.name}) version {version.version}",
+        "model": {
+            "Purpose": model.purpose,
+            "Permitted uses": model.permitted_uses or "-",
+            "Out-of-scope uses": model.out_of_scope_uses or "-",
+            "Business owner": _user(model.business_owner),
+            "Technical owner": _user(model.technical_owner),
+            "Base model": model.base_model,
+            "Base model retires on": str(model.base_model_retires_on or "-"),
+            "Risk tier": model.get_risk_tier_display(),
+        },
+        "version": {
+            "Status": version.get_status_display(),
+            "Registered": f"{_when(version.created_at)} by {_user(version.created_by)}",
+            "Training file SHA-256": version.training_file_sha256,
+            "Validation file SHA-256": version.validation_file_sha256 or "-",
+            "Provider file ids": ", ".join(f for f in (version.training_file_id, version.validation_file_id) if f)
+            or "-",
+        },
+        "changelog": version.changelog,
+        "job": {
+            "Job": version.provider_job_id or "-",
+            "Status": version.job_status or "-",
+            "Fine-tuned model": version.fine_tuned_model or "-",
+            "Trained tokens": str(version.trained_tokens or "-"),
+            "Hyperparameters": json.dumps(version.hyperparameters, sort_keys=True) if version.hyperparameters else "-",
+            "Seed": str(version.seed if version.seed is not None else "-"),
+            "Error": f"{version.job_error_code}: {version.job_error_message}" if version.job_error_code else "-",
+        },
+        "evaluations": [
+            {
+                "suite": e.suite,
+                "ran": f"{_when(e.ran_at)} by {_user(e.ran_by)}",
+                "baseline": e.baseline or "-",
+                "metrics": ", ".join(f"{k} {v:g}" for k, v in sorted(e.metrics.items())),
+                "per_intent": ", ".join(f"{k} {v:g}" for k, v in sorted(e.per_intent.items())) or "-",
+                "golden_set_sha256": e.golden_set_sha256,
+            }
+            for e in version.evaluations.select_related("ran_by").order_by("ran_at", "id")
+        ],
+        "gate": {
+            "passed": gate.passed,
+            "policy": f"policy v{gate.policy.version}" if gate.policy.version else "the default policy",
+            "rules": [
+                {
+                    "rule": r.rule,
+                    "value": "-" if r.value is None else f"{r.value:g}",
+                    "outcome": r.outcome,
+                    "detail": r.detail,
+                }
+                for r in gate.rules
+            ],
+        },
+        "decisions": [
+            {
+                "target": p.target + (f" {p.traffic_percent}%" if p.traffic_percent else ""),
+                "requested": f"{_when(p.requested_at)} by {_user(p.requested_by)}: {p.justification}",
+                "decision": f"{p.signature_meaning or p.status} {_when(p.decided_at)} by {_user(p.decided_by)}: "
+                f"{p.decision_reason}",
+                "override": p.override_justification or "",
+            }
+            for p in decided
+        ],
+        "deployments": [
+            {
+                "environment": d.environment,
+                "traffic": f"{d.traffic_percent}%",
+                "from": _when(d.started_at),
+                "to": _when(d.ended_at) if d.ended_at else "now",
+                "kind": d.kind,
+            }
+            for d in deployments
+        ],
+        "generated_at": _when(timezone.now()),
+    }
+    facts = {k: v for k, v in data.items() if k != "generated_at"}
+    data["sha256"] = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+    return data
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def card_markdown(data: dict[str, Any]) -> str:
+    lines = [f"# Model card: {data['title']}", ""]
+
+    def pairs(title: str, values: dict[str, str]) -> None:
+        lines.extend([f"## {title}", "", "| | |", "|---|---|"])
+        lines.extend(f"| {k} | {_md_escape(str(v))} |" for k, v in values.items())
+        lines.append("")
+
+    pairs("Model", data["model"])
+    pairs("Version", data["version"])
+    lines.extend(["## Changelog", "", data["changelog"], ""])
+    pairs("Fine-tune job", data["job"])
+    lines.extend(["## Evaluations", ""])
+    if data["evaluations"]:
+        lines.extend(["| suite | ran | baseline | metrics | per intent |", "|---|---|---|---|---|"])
+        lines.extend(
+            f"| {_md_escape(e['suite'])} | {e['ran']} | {_md_escape(e['baseline'])} | {e['metrics']} | "
+            f"{_md_escape(e['per_intent'])} |"
+            for e in data["evaluations"]
+        )
+    else:
+        lines.append("No evaluation recorded.")
+    gate = data["gate"]
+    lines.extend(
+        [
+            "",
+            f"## Release gate: {'passed' if gate['passed'] else 'not passed'} ({gate['policy']})",
+            "",
+            "| rule | value | outcome | evidence |",
+            "|---|---|---|---|",
+        ]
+    )
+    lines.extend(f"| {r['rule']} | {r['value']} | {r['outcome']} | {_md_escape(r['detail'])} |" for r in gate["rules"])
+    lines.extend(["", "## Approvals", ""])
+    for d in data["decisions"] or []:
+        override = f" **Gate overridden:** {d['override']}" if d["override"] else ""
+        lines.append(f"- {d['target']}: requested {d['requested']}; {d['decision']}.{override}")
+    if not data["decisions"]:
+        lines.append("No decision recorded.")
+    lines.extend(["", "## Deployments", ""])
+    for d in data["deployments"] or []:
+        lines.append(f"- {d['environment']} at {d['traffic']}, {d['from']} to {d['to']} ({d['kind']})")
+    if not data["deployments"]:
+        lines.append("Never deployed.")
+    lines.extend(
+        [
+            "",
+            "## Risks and incidents",
+            "",
+            "The risk register is not part of Fineprint yet.",
+            "",
+            "---",
+            f"Generated from the records at {data['generated_at']}; not edited by hand. "
+            f"SHA-256 of its facts: `{data['sha256']}`.",
+            "",
+        ]
+    )
+    return "\n".join(lines)
+
+
+def card_pdf(data: dict[str, Any]) -> bytes:
+    styles = getSampleStyleSheet()
+    body = styles["BodyText"]
+
+    def p(text: str, style=body) -> Paragraph:
+        # Every record-supplied text is escaped: a changelog cannot inject markup.
+        return Paragraph(escape(str(text)), style)
+
+    def table(rows: list[list[str]], header: bool = False) -> Table:
+        t = Table([[p(c) for c in row] for row in rows], repeatRows=1 if header else 0, hAlign="LEFT", colWidths=None)
+        t.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    *([("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)] if header else []),
+                ]
+            )
+        )
+        return t
+
+    story = [p(f"Model card: {data['title']}", styles["Title"])]
+    for title, key in (("Model", "model"), ("Version", "version")):
+        story += [p(title, styles["Heading2"]), table([[k, v] for k, v in data[key].items()])]
+    story += [p("Changelog", styles["Heading2"]), p(data["changelog"])]
+    story += [p("Fine-tune job", styles["Heading2"]), table([[k, v] for k, v in data["job"].items()])]
+    story += [p("Evaluations", styles["Heading2"])]
+    if data["evaluations"]:
+        story.append(
+            table(
+                [["suite", "ran", "baseline", "metrics", "per intent"]]
+                + [[e["suite"], e["ran"], e["baseline"], e["metrics"], e["per_intent"]] for e in data["evaluations"]],
+                header=True,
+            )
+        )
+    else:
+        story.append(p("No evaluation recorded."))
+    gate = data["gate"]
+    story += [
+        p(f"Release gate: {'passed' if gate['passed'] else 'not passed'} ({gate['policy']})", styles["Heading2"]),
+        table(
+            [["rule", "value", "outcome", "evidence"]]
+            + [[r["rule"], r["value"], r["outcome"], r["detail"]] for r in gate["rules"]],
+            header=True,
+        ),
+    ]
+    story += [p("Approvals", styles["Heading2"])]
+    story += [
+        p(
+            f"{d['target']}: requested {d['requested']}; {d['decision']}."
+            + (f" Gate overridden: {d['override']}" if d["override"] else "")
+        )
+        for d in data["decisions"]
+    ]
+    if not data["decisions"]:
+        story.append(p("No decision recorded."))
+    story += [p("Deployments", styles["Heading2"])]
+    story += [
+        p(f"{d['environment']} at {d['traffic']}, {d['from']} to {d['to']} ({d['kind']})") for d in data["deployments"]
+    ] or [p("Never deployed.")]
+    story += [
+        Spacer(1, 0.5 * cm),
+        p(
+            f"Generated from the records at {data['generated_at']}; not edited by hand. "
+            f"SHA-256 of its facts: {data['sha256']}"
+        ),
+    ]
+    buffer = io.BytesIO()
+    SimpleDocTemplate(
+        buffer, pagesize=A4, title=f"Model card: {data['title']}", leftMargin=1.8 * cm, rightMargin=1.8 * cm
+    ).build(story)
+    return buffer.getvalue()
