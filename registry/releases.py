@@ -30,8 +30,9 @@ from registry.models import (
     VersionStatus,
 )
 
-# Versions that may be put in front of users.
-PROMOTABLE = (VersionStatus.EVALUATING, VersionStatus.APPROVED, VersionStatus.CANARY)
+# Versions that may be put in front of users: trained (by a job Fineprint followed, or
+# registered as trained elsewhere) and not retired, failed or rolled back. The gate decides the rest.
+PROMOTABLE = (VersionStatus.DRAFT, VersionStatus.EVALUATING, VersionStatus.APPROVED, VersionStatus.CANARY)
 
 
 def version_record_sha256(version: ModelVersion) -> str:
@@ -65,7 +66,7 @@ def promotion_request(
     if not justification.strip():
         raise ValidationFailed("Say why.", fields={"justification": ["This field may not be blank."]})
     if version.status not in PROMOTABLE:
-        raise Conflict(f"Version '{version.version}' is {version.status}; only an evaluated version can be promoted.")
+        raise Conflict(f"Version '{version.version}' is {version.status}; it cannot be promoted.")
     promotion = Promotion(
         version=version,
         target=target,

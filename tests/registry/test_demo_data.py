@@ -18,7 +18,7 @@ def test_it_seeds_one_user_per_role_and_a_small_registry_once(db, settings, caps
     assert "engineer" in out and "compliance" in out and "executive" in out
     assert RegisteredModel.objects.count() == 3
     assert ModelVersion.objects.count() == 8
-    assert EvaluationResult.objects.count() == 8
+    assert EvaluationResult.objects.count() == 9  # one per version, and v3 re-evaluated against production
     assert set(ModelVersion.history.values_list("history_source", flat=True)) == {Source.COMMAND}
 
 
@@ -39,3 +39,17 @@ def test_it_can_start_a_live_job_for_a_new_version_of_each_demo_model(db, settin
     assert set(training.values_list("status", flat=True)) == {"training"}
     assert len(fake_openai.jobs) == 3
     assert "Started the fine-tune job of support-assistant:v4" in capsys.readouterr().out
+
+
+def test_the_demo_release_history_reads_like_a_real_one(db, settings):
+    from registry.models import Deployment, Promotion
+
+    settings.DEBUG = True
+    call_command("seed_demo")
+
+    live = {d.environment: (d.version.version, d.traffic_percent) for d in Deployment.objects.filter(ended_at=None)}
+    assert live == {"production": ("v1", 100), "canary": ("v3", 10)}
+    assert Deployment.objects.filter(kind="rollback").count() == 1
+    assert Promotion.objects.filter(status="rejected", gate_passed=False).count() == 1
+    assert Promotion.objects.exclude(override_justification="").count() == 1
+    assert ModelVersion.objects.get(model__name="support-assistant", version="v2").status == "rolled_back"

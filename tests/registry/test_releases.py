@@ -163,10 +163,26 @@ def test_it_names_a_bad_promotion_request(api, engineer, registered_model, data,
     assert field in response.json()["error"]["fields"]
 
 
-def test_only_an_evaluated_version_is_promoted_and_only_once_at_a_time(api, engineer, registered_version):
-    draft = api(engineer).post(url(registered_version), {"target": "production", "justification": "x"}, format="json")
+@pytest.mark.parametrize("state", [VersionStatus.TRAINING, VersionStatus.FAILED, VersionStatus.RETIRED])
+def test_a_version_still_training_or_out_of_the_running_is_not_promoted(api, engineer, registered_version, state):
+    registered_version.status = state
+    mark_change(registered_version, actor=engineer, reason="test setup")
+    registered_version.save()
 
-    assert draft.status_code == 409
+    response = api(engineer).post(
+        url(registered_version), {"target": "production", "justification": "x"}, format="json"
+    )
+
+    assert response.status_code == 409
+    assert "cannot be promoted" in response.json()["error"]["message"]
+
+
+def test_one_pending_promotion_per_version_and_environment(api, engineer, registered_version):
+    client = api(engineer)
+    first = client.post(url(registered_version), {"target": "production", "justification": "x"}, format="json")
+    again = client.post(url(registered_version), {"target": "production", "justification": "x"}, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 409)
 
 
 def test_a_new_production_version_replaces_the_old_one(engineer, compliance, registered_model):

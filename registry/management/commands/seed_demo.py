@@ -17,7 +17,7 @@ from core.audit import Source, audit_source
 from core.errors import ApplicationError
 from core.roles import Role
 from core.services import token_issue
-from registry import fine_tuning, services
+from registry import fine_tuning, releases, services
 from registry.models import ModelVersion, RegisteredModel
 
 DEMO_PASSWORD = "fineprint-demo"  # noqa: S105  (demo only; refused without DEBUG)
@@ -88,6 +88,8 @@ class Command(BaseCommand):
                     reason="Demo data",
                 )
                 self._versions(model, engineer, count=3 - index % 2)
+                if index == 0:
+                    self._releases(model, engineer, users["compliance"])
             token = token_issue(user=engineer, name="demo", actor=None, reason="Demo token for the README's curl lines")
         if with_jobs:
             with audit_source(Source.COMMAND):
@@ -97,6 +99,45 @@ class Command(BaseCommand):
             where = "admin at /admin/" if staff else "API with a token"
             self.stdout.write(f"  {username:<11} {role:<11} {where}")
         self.stdout.write(f"Engineer API token: {token.secret}")
+
+    def _releases(self, model: RegisteredModel, engineer, compliance) -> None:
+        """A release history that reads like a real one: an override, a replacement, a rollback,
+        a rejected promotion whose gate failed, and a canary at 10%."""
+        v1, v2, v3 = (ModelVersion.objects.get(model=model, version=label) for label in ("v1", "v2", "v3"))
+
+        def promote(version, target, justification, reason, traffic=None, override=""):
+            promotion = releases.promotion_request(
+                version=version, actor=engineer, target=target, traffic_percent=traffic, justification=justification
+            )
+            return releases.promotion_approve(
+                promotion=promotion, actor=compliance, reason=reason, override_justification=override
+            )
+
+        promote(
+            v1,
+            "production",
+            "First release for the pilot stores.",
+            "Pilot approved by the CAB.",
+            override="Win rate 0.54 against the base model, below 0.55: accepted for a 4-week pilot.",
+        )
+        promote(v2, "production", "Returns chats added; wins 58% against v1.", "Gate passed; CAB-12.")
+        releases.rollback(model=model, actor=engineer, reason="Refund promises regressed in live traffic (INC-7).")
+        rejected = releases.promotion_request(
+            version=v3, actor=engineer, target="production", justification="Medical refusals added."
+        )
+        releases.promotion_reject(
+            promotion=rejected, actor=compliance, reason="Gate failed: no win rate against the production version v1."
+        )
+        services.evaluation_record(
+            version=v3,
+            actor=engineer,
+            suite="golden-v1",
+            golden_set_sha256=_sha("golden-v1"),
+            baseline_version="v1",
+            metrics={"win_rate": 0.6, "refusal_rate": 0.05, "p95_latency_ms": 1010, "golden_score": 0.86},
+            per_intent={"billing": 0.63, "returns": 0.57, "medical advice": 0.52},
+        )
+        promote(v3, "canary", "Re-evaluated against v1: wins 60%.", "Canary at 10% for two weeks.", traffic=10)
 
     def _jobs(self, engineer) -> None:
         """A new version of each demo model, trained on a small generated data set: its job runs live."""
