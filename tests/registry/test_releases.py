@@ -353,3 +353,17 @@ def test_compliance_approves_in_the_admin_and_the_model_page_shows_the_timeline(
     assert "icon-yes.svg" in listing  # the override flag
     assert "Deployment timeline" in page
     assert "Approved for production" in page or "approved for production" in page
+
+
+def test_an_approval_fingerprints_the_record_it_approved(engineer, compliance, registered_model):
+    version = evaluated(registered_model, engineer, "v1")
+    promotion = releases.promotion_request(
+        version=version, actor=engineer, target="canary", traffic_percent=5, justification="x"
+    )
+    before = releases.version_record_sha256(version)
+
+    approved = releases.promotion_approve(promotion=promotion, actor=compliance, reason="ok")
+    services.evaluation_record(version=version, actor=engineer, **evaluation_payload(suite="later"))
+
+    assert approved.record_sha256 == before  # the record as the approver saw it
+    assert releases.version_record_sha256(version) != approved.record_sha256  # later changes show
