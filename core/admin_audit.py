@@ -69,3 +69,16 @@ def reason_action(request, queryset, *, title: str, apply, action_name: str, for
             "opts": queryset.model._meta,
         },
     )
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Related records shown on a page, never added, changed or deleted from it."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
-from core.admin_audit import ActionReasonForm, AuditedAdmin, reason_action
+from core.admin_audit import ActionReasonForm, AuditedAdmin, ReadOnlyInline, reason_action
 from core.errors import ApplicationError
 from core.roles import Role, has_role
 from registry import gates, releases, services
@@ -22,22 +22,14 @@ from registry.models import (
 from registry.tasks import fine_tune_job_sync
 
 
-class DeploymentInline(admin.TabularInline):
+class DeploymentInline(ReadOnlyInline):
     """The model's deployment timeline: what served each environment, from when to when, and who approved it."""
 
     model = Deployment
-    extra = 0
-    can_delete = False
     fields = ["environment", "version", "traffic_percent", "kind", "started_at", "ended_at", "approved_by", "reason"]
     readonly_fields = fields
     ordering = ["started_at", "id"]
     verbose_name_plural = "Deployment timeline"
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(RegisteredModel)
@@ -100,35 +92,19 @@ class RegisteredModelAdmin(AuditedAdmin):
         obj.pk = saved.pk
 
 
-class CheckpointInline(admin.TabularInline):
+class CheckpointInline(ReadOnlyInline):
     model = Checkpoint
-    extra = 0
-    can_delete = False
     fields = ["step_number", "metrics", "fine_tuned_model_checkpoint", "created_at"]
     readonly_fields = fields
     verbose_name_plural = "Checkpoints of the fine-tune job"
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class EvaluationInline(admin.TabularInline):
+class EvaluationInline(ReadOnlyInline):
     model = EvaluationResult
     fk_name = "version"
-    extra = 0
-    can_delete = False
     fields = ["suite", "golden_set_sha256", "baseline", "metrics", "per_intent", "ran_by", "ran_at"]
     readonly_fields = fields
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ModelVersion)
