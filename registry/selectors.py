@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -115,11 +115,48 @@ def metric_filters_from(params: dict[str, Any]) -> tuple[list[tuple[str, str, st
     return found, rest
 
 
-def version_list(
-    *, filters: VersionFilters | None = None, model: RegisteredModel | None = None
-) -> QuerySet[ModelVersion]:
+# What a list page reads of each version and evaluation: plain rows, not model
+# instances, which cost more to build than the rest of the page (docs/benchmarks.md).
+VERSION_COLUMNS = (
+    "id",
+    "version",
+    "training_file_sha256",
+    "validation_file_sha256",
+    "training_file_id",
+    "validation_file_id",
+    "changelog",
+    "provider_job_id",
+    "fine_tuned_model",
+    "status",
+    "created_at",
+    "updated_at",
+    "retired_at",
+    "job_status",
+    "trained_tokens",
+    "hyperparameters",
+    "seed",
+    "job_error_code",
+    "job_error_message",
+    "job_finished_at",
+    "result_files",
+)
+EVALUATION_COLUMNS = (
+    "id",
+    "version_id",
+    "suite",
+    "golden_set_sha256",
+    "baseline",
+    "metrics",
+    "per_intent",
+    "ran_at",
+    "created_at",
+)
+
+
+def version_list(*, filters: VersionFilters | None = None, model: RegisteredModel | None = None) -> QuerySet:
+    """Versions as rows (dicts), filtered; page them, then `with_evaluations` the page."""
     filters = filters or VersionFilters()
-    queryset = _versions()
+    queryset = ModelVersion.objects.all()
     if model is not None:
         queryset = queryset.filter(model=model)
     if filters.model:
@@ -139,7 +176,22 @@ def version_list(
     for metric, op, value in filters.metrics:
         matching = EvaluationResult.objects.filter(version=OuterRef("pk"), **{f"metrics__{metric}__{op}": value})
         queryset = queryset.filter(Exists(matching))
-    return queryset
+    return queryset.values(*VERSION_COLUMNS, model_name=F("model__name"), created_by_username=F("created_by__username"))
+
+
+def with_evaluations(rows: list[dict]) -> list[dict]:
+    """Attach each row's evaluations (newest first), in one query for the whole page."""
+    by_version: dict[int, list[dict]] = {row["id"]: [] for row in rows}
+    evaluations = (
+        EvaluationResult.objects.filter(version_id__in=by_version)
+        .order_by("-ran_at", "-id")
+        .values(*EVALUATION_COLUMNS, ran_by_username=F("ran_by__username"))
+    )
+    for evaluation in evaluations:
+        by_version[evaluation["version_id"]].append(evaluation)
+    for row in rows:
+        row["evaluations"] = by_version[row["id"]]
+    return rows
 
 
 def model_history(*, model: RegisteredModel) -> list[dict]:

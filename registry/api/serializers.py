@@ -25,6 +25,7 @@ from registry.models import (
     sha256_validator,
     version_label_validator,
 )
+from registry.selectors import EVALUATION_COLUMNS, VERSION_COLUMNS
 
 User = get_user_model()
 
@@ -39,6 +40,24 @@ def _datetime(value) -> str | None:
         return None
     text = value.astimezone(timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def evaluation_row(evaluation: EvaluationResult) -> dict:
+    """An evaluation as the row a list page reads (see registry.selectors.EVALUATION_COLUMNS)."""
+    return {
+        **{name: getattr(evaluation, name) for name in EVALUATION_COLUMNS},
+        "ran_by_username": _username(evaluation.ran_by),
+    }
+
+
+def version_row(version: ModelVersion) -> dict:
+    """A version as the row a list page reads (see registry.selectors.VERSION_COLUMNS)."""
+    return {
+        **{name: getattr(version, name) for name in VERSION_COLUMNS},
+        "model_name": version.model.name,
+        "created_by_username": _username(version.created_by),
+        "evaluations": [evaluation_row(e) for e in version.evaluation_list],
+    }
 
 
 def _owner_field() -> serializers.SlugRelatedField:
@@ -122,19 +141,20 @@ class EvaluationOutputSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
-    def to_representation(self, evaluation: EvaluationResult) -> dict:
+    def to_representation(self, evaluation) -> dict:
         # Hand-written because list pages render hundreds of these; the declared
         # fields above give the schema, and a test keeps the two identical.
+        row = evaluation if isinstance(evaluation, dict) else evaluation_row(evaluation)
         return {
-            "id": evaluation.pk,
-            "suite": evaluation.suite,
-            "golden_set_sha256": evaluation.golden_set_sha256,
-            "baseline_version": evaluation.baseline,
-            "metrics": {name: float(value) for name, value in evaluation.metrics.items()},
-            "per_intent": {name: float(value) for name, value in evaluation.per_intent.items()},
-            "ran_by": _username(evaluation.ran_by),
-            "ran_at": _datetime(evaluation.ran_at),
-            "created_at": _datetime(evaluation.created_at),
+            "id": row["id"],
+            "suite": row["suite"],
+            "golden_set_sha256": row["golden_set_sha256"],
+            "baseline_version": row["baseline"],
+            "metrics": {name: float(value) for name, value in row["metrics"].items()},
+            "per_intent": {name: float(value) for name, value in row["per_intent"].items()},
+            "ran_by": row["ran_by_username"],
+            "ran_at": _datetime(row["ran_at"]),
+            "created_at": _datetime(row["created_at"]),
         }
 
 
@@ -201,35 +221,37 @@ class VersionOutputSerializer(serializers.ModelSerializer):
             "evaluations",
         ]
 
-    def to_representation(self, version: ModelVersion) -> dict:
-        # Hand-written for list pages, like EvaluationOutputSerializer's.
+    def to_representation(self, version) -> dict:
+        # Hand-written for list pages, like EvaluationOutputSerializer's. A list page
+        # passes rows (registry.selectors.version_list); everything else, instances.
+        row = version if isinstance(version, dict) else version_row(version)
         evaluation = EvaluationOutputSerializer()
         return {
-            "model": version.model.name,
-            "version": version.version,
-            "training_file_sha256": version.training_file_sha256,
-            "validation_file_sha256": version.validation_file_sha256,
-            "training_file_id": version.training_file_id,
-            "validation_file_id": version.validation_file_id,
-            "changelog": version.changelog,
-            "provider_job_id": version.provider_job_id,
-            "fine_tuned_model": version.fine_tuned_model,
-            "status": version.status,
-            "created_by": _username(version.created_by),
-            "created_at": _datetime(version.created_at),
-            "updated_at": _datetime(version.updated_at),
-            "retired_at": _datetime(version.retired_at),
+            "model": row["model_name"],
+            "version": row["version"],
+            "training_file_sha256": row["training_file_sha256"],
+            "validation_file_sha256": row["validation_file_sha256"],
+            "training_file_id": row["training_file_id"],
+            "validation_file_id": row["validation_file_id"],
+            "changelog": row["changelog"],
+            "provider_job_id": row["provider_job_id"],
+            "fine_tuned_model": row["fine_tuned_model"],
+            "status": row["status"],
+            "created_by": row["created_by_username"],
+            "created_at": _datetime(row["created_at"]),
+            "updated_at": _datetime(row["updated_at"]),
+            "retired_at": _datetime(row["retired_at"]),
             "job": {
-                "status": version.job_status,
-                "trained_tokens": version.trained_tokens,
-                "hyperparameters": version.hyperparameters,
-                "seed": version.seed,
-                "error_code": version.job_error_code,
-                "error_message": version.job_error_message,
-                "finished_at": _datetime(version.job_finished_at),
-                "result_files": version.result_files,
+                "status": row["job_status"],
+                "trained_tokens": row["trained_tokens"],
+                "hyperparameters": row["hyperparameters"],
+                "seed": row["seed"],
+                "error_code": row["job_error_code"],
+                "error_message": row["job_error_message"],
+                "finished_at": _datetime(row["job_finished_at"]),
+                "result_files": row["result_files"],
             },
-            "evaluations": [evaluation.to_representation(e) for e in version.evaluation_list],
+            "evaluations": [evaluation.to_representation(e) for e in row["evaluations"]],
         }
 
 

@@ -108,7 +108,7 @@ class ModelVersionListCreateView(generics.GenericAPIView):
     @extend_schema(summary="List a model's versions, newest first", responses={200: VersionOutputSerializer(many=True)})
     def get(self, request, name: str):
         model = selectors.model_get(name=name)
-        page = self.paginate_queryset(selectors.version_list(model=model))
+        page = selectors.with_evaluations(self.paginate_queryset(selectors.version_list(model=model)))
         return self.get_paginated_response(VersionOutputSerializer(page, many=True).data)
 
     @extend_schema(
@@ -221,7 +221,7 @@ class VersionSearchView(generics.GenericAPIView):
         filters = selectors.VersionFilters(
             **{k: v for k, v in data.items() if k not in ("cursor", "page_size")}, metrics=tuple(metrics)
         )
-        page = self.paginate_queryset(selectors.version_list(filters=filters))
+        page = selectors.with_evaluations(self.paginate_queryset(selectors.version_list(filters=filters)))
         return self.get_paginated_response(VersionOutputSerializer(page, many=True).data)
 
 
