@@ -155,16 +155,7 @@ class ModelVersionAdmin(AuditedAdmin):
         (
             "Fine-tune job (kept in sync with the provider)",
             {
-                "fields": [
-                    "job_status",
-                    "trained_tokens",
-                    "hyperparameters",
-                    "seed",
-                    "job_error_code",
-                    "job_error_message",
-                    "job_finished_at",
-                    "result_files",
-                ],
+                "fields": list(ModelVersion.JOB_FIELDS),
             },
         ),
     ]
@@ -177,14 +168,7 @@ class ModelVersionAdmin(AuditedAdmin):
         "updated_at",
         "retired_at",
         # The job is the provider's word, kept by the sync: never typed in.
-        "job_status",
-        "trained_tokens",
-        "hyperparameters",
-        "seed",
-        "job_error_code",
-        "job_error_message",
-        "job_finished_at",
-        "result_files",
+        *ModelVersion.JOB_FIELDS,
         "gate_explanation",
     ]
 

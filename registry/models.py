@@ -142,6 +142,17 @@ class ModelVersion(models.Model):
 
     history = HistoricalRecords(bases=[AuditedHistoryModel])
 
+    # The fine-tune job as the provider reports it (kept by registry.fine_tuning, never typed in).
+    JOB_FIELDS = (
+        "job_status",
+        "trained_tokens",
+        "hyperparameters",
+        "seed",
+        "job_error_code",
+        "job_error_message",
+        "job_finished_at",
+        "result_files",
+    )
     # What identifies what was trained: fixed at registration.
     IDENTITY_FIELDS = ("model_id", "version", "training_file_sha256", "validation_file_sha256", "provider_job_id")
 

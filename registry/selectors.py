@@ -131,14 +131,7 @@ VERSION_COLUMNS = (
     "created_at",
     "updated_at",
     "retired_at",
-    "job_status",
-    "trained_tokens",
-    "hyperparameters",
-    "seed",
-    "job_error_code",
-    "job_error_message",
-    "job_finished_at",
-    "result_files",
+    *ModelVersion.JOB_FIELDS,
 )
 EVALUATION_COLUMNS = (
     "id",
