@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "simple_history",
     "core",
     "registry",
+    "risks",
     "providers",
 ]
 
@@ -149,6 +150,16 @@ SPECTACULAR_SETTINGS = {
         "VersionStatusEnum": "registry.models.VersionStatus",
         "PromotionStatusEnum": "registry.models.PromotionStatus",
         "RiskTierEnum": "registry.models.RiskTier",
+        "RiskStatusEnum": "risks.models.RiskStatus",
+        "RiskEditableStatusEnum": "risks.api.serializers.EDITABLE_STATUS_CHOICES",
+        "ActionStatusEnum": "risks.models.ActionStatus",
+        "AcceptanceStatusEnum": "risks.models.AcceptanceStatus",
+        "IncidentStatusEnum": "risks.models.IncidentStatus",
+        "IncidentOpenStatusEnum": "risks.api.serializers.INCIDENT_OPEN_STATUS_CHOICES",
+        # Risk bands and incident severities share their values and labels: one enum.
+        "LevelEnum": "risks.scoring.Band",
+        "LikelihoodEnum": "risks.scoring.Likelihood",
+        "ImpactEnum": "risks.scoring.Impact",
     },
 }
 
@@ -182,14 +193,20 @@ OPENAI_SYNC_BUDGET_SECONDS = env_int("OPENAI_SYNC_BUDGET_SECONDS", 45, minimum=1
 FINEPRINT_INSTANCE = env_str("FINEPRINT_INSTANCE", "fineprint")
 
 # --- Celery ---------------------------------------------------------------------------
+# How often metric checks (live control evidence) are evaluated against the latest evaluations.
+RISK_METRIC_CHECK_INTERVAL_SECONDS = env_int("RISK_METRIC_CHECK_INTERVAL_SECONDS", 600, minimum=10)
+
 # The default broker is kombu's filesystem transport: no server, and it works
 # across the web, worker and beat processes of `make run`.
 _broker_dir = VAR_DIR / "broker"
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Broadcast (control) messages too, or kombu writes them to ./control of the working directory.
+        "control_folder": str(_broker_dir / "control"),
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
@@ -224,6 +241,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(OPENAI_SYNC_INTERVAL_SECONDS),
         # A tick that could not start before the next one is due is dropped, not queued up.
         "options": {"expires": float(OPENAI_SYNC_INTERVAL_SECONDS)},
+    },
+    "evaluate-metric-checks": {
+        "task": "risks.tasks.metric_checks_evaluate",
+        "schedule": float(RISK_METRIC_CHECK_INTERVAL_SECONDS),
+        "options": {"expires": float(RISK_METRIC_CHECK_INTERVAL_SECONDS)},
+    },
+    "expire-risk-acceptances": {
+        "task": "risks.tasks.acceptances_expire",
+        "schedule": 3600.0,
     },
 }
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from simple_history.admin import SimpleHistoryAdmin
+
+from core.errors import ApplicationError
 
 
 class ReasonForm(forms.ModelForm):
@@ -34,6 +37,16 @@ class AuditedAdmin(SimpleHistoryAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Forms validate what they can; a rule only a service knows (a state that changed
+        # meanwhile, a frozen record) is refused by the service and shown here, nothing saved.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApplicationError as exc:
+            details = "; ".join(f"{field}: {' '.join(reasons)}" for field, reasons in exc.fields.items())
+            self.message_user(request, f"Not saved. {exc.message} {details}".strip(), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def _can_write(self, request, obj) -> bool:
         return self.has_change_permission(request, obj) if obj else self.has_add_permission(request)

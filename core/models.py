@@ -92,3 +92,17 @@ class TaskLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at}"
+
+
+class ReferenceSequence(models.Model):
+    """The last number handed out for a reference prefix (RISK-0042, INC-0007).
+
+    A counter row per prefix, incremented under a row lock: numbers are never
+    reused, because the row is never decremented or deleted.
+    """
+
+    prefix = models.CharField(max_length=16, primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}: {self.last_number}"

@@ -31,6 +31,18 @@ def has_role(user, *roles: str) -> bool:
     return bool(roles_of(user) & set(roles))
 
 
+RISK_RECORDS = (
+    "risk",
+    "treatmentaction",
+    "acceptance",
+    "control",
+    "documentevidence",
+    "metriccheck",
+    "metriccheckresult",
+    "incident",
+    "incidentexample",
+)
+
 # Model permissions per role, for the admin. Permissions only exist after
 # migrate, so they are attached on post_migrate (see core.apps), idempotently.
 ROLE_PERMISSIONS = {
@@ -46,6 +58,17 @@ ROLE_PERMISSIONS = {
             "deployment": ["view"],
         },
         "providers": {"webhookreceipt": ["view"]},
+        "risks": {
+            "risk": ["view", "add", "change"],
+            "treatmentaction": ["view", "add", "change"],
+            "acceptance": ["view"],
+            "control": ["view", "add", "change"],
+            "documentevidence": ["view", "add"],
+            "metriccheck": ["view", "add"],
+            "metriccheckresult": ["view"],
+            "incident": ["view", "add", "change"],
+            "incidentexample": ["view", "add"],
+        },
     },
     Role.EXECUTIVE: {
         "registry": {
@@ -54,6 +77,7 @@ ROLE_PERMISSIONS = {
             "evaluationresult": ["view"],
             "checkpoint": ["view"],
         },
+        "risks": {name: ["view"] for name in RISK_RECORDS},
     },
     Role.ENGINEER: {
         "registry": {
@@ -62,6 +86,7 @@ ROLE_PERMISSIONS = {
             "evaluationresult": ["view"],
             "checkpoint": ["view"],
         },
+        "risks": {name: ["view"] for name in RISK_RECORDS},
     },
 }
 

@@ -22,3 +22,10 @@ class StrictInputSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+def validated(serializer_class, data, **kwargs) -> dict:
+    """Validate request data with `serializer_class`; its validated data as a plain dict (400 otherwise)."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

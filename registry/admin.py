@@ -150,7 +150,7 @@ class ModelVersionAdmin(AuditedAdmin):
             },
         ),
         ("Record", {"fields": ["changelog", "training_file_id", "validation_file_id", "fine_tuned_model"]}),
-        ("Status", {"fields": ["status", "created_by", "created_at", "updated_at", "retired_at"]}),
+        ("Status", {"fields": ["status", "evidence_hold", "created_by", "created_at", "updated_at", "retired_at"]}),
         ("Release gate", {"fields": ["gate_explanation"]}),
         (
             "Fine-tune job (kept in sync with the provider)",
@@ -167,6 +167,7 @@ class ModelVersionAdmin(AuditedAdmin):
         "created_at",
         "updated_at",
         "retired_at",
+        "evidence_hold",
         # The job is the provider's word, kept by the sync: never typed in.
         *ModelVersion.JOB_FIELDS,
         "gate_explanation",
@@ -174,6 +175,11 @@ class ModelVersionAdmin(AuditedAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # versions are registered by engineers over the API
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.evidence_hold:
+            return False  # frozen as evidence of a serious incident: shown, not changed
+        return super().has_change_permission(request, obj)
 
     @admin.display(description="Gate")
     def gate_explanation(self, obj) -> str:

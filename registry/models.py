@@ -139,6 +139,9 @@ class ModelVersion(models.Model):
     job_error_message = models.TextField(blank=True)
     job_finished_at = models.DateTimeField(null=True, blank=True)
     result_files = models.JSONField(default=list, blank=True)
+    # Set while a serious incident holds this version's record as evidence: its record
+    # is not changed until compliance closes the incident (see registry.services.version_hold_set).
+    evidence_hold = models.CharField(max_length=300, blank=True)
 
     history = HistoricalRecords(bases=[AuditedHistoryModel])
 
@@ -225,6 +228,17 @@ class ModelVersion(models.Model):
             and not (f == "provider_job_id" and v is None)
         ]
         return ["model" if f == "model_id" else f for f in changed]
+
+    def refuse_if_held(self) -> None:
+        """Raise Conflict while a serious incident holds this version's record as evidence."""
+        if self.evidence_hold:
+            from core.errors import Conflict
+
+            raise Conflict(
+                f"Version '{self.version}' is frozen as evidence: {self.evidence_hold}. "
+                "Its record cannot change until compliance closes the incident.",
+                extra={"evidence_hold": self.evidence_hold},
+            )
 
 
 class EvaluationResult(models.Model):

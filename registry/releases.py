@@ -67,6 +67,7 @@ def promotion_request(
         raise ValidationFailed("Say why.", fields={"justification": ["This field may not be blank."]})
     if version.status not in PROMOTABLE:
         raise Conflict(f"Version '{version.version}' is {version.status}; it cannot be promoted.")
+    version.refuse_if_held()
     promotion = Promotion(
         version=version,
         target=target,
@@ -103,6 +104,7 @@ def promotion_approve(*, promotion: Promotion, actor, reason: str, override_just
     _lock_model(promotion.version.model)
     promotion = _decidable(promotion, actor)
     version = ModelVersion.objects.select_for_update().get(pk=promotion.version_id)
+    version.refuse_if_held()
     model = version.model
     current = live_deployment(model, promotion.target)
     if (current.pk if current else None) != promotion.replaces_id:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from core.audit import mark_change
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from core.roles import Role, has_role
+from core.validation import full_clean
 from registry.metrics import metrics_errors, per_intent_errors
 from registry.models import EvaluationResult, ModelVersion, RegisteredModel, VersionStatus
 
@@ -29,13 +30,6 @@ MODEL_EDITABLE_FIELDS = frozenset(
     }
 )
 VERSION_EDITABLE_FIELDS = frozenset({"changelog", "training_file_id", "validation_file_id", "fine_tuned_model"})
-
-
-def _full_clean(instance, **kwargs) -> None:
-    try:
-        instance.full_clean(**kwargs)
-    except ValidationError as exc:
-        raise ValidationFailed("The record is invalid.", fields=exc.message_dict) from None
 
 
 def _require_compliance_for_governance(actor, fields: Iterable[str]) -> None:
@@ -61,7 +55,7 @@ def model_create(
     )
     if model.technical_owner_id is None:
         model.technical_owner = actor
-    _full_clean(model, validate_unique=False)
+    full_clean(model, validate_unique=False)
     mark_change(model, actor=actor, reason=reason or "Model registered")
     try:
         with transaction.atomic():
@@ -84,7 +78,7 @@ def model_update(*, model: RegisteredModel, actor, data: Mapping[str, Any], reas
         return model
     for field, value in changed.items():
         setattr(model, field, value)
-    _full_clean(model, validate_unique=False)
+    full_clean(model, validate_unique=False)
     mark_change(model, actor=actor, reason=reason or "Changed " + ", ".join(sorted(changed)))
     model.save()
     return model
@@ -156,6 +150,7 @@ def evaluation_record(
 ) -> EvaluationResult:
     if version.status == VersionStatus.RETIRED:
         raise Conflict(f"Version '{version.version}' is retired; it takes no new evaluations.")
+    version.refuse_if_held()
     evaluation = _evaluation_build(
         version=version,
         actor=actor,
@@ -209,7 +204,7 @@ def version_register(
         created_by=actor,
     )
     # The unique constraints are left to the database, which decides races.
-    _full_clean(instance, exclude=["model", "created_by"], validate_unique=False, validate_constraints=False)
+    full_clean(instance, exclude=["model", "created_by"], validate_unique=False, validate_constraints=False)
     built = [
         _evaluation_build(version=instance, actor=actor, data=data, prefix=f"evaluations.{index}.")
         for index, data in enumerate(evaluations or [])
@@ -248,9 +243,10 @@ def version_update(*, version: ModelVersion, actor, data: Mapping[str, Any], rea
         )
     if not reason.strip():
         raise ValidationFailed("A reason is required.", fields={"reason": ["Say why the record changes."]})
+    version.refuse_if_held()
     for field, value in data.items():
         setattr(version, field, value)
-    _full_clean(version, validate_unique=False, validate_constraints=False)
+    full_clean(version, validate_unique=False, validate_constraints=False)
     mark_change(version, actor=actor, reason=reason)
     version.save()
     return version
@@ -262,12 +258,30 @@ def version_retire(*, version: ModelVersion, actor, reason: str) -> ModelVersion
     if not reason.strip():
         raise ValidationFailed("A reason is required.", fields={"reason": ["Say why the version is retired."]})
     version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+    version.refuse_if_held()
     if version.status == VersionStatus.RETIRED:
         raise Conflict(f"Version '{version.version}' is already retired.")
     if version.status in (VersionStatus.PRODUCTION, VersionStatus.CANARY):
         raise Conflict(f"Version '{version.version}' is serving ({version.status}); roll it back or replace it first.")
     version.status = VersionStatus.RETIRED
     version.retired_at = timezone.now()
+    mark_change(version, actor=actor, reason=reason)
+    version.save()
+    return version
+
+
+@transaction.atomic
+def version_hold_set(*, version: ModelVersion, actor, hold: str, reason: str) -> ModelVersion:
+    """Freeze (`hold` says why) or release (`hold=""`) a version's record as evidence.
+
+    The risk register calls this for serious incidents; while a hold is set, the
+    record's changes, retirement and promotions are refused. Rolling it back stays
+    possible: taking a harmful version out of service is never blocked.
+    """
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if version.evidence_hold == hold:
+        return version
+    version.evidence_hold = hold
     mark_change(version, actor=actor, reason=reason)
     version.save()
     return version

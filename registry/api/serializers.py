@@ -261,13 +261,15 @@ class VersionDetailSerializer(VersionOutputSerializer):
     latest_checkpoint = CheckpointSerializer(read_only=True, allow_null=True)
 
     class Meta(VersionOutputSerializer.Meta):
-        fields = [*VersionOutputSerializer.Meta.fields, "latest_checkpoint"]
+        fields = [*VersionOutputSerializer.Meta.fields, "latest_checkpoint", "evidence_hold"]
 
     def to_representation(self, version: ModelVersion) -> dict:
         checkpoint = version.latest_checkpoint
         return {
             **super().to_representation(version),
             "latest_checkpoint": CheckpointSerializer(checkpoint).data if checkpoint else None,
+            # Set while a serious incident freezes the record as evidence (changes answer 409).
+            "evidence_hold": version.evidence_hold,
         }
 
 

@@ -12,6 +12,7 @@ from core.api import StableCursorPagination
 from core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from core.idempotency import idempotent
 from core.roles import READERS, Role
+from core.serializers import validated
 from registry import cards, fine_tuning, gates, releases, selectors, services
 from registry.api.serializers import (
     CheckpointSerializer,
@@ -48,12 +49,6 @@ ERRORS = {
 }
 
 
-def _input(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 class ModelListCreateView(generics.GenericAPIView):
     roles = {"GET": READERS, "POST": ENGINEERS}
     serializer_class = ModelOutputSerializer
@@ -73,7 +68,7 @@ class ModelListCreateView(generics.GenericAPIView):
         responses={201: ModelOutputSerializer, 409: OpenApiResponse(description="Name taken."), **ERRORS},
     )
     def post(self, request):
-        data = _input(ModelCreateSerializer, request.data)
+        data = validated(ModelCreateSerializer, request.data)
         model = services.model_create(actor=request.user, **data)
         return Response(ModelOutputSerializer(model).data, status=status.HTTP_201_CREATED)
 
@@ -94,7 +89,7 @@ class ModelDetailView(generics.GenericAPIView):
     )
     def patch(self, request, name: str):
         model = selectors.model_get(name=name)
-        data = _input(ModelUpdateSerializer, request.data, partial=True)
+        data = validated(ModelUpdateSerializer, request.data, partial=True)
         reason = data.pop("reason", "")
         model = services.model_update(model=model, actor=request.user, data=data, reason=reason)
         return Response(ModelOutputSerializer(selectors.model_get(name=model.name)).data)
@@ -125,7 +120,7 @@ class ModelVersionListCreateView(generics.GenericAPIView):
         model = selectors.model_get(name=name, with_people=False)
 
         def register() -> Response:
-            data = _input(VersionRegisterSerializer, request.data)
+            data = validated(VersionRegisterSerializer, request.data)
             version = services.version_register(model=model, actor=request.user, **data)
             return Response(VersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
 
@@ -178,7 +173,7 @@ class EvaluationListCreateView(generics.GenericAPIView):
     )
     def post(self, request, name: str, version: str):
         version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
-        data = _input(EvaluationInputSerializer, request.data)
+        data = validated(EvaluationInputSerializer, request.data)
         evaluation = services.evaluation_record(version=version_obj, actor=request.user, **data)
         return Response(EvaluationOutputSerializer(evaluation).data, status=status.HTTP_201_CREATED)
 
@@ -208,7 +203,7 @@ class VersionSearchView(generics.GenericAPIView):
     def get(self, request):
         params = request.query_params.dict()
         metric_params, rest = selectors.metric_filters_from(params)
-        data = _input(VersionSearchSerializer, {key: params[key] for key in rest})
+        data = validated(VersionSearchSerializer, {key: params[key] for key in rest})
         number = serializers.FloatField()
         metrics, errors = [], {}
         for metric, op, raw in metric_params:
@@ -280,7 +275,7 @@ class FineTuneLaunchView(generics.GenericAPIView):
     )
     def post(self, request, name: str, version: str):
         version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
-        data = _input(FineTuneLaunchSerializer, request.data)
+        data = validated(FineTuneLaunchSerializer, request.data)
         launched = fine_tuning.version_fine_tune_launch(
             version=version_obj,
             actor=request.user,
@@ -343,7 +338,7 @@ class GatePolicyView(generics.GenericAPIView):
     )
     def post(self, request, name: str):
         model = selectors.model_get(name=name)
-        data = _input(GatePolicyCreateSerializer, request.data)
+        data = validated(GatePolicyCreateSerializer, request.data)
         gates.gate_policy_create(model=model, actor=request.user, rules=data["rules"], reason=data["reason"])
         return Response(GatePolicySerializer(_policy_data(model)).data, status=status.HTTP_201_CREATED)
 
@@ -369,7 +364,7 @@ class VersionPromotionsView(generics.GenericAPIView):
     )
     def post(self, request, name: str, version: str):
         version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
-        data = _input(PromotionRequestSerializer, request.data)
+        data = validated(PromotionRequestSerializer, request.data)
         promotion = releases.promotion_request(version=version_obj, actor=request.user, **data)
         return Response(PromotionSerializer(promotion).data, status=status.HTTP_201_CREATED)
 
@@ -395,7 +390,7 @@ class PromotionApproveView(_PromotionDecisionView):
     )
     def post(self, request, name: str, version: str, promotion_id: int):
         promotion = self._promotion(name, version, promotion_id)
-        data = _input(PromotionDecisionSerializer, request.data)
+        data = validated(PromotionDecisionSerializer, request.data)
         approved = releases.promotion_approve(promotion=promotion, actor=request.user, **data)
         return Response(PromotionSerializer(approved).data)
 
@@ -408,7 +403,7 @@ class PromotionRejectView(_PromotionDecisionView):
     )
     def post(self, request, name: str, version: str, promotion_id: int):
         promotion = self._promotion(name, version, promotion_id)
-        data = _input(PromotionDecisionSerializer, request.data)
+        data = validated(PromotionDecisionSerializer, request.data)
         data.pop("override_justification", None)
         rejected = releases.promotion_reject(promotion=promotion, actor=request.user, **data)
         return Response(PromotionSerializer(rejected).data)
@@ -425,7 +420,7 @@ class RollbackView(generics.GenericAPIView):
     )
     def post(self, request, name: str):
         model = selectors.model_get(name=name, with_people=False)
-        data = _input(RollbackSerializer, request.data)
+        data = validated(RollbackSerializer, request.data)
         deployment = releases.rollback(model=model, actor=request.user, reason=data["reason"])
         return Response(DeploymentSerializer(deployment).data)
 
@@ -441,7 +436,7 @@ class DeploymentsView(generics.GenericAPIView):
     )
     def get(self, request, name: str):
         model = selectors.model_get(name=name, with_people=False)
-        data = _input(WhatRanQuerySerializer, request.query_params.dict())
+        data = validated(WhatRanQuerySerializer, request.query_params.dict())
         return Response(WhatRanSerializer(releases.deployments_at(model=model, at=data.get("at"))).data)
 
 

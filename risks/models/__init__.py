@@ -1,0 +1,34 @@
+from risks.models.controls import Control, DocumentEvidence, MetricCheck, MetricCheckResult, Outcome, Verdict
+from risks.models.incidents import Incident, IncidentExample, IncidentStatus, SeriousKind, Severity
+from risks.models.risk import (
+    Acceptance,
+    AcceptanceStatus,
+    ActionStatus,
+    Category,
+    Risk,
+    RiskStatus,
+    Treatment,
+    TreatmentAction,
+)
+
+__all__ = [
+    "Acceptance",
+    "AcceptanceStatus",
+    "ActionStatus",
+    "Category",
+    "Control",
+    "DocumentEvidence",
+    "Incident",
+    "IncidentExample",
+    "IncidentStatus",
+    "MetricCheck",
+    "MetricCheckResult",
+    "Outcome",
+    "Risk",
+    "RiskStatus",
+    "SeriousKind",
+    "Severity",
+    "Treatment",
+    "TreatmentAction",
+    "Verdict",
+]
