@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -20,6 +21,16 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from registry import gates
 from registry.models import Deployment, ModelVersion, Promotion, PromotionStatus
+
+# Apps that hold more facts about a version (the risk register) add them to its card:
+# each provider returns lines of plain text. Registered in the app's ready(), so the
+# registry never imports the apps built on it.
+_RISK_LINES: list[Callable[[ModelVersion], list[str]]] = []
+
+
+def register_risk_lines(provider: Callable[[ModelVersion], list[str]]) -> None:
+    if provider not in _RISK_LINES:
+        _RISK_LINES.append(provider)
 
 
 def _user(user) -> str:
@@ -114,6 +125,7 @@ def card_data(version: ModelVersion) -> dict[str, Any]:
             }
             for d in deployments
         ],
+        "risks": [line for provider in _RISK_LINES for line in provider(version)],
         "generated_at": _when(timezone.now()),
     }
     facts = {k: v for k, v in data.items() if k != "generated_at"}
@@ -174,7 +186,10 @@ def card_markdown(data: dict[str, Any]) -> str:
             "",
             "## Risks and incidents",
             "",
-            "The risk register is not part of Fineprint yet.",
+            *(
+                [f"- {_md_escape(line)}" for line in data["risks"]]
+                or ["No risk or incident recorded for this version."]
+            ),
             "",
             "---",
             f"Generated from the records at {data['generated_at']}; not edited by hand. "
@@ -245,6 +260,8 @@ def card_pdf(data: dict[str, Any]) -> bytes:
     story += [
         p(f"{d['environment']} at {d['traffic']}, {d['from']} to {d['to']} ({d['kind']})") for d in data["deployments"]
     ] or [p("Never deployed.")]
+    story += [p("Risks and incidents", styles["Heading2"])]
+    story += [p(line) for line in data["risks"]] or [p("No risk or incident recorded for this version.")]
     story += [
         Spacer(1, 0.5 * cm),
         p(

@@ -203,16 +203,24 @@ def risk_update(*, risk: Risk, actor, data: Mapping[str, Any], reason: str = "")
 
 
 @transaction.atomic
-def risk_review(*, risk: Risk, actor, reason: str = "") -> Risk:
-    """Record that the risk was reviewed now: the next review follows the residual band's cadence."""
+def risk_review(*, risk: Risk, actor, reason: str = "", reviewed_at: datetime | None = None) -> Risk:
+    """Record a review (now, or when the committee met): the next review follows the residual band's cadence."""
     require_compliance(actor, "review risks")
     risk = _lock(risk)
     if risk.status == RiskStatus.CLOSED:
         raise Conflict(f"{risk.reference} is closed; it has no reviews.")
     now = timezone.now()
-    risk.last_reviewed_at = now
-    risk.next_review_at = matrix(risk.matrix_version).next_review(risk.residual_band, now)
-    note = f"Reviewed; next review by {timezone.localdate(risk.next_review_at):%Y-%m-%d}"
+    reviewed_at = reviewed_at or now
+    if reviewed_at > now:
+        raise ValidationFailed("A review is recorded once held.", fields={"reviewed_at": ["Cannot be in the future."]})
+    if risk.last_reviewed_at and reviewed_at < risk.last_reviewed_at:
+        raise ValidationFailed(
+            "A later review is already recorded.", fields={"reviewed_at": ["Before the last recorded review."]}
+        )
+    risk.last_reviewed_at = reviewed_at
+    risk.next_review_at = matrix(risk.matrix_version).next_review(risk.residual_band, reviewed_at)
+    held, due = timezone.localdate(reviewed_at), timezone.localdate(risk.next_review_at)
+    note = f"Reviewed on {held:%Y-%m-%d}; next review by {due:%Y-%m-%d}"
     _save(risk, actor=actor, reason=f"{note}: {reason.strip()}" if reason.strip() else note)
     return risk
 

@@ -191,8 +191,11 @@ class ReasonInputSerializer(StrictInputSerializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class OptionalReasonInputSerializer(StrictInputSerializer):
+class ReviewInputSerializer(StrictInputSerializer):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    reviewed_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When the review was held; now when omitted."
+    )
 
 
 class HeatmapSerializer(serializers.Serializer):

@@ -34,8 +34,8 @@ from risks.api.serializers import (
     IncidentUpdateSerializer,
     MetricCheckInputSerializer,
     MetricCheckSerializer,
-    OptionalReasonInputSerializer,
     ReasonInputSerializer,
+    ReviewInputSerializer,
     RiskDetailSerializer,
     RiskFilterSerializer,
     RiskInputSerializer,
@@ -145,31 +145,33 @@ class RiskAcceptView(generics.GenericAPIView):
 class _RiskDecisionView(generics.GenericAPIView):
     roles = {"POST": COMPLIANCE}
     serializer_class = RiskDetailSerializer
-    input_serializer = ReasonInputSerializer
 
     def decide(self, risk, actor, reason: str):
         raise NotImplementedError
 
     def post(self, request, reference: str):
         risk = selectors.risk_get(reference=reference)
-        data = validated(self.input_serializer, request.data)
-        self.decide(risk, request.user, data.get("reason", ""))
+        data = validated(ReasonInputSerializer, request.data)
+        self.decide(risk, request.user, data["reason"])
         return Response(_risk_detail(reference))
 
 
-class RiskReviewView(_RiskDecisionView):
-    input_serializer = OptionalReasonInputSerializer
+class RiskReviewView(generics.GenericAPIView):
+    roles = {"POST": COMPLIANCE}
+    serializer_class = RiskDetailSerializer
 
     @extend_schema(
         summary="Mark a risk reviewed: the next review date follows its residual band",
-        request=OptionalReasonInputSerializer,
+        request=ReviewInputSerializer,
         responses={200: RiskDetailSerializer, **ERRORS, **CONFLICT},
     )
     def post(self, request, reference: str):
-        return super().post(request, reference)
-
-    def decide(self, risk, actor, reason):
-        services.risk_review(risk=risk, actor=actor, reason=reason)
+        risk = selectors.risk_get(reference=reference)
+        data = validated(ReviewInputSerializer, request.data)
+        services.risk_review(
+            risk=risk, actor=request.user, reason=data.get("reason", ""), reviewed_at=data.get("reviewed_at")
+        )
+        return Response(_risk_detail(reference))
 
 
 class RiskCloseView(_RiskDecisionView):
