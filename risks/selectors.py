@@ -9,11 +9,13 @@ from django.utils import timezone
 
 from core.errors import NotFound
 from core.history import history_entries
+from registry.models import EvaluationResult
 from risks.controls import latest_results
 from risks.models import (
     Acceptance,
     Control,
     Incident,
+    IncidentExample,
     IncidentStatus,
     MetricCheck,
     Risk,
@@ -176,7 +178,9 @@ def incident_queryset() -> QuerySet[Incident]:
     return Incident.objects.select_related(
         "version__model", "reporter", "closed_by", "guard_version__model"
     ).prefetch_related(
-        "examples", Prefetch("risks", queryset=Risk.objects.only("pk", "reference")), "evaluations__version__model"
+        Prefetch("examples", queryset=IncidentExample.objects.select_related("added_by")),
+        Prefetch("risks", queryset=Risk.objects.only("pk", "reference")),
+        Prefetch("evaluations", queryset=EvaluationResult.objects.only("pk")),
     )
 
 

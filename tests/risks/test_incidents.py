@@ -201,3 +201,33 @@ def test_it_lists_and_filters_incidents(api, executive, engineer, prod_version):
     assert len(client.get("/api/v1/incidents/?serious=true").json()["results"]) == 1
     assert len(client.get(f"/api/v1/incidents/?model={prod_version.model.name}").json()["results"]) == 2
     assert client.get("/api/v1/incidents/?status=burning").status_code == 400
+
+
+def test_the_admin_shows_a_frozen_version_read_only(compliance, engineer, prod_version):
+    from django.test import Client
+    from django.urls import reverse
+
+    incidents.incident_report(
+        actor=engineer,
+        title="Harmful answer",
+        version=prod_version,
+        occurred_at=timezone.now() - timedelta(days=1),
+        aware_at=timezone.now() - timedelta(hours=1),
+        description="d",
+        severity="critical",
+        serious=True,
+        serious_kind="other",
+    )
+    client = Client()
+    client.force_login(compliance)
+    url = reverse("admin:registry_modelversion_change", args=[prod_version.pk])
+
+    page = client.get(url)
+    post = client.post(url, {"changelog": "Rewritten", "change_reason": "Tidy up"})
+
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert "serious incident" in page.content.decode()
+    assert post.status_code == 403
+    prod_version.refresh_from_db()
+    assert prod_version.changelog != "Rewritten"

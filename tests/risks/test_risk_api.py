@@ -219,3 +219,47 @@ def test_it_counts_the_heat_map_by_likelihood_rows_and_impact_columns(api, compl
     assert sum(map(sum, body["residual"])) == 4
     filtered = api(executive).get("/api/v1/risks/heatmap/?residual_band=high").json()
     assert sum(map(sum, filtered["residual"])) == 3  # 4x3 (12) twice, and 1x5 lifted to High
+
+
+def test_it_lists_controls_and_incidents_in_a_fixed_number_of_queries(
+    api, compliance, engineer, executive, registered_version
+):
+    from risks import controls, incidents
+
+    client = api(executive)
+    client.get("/api/v1/controls/")  # authenticate once
+    model = registered_version.model
+
+    def add_one(n: int) -> None:
+        risk = services.risk_create(actor=compliance, owner=compliance, **risk_payload(title=f"Risk {n}"))
+        control = controls.control_create(actor=compliance, name=f"Control {n}", description="d", risks=[risk])
+        controls.metric_check_create(
+            control=control, actor=compliance, metric="refusal_rate", maximum=0.1, watched_models=[model]
+        )
+        incidents.incident_report(
+            actor=engineer,
+            title=f"Incident {n}",
+            version=registered_version,
+            occurred_at=timezone.now() - timedelta(hours=2),
+            aware_at=timezone.now() - timedelta(hours=1),
+            description="d",
+            severity="low",
+            risks=[risk],
+            examples=[{"prompt": "p", "bad_answer": "b"}],
+        )
+
+    add_one(0)
+    controls.metric_checks_evaluate()
+    counts = {}
+    for path in ("/api/v1/controls/", "/api/v1/incidents/"):
+        with CaptureQueriesContext(connection) as one:
+            client.get(path)
+        counts[path] = len(one.captured_queries)
+    for n in range(1, 5):
+        add_one(n)
+    controls.metric_checks_evaluate()
+    for path, expected in counts.items():
+        with CaptureQueriesContext(connection) as five:
+            response = client.get(path)
+        assert len(response.json()["results"]) == 5
+        assert len(five.captured_queries) == expected, path
