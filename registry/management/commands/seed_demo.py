@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import Source, audit_source
+from core.demo import demo_clock, last_month
 from core.errors import ApplicationError
 from core.roles import Role
 from core.services import token_issue
@@ -71,7 +72,9 @@ class Command(BaseCommand):
     def handle(self, *args, force: bool, with_jobs: bool, **options):
         if not settings.DEBUG and not force:
             raise CommandError("Demo data has a known password: run with DEBUG=1, or --force.")
-        with audit_source(Source.COMMAND), transaction.atomic():
+        # The demo happened last month (see core.demo): the monthly report has a month to tell.
+        with audit_source(Source.COMMAND), transaction.atomic(), demo_clock(last_month(2)) as clock:
+            self.clock = clock
             users = self._users()
             engineer = users["engineer"]
             for index, (name, display, purpose, base) in enumerate(MODELS):
@@ -85,9 +88,12 @@ class Command(BaseCommand):
                     base_model=base,
                     permitted_uses="Answering customers' questions in the web chat.",
                     out_of_scope_uses="Legal, medical or financial advice.",
+                    # One base model the vendor retires soon: the monthly report flags it.
+                    base_model_retires_on=last_month(28).date() + timedelta(days=75) if index == 2 else None,
                     reason="Demo data",
                 )
                 self._versions(model, engineer, count=3 - index % 2)
+                clock.advance(hours=3)
                 if index == 0:
                     self._releases(model, engineer, users["compliance"])
             token = token_issue(user=engineer, name="demo", actor=None, reason="Demo token for the README's curl lines")
@@ -113,6 +119,7 @@ class Command(BaseCommand):
                 promotion=promotion, actor=compliance, reason=reason, override_justification=override
             )
 
+        self.clock.at(last_month(5, 10))
         promote(
             v1,
             "production",
@@ -120,14 +127,18 @@ class Command(BaseCommand):
             "Pilot approved by the CAB.",
             override="Win rate 0.54 against the base model, below 0.55: accepted for a 4-week pilot.",
         )
+        self.clock.at(last_month(12, 11))
         promote(v2, "production", "Returns chats added; wins 58% against v1.", "Gate passed; CAB-12.")
+        self.clock.at(last_month(14, 16))
         releases.rollback(model=model, actor=engineer, reason="Refund promises regressed in live traffic (INC-7).")
+        self.clock.at(last_month(16, 9))
         rejected = releases.promotion_request(
             version=v3, actor=engineer, target="production", justification="Medical refusals added."
         )
         releases.promotion_reject(
             promotion=rejected, actor=compliance, reason="Gate failed: no win rate against the production version v1."
         )
+        self.clock.at(last_month(17, 14))
         services.evaluation_record(
             version=v3,
             actor=engineer,
@@ -137,6 +148,7 @@ class Command(BaseCommand):
             metrics={"win_rate": 0.6, "refusal_rate": 0.05, "p95_latency_ms": 1010, "golden_score": 0.86},
             per_intent={"billing": 0.63, "returns": 0.57, "medical advice": 0.52},
         )
+        self.clock.at(last_month(18, 10))
         promote(v3, "canary", "Re-evaluated against v1: wins 60%.", "Canary at 10% for two weeks.", traffic=10)
 
     def _jobs(self, engineer) -> None:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import Source, audit_source
+from core.demo import demo_clock, last_month
 from registry.models import ModelVersion, RegisteredModel
 from risks import controls, incidents, services
 from risks.models import Risk
@@ -120,11 +121,15 @@ class Command(BaseCommand):
             people = {name: User.objects.get(username=name) for name in ("compliance", "engineer")}
         except User.DoesNotExist:
             raise CommandError("Run `manage.py seed_demo` first: the demo users are missing.") from None
-        with audit_source(Source.COMMAND), transaction.atomic():
+        # Like seed_demo, last month (core.demo): the risk workshop on the 20th, then the evidence.
+        with audit_source(Source.COMMAND), transaction.atomic(), demo_clock(last_month(20, 10)) as clock:
             risks = self._risks(people)
+            clock.at(last_month(21, 11))
             self._controls(people["compliance"], risks)
-            self._incident(people, risks)
+            clock.at(last_month(22, 8))
             run = controls.metric_checks_evaluate()
+            clock.at(last_month(22, 15))
+            self._incident(people, risks, clock)
         self.stdout.write(
             f"Risk register: {len(risks)} risks; metric checks {run.outcomes}; breached controls: "
             f"{', '.join(run.breached) or 'none'}"
@@ -240,11 +245,11 @@ class Command(BaseCommand):
             notes="3 findings, all redacted before upload.",
         )
 
-    def _incident(self, people, risks) -> None:
+    def _incident(self, people, risks, clock) -> None:
         version = ModelVersion.objects.filter(model__name=SUPPORT, version="v2").first()
         if version is None:
             return
-        aware = timezone.now() - timedelta(days=12)
+        aware = last_month(13, 9)
         incident = incidents.incident_report(
             actor=people["engineer"],
             title="Refunds promised on final-sale items",
@@ -272,6 +277,7 @@ class Command(BaseCommand):
                 },
             ],
         )
+        clock.at(last_month(24, 16))
         guard = ModelVersion.objects.filter(model__name=SUPPORT, version="v3").first()
         incidents.incident_update(
             incident=incident,
