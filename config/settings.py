@@ -1,8 +1,8 @@
 """Fineprint settings, read from the environment.
 
 Every variable is listed in .env.example. Without any of them the service runs
-on embedded development defaults: SQLite, a filesystem Celery broker and a
-console email backend. Outside DEBUG, SECRET_KEY must be given.
+on embedded development defaults: SQLite, a filesystem Celery broker and
+email written to files under var/mail/. Outside DEBUG, SECRET_KEY must be given.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ INSTALLED_APPS = [
     "core",
     "registry",
     "risks",
+    "reports",
     "providers",
+    "django_celery_beat",
 ]
 
 MIDDLEWARE = [
@@ -115,6 +117,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Uploaded evidence and generated reports: keep it on persistent, backed-up storage.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "media/"  # never served as such: files are downloaded through permission-checked views
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
@@ -230,7 +235,11 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The schedule lives in the database (django-celery-beat): visible and editable in the admin
+# (Periodic tasks). The entries below are written there each time beat starts; the monthly
+# report's entry is created once by a migration, so an edit in the admin sticks.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+DJANGO_CELERY_BEAT_TZ_AWARE = True
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {
         "task": "core.tasks.idempotency_records_purge",
@@ -254,8 +263,26 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Email ----------------------------------------------------------------------------
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# By default each message is written to a file under var/mail/ (PDFs included); production
+# sets the SMTP backend and EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = Path(env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail")))
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "fineprint@localhost")
+
+# --- Monthly report -------------------------------------------------------------------
+# Shown on the report's cover.
+FINEPRINT_ORGANISATION = env_str("FINEPRINT_ORGANISATION", "Fineprint demo organisation")
+# Sent the report besides the active members of the Executives group.
+REPORT_EXTRA_RECIPIENTS = env_list("REPORT_EXTRA_RECIPIENTS", [])
+# A failed send is retried this many times, waiting 1, 2, 4... minutes (REPORT_RETRY_BASE_SECONDS).
+REPORT_DELIVERY_MAX_RETRIES = env_int("REPORT_DELIVERY_MAX_RETRIES", 5, minimum=0)
+REPORT_RETRY_BASE_SECONDS = env_int("REPORT_RETRY_BASE_SECONDS", 60, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -69,6 +69,13 @@ ROLE_PERMISSIONS = {
             "incident": ["view", "add", "change"],
             "incidentexample": ["view", "add"],
         },
+        "reports": {"report": ["view"], "reportrevision": ["view"], "delivery": ["view"]},
+        # The beat schedule, e.g. when the monthly report runs.
+        "django_celery_beat": {
+            "periodictask": ["view", "change"],
+            "crontabschedule": ["view", "add", "change"],
+            "intervalschedule": ["view"],
+        },
     },
     Role.EXECUTIVE: {
         "registry": {
@@ -78,6 +85,7 @@ ROLE_PERMISSIONS = {
             "checkpoint": ["view"],
         },
         "risks": {name: ["view"] for name in RISK_RECORDS},
+        "reports": {"report": ["view"], "reportrevision": ["view"], "delivery": ["view"]},
     },
     Role.ENGINEER: {
         "registry": {

@@ -1,0 +1,514 @@
+"""The monthly report's data: plain Python over the records, tested on its own, rendered elsewhere.
+
+Everything "as it stood at the end of the period" is read from history
+(django-simple-history's `as_of`), so a report regenerated later for a past month
+shows that month, not today. The result is JSON: numbers, strings and lists only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from registry.models import (
+    Deployment,
+    Environment,
+    EvaluationResult,
+    JobStatus,
+    ModelVersion,
+    Promotion,
+    PromotionStatus,
+    RegisteredModel,
+)
+from reports.periods import Period, zone
+from risks.models import Acceptance, Control, Incident, IncidentExample, IncidentStatus, Risk, TreatmentAction
+from risks.models.risk import ACTION_FINISHED
+from risks.scoring import SCALE, Band, matrix
+
+TREND_MONTHS = 6
+TOP_RISKS = 10
+EXPIRY_WINDOW_DAYS = 30
+RETIREMENT_WINDOW_DAYS = 90
+# A regression: the win rate drops by this much, or p95 latency rises by this share, against the previous evaluation.
+WIN_RATE_DROP = 0.02
+LATENCY_RISE = 0.10
+
+
+def data_sha256(data: dict) -> str:
+    """The SHA-256 of the data a report was built from (canonical JSON, without the generation time)."""
+    facts = {k: v for k, v in data.items() if k != "generated_at"}
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return timezone.localtime(moment, zone()).isoformat(timespec="minutes") if moment else None
+
+
+def _day(moment) -> str | None:
+    if moment is None:
+        return None
+    if isinstance(moment, datetime):
+        moment = timezone.localtime(moment, zone()).date()
+    return moment.isoformat()
+
+
+class _People:
+    """Usernames by id, read once."""
+
+    def __init__(self):
+        self._names: dict[int, str] = {}
+
+    def load(self, ids) -> None:
+        missing = {i for i in ids if i is not None} - set(self._names)
+        if missing:
+            user_model = get_user_model()
+            self._names.update(user_model.objects.filter(pk__in=missing).values_list("pk", user_model.USERNAME_FIELD))
+
+    def __call__(self, user_id) -> str:
+        return self._names.get(user_id, "-") if user_id else "(system)"
+
+
+def report_data(period: Period, *, now: datetime | None = None) -> dict[str, Any]:
+    start, end = period.start, period.end
+    people = _People()
+    risks = _risks_at(end)
+    people.load(r.owner_id for r in risks)
+    data = {
+        "organisation": settings.FINEPRINT_ORGANISATION,
+        "period": str(period),
+        "period_label": period.label,
+        "time_zone": settings.TIME_ZONE,
+        "period_start": _iso(start),
+        "period_end": _iso(end),
+        "inventory": _inventory(start, end, people),
+        "jobs": _jobs(start, end),
+        "risks": _risk_register(period, risks, people),
+        "evaluations": _evaluation_trends(end),
+        "incidents": _incidents(start, end, people),
+        "base_models_retiring": _base_models_retiring(end),
+        "audit": _audit(start, end, people),
+    }
+    data["decisions"] = _decisions(start, end, risks, people)
+    data["generated_at"] = _iso(now or timezone.now())
+    return data
+
+
+# --- Inventory --------------------------------------------------------------------------
+
+
+def _version_label(version: ModelVersion) -> str:
+    return f"{version.model.name}:{version.version}"
+
+
+def _inventory(start, end, people) -> dict:
+    in_period = Q(created_at__gte=start, created_at__lt=end)
+    registered = list(
+        ModelVersion.objects.filter(in_period)
+        .select_related("model")
+        .order_by("created_at")
+        .only("version", "model__name", "created_by_id", "created_at", "changelog")
+    )
+    deployments = list(
+        Deployment.objects.filter(started_at__gte=start, started_at__lt=end)
+        .select_related("version__model")
+        .order_by("started_at")
+    )
+    retired = list(
+        ModelVersion.objects.filter(retired_at__gte=start, retired_at__lt=end)
+        .select_related("model")
+        .order_by("retired_at")
+    )
+    failed = list(
+        ModelVersion.objects.filter(job_status=JobStatus.FAILED, job_finished_at__gte=start, job_finished_at__lt=end)
+        .select_related("model")
+        .order_by("job_finished_at")
+    )
+    people.load([v.created_by_id for v in registered] + [d.approved_by_id for d in deployments])
+
+    def deployment_row(d: Deployment) -> dict:
+        return {
+            "version": _version_label(d.version),
+            "environment": d.environment,
+            "traffic_percent": d.traffic_percent,
+            "at": _iso(d.started_at),
+            "approved_by": people(d.approved_by_id),
+            "reason": d.reason,
+        }
+
+    promoted = [deployment_row(d) for d in deployments if d.kind == Deployment.Kind.PROMOTION]
+    rolled_back = [deployment_row(d) for d in deployments if d.kind == Deployment.Kind.ROLLBACK]
+    return {
+        "counts": {
+            "registered": len(registered),
+            "promoted": len(promoted),
+            "rolled_back": len(rolled_back),
+            "retired": len(retired),
+            "failed": len(failed),
+            "models": RegisteredModel.objects.filter(created_at__lt=end).count(),
+            "versions": ModelVersion.objects.filter(created_at__lt=end).count(),
+        },
+        "registered": [
+            {
+                "version": _version_label(v),
+                "at": _iso(v.created_at),
+                "by": people(v.created_by_id),
+                "changelog": v.changelog[:300],
+            }
+            for v in registered[:50]
+        ],
+        "promoted": promoted,
+        "rolled_back": rolled_back,
+        "retired": [{"version": _version_label(v), "at": _iso(v.retired_at)} for v in retired],
+        "failed": [
+            {"version": _version_label(v), "at": _iso(v.job_finished_at), "error": v.job_error_message[:200]}
+            for v in failed
+        ],
+    }
+
+
+def _jobs(start, end) -> dict:
+    finished = (
+        ModelVersion.objects.filter(job_finished_at__gte=start, job_finished_at__lt=end)
+        .values("job_status")
+        .annotate(n=Count("pk"))
+    )
+    by_status = {row["job_status"]: row["n"] for row in finished}
+    return {"finished": sum(by_status.values()), "by_status": dict(sorted(by_status.items()))}
+
+
+# --- The risk register at the end of the period --------------------------------------
+
+
+def _risks_at(moment: datetime) -> list:
+    return list(Risk.history.as_of(moment))
+
+
+def _open(risks) -> list:
+    return [r for r in risks if r.status != "closed"]
+
+
+def _band_counts(risks) -> dict[str, int]:
+    counts = Counter(r.residual_band for r in _open(risks))
+    return {band: counts.get(band, 0) for band in Band.values}
+
+
+def _risk_row(risk, people, *, at: datetime) -> dict:
+    return {
+        "reference": risk.reference,
+        "title": risk.title,
+        "category": risk.get_category_display(),
+        "owner": people(risk.owner_id),
+        "inherent": f"{Band(risk.inherent_band).label} {risk.inherent_score}",
+        "residual": f"{Band(risk.residual_band).label} {risk.residual_score}",
+        "residual_band": risk.residual_band,
+        "residual_score": risk.residual_score,
+        "status": risk.get_status_display(),
+        "next_review": _day(risk.next_review_at),
+        "overdue": risk.status != "closed" and risk.next_review_at < at,
+        "breached": risk.breached,
+    }
+
+
+def _risk_register(period: Period, risks, people) -> dict:
+    end = period.end
+    open_risks = _open(risks)
+    heatmap = {kind: [[0 for _ in SCALE] for _ in SCALE] for kind in ("inherent", "residual")}
+    for r in open_risks:
+        heatmap["inherent"][r.inherent_likelihood - 1][r.inherent_impact - 1] += 1
+        heatmap["residual"][r.residual_likelihood - 1][r.residual_impact - 1] += 1
+    previous = _band_counts(_risks_at(period.start))
+    trend = []
+    for back in range(TREND_MONTHS - 1, -1, -1):
+        month = period.shift(-back)
+        counts = _band_counts(risks) if back == 0 else _band_counts(_risks_at(month.end))
+        trend.append({"period": str(month), **counts})
+    top = sorted(open_risks, key=lambda r: (-r.residual_score, -r.inherent_score, r.reference))[:TOP_RISKS]
+    actions = [
+        a
+        for a in TreatmentAction.history.as_of(end)
+        if a.status not in ACTION_FINISHED and a.due_on < timezone.localtime(end, zone()).date()
+    ]
+    references = {r.id: r.reference for r in risks}
+    people.load(a.owner_id for a in actions)
+    controls = [c for c in Control.history.as_of(end) if c.breached]
+    return {
+        "matrix_version": matrix().version,
+        "appetite": Band(matrix().appetite).label,
+        "open": len(open_risks),
+        "by_band": _band_counts(risks),
+        "by_band_previous": previous,
+        "heatmap": heatmap,
+        "trend": trend,
+        "top": [_risk_row(r, people, at=end) for r in top],
+        "overdue_actions": [
+            {
+                "risk": references.get(a.risk_id, "-"),
+                "action": a.action,
+                "owner": people(a.owner_id),
+                "due": a.due_on.isoformat(),
+                "status": a.get_status_display(),
+            }
+            for a in sorted(actions, key=lambda a: (a.due_on, a.id))
+        ],
+        "breached_controls": [
+            {"reference": c.reference, "name": c.name, "since": _iso(c.breached_since), "detail": c.breach_detail}
+            for c in sorted(controls, key=lambda c: c.reference)
+        ],
+    }
+
+
+# --- Evaluation trends of production models -------------------------------------------
+
+
+def _evaluation_trends(end: datetime) -> list[dict]:
+    live = (
+        Deployment.objects.filter(environment=Environment.PRODUCTION, started_at__lt=end)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=end))
+        .select_related("model", "version")
+        .order_by("model__name")
+    )
+    production = {d.model_id: d for d in live}
+    since = end - timedelta(days=31 * TREND_MONTHS)
+    evaluations = (
+        EvaluationResult.objects.filter(
+            version__model_id__in=production, ran_at__gte=since, ran_at__lt=end, metrics__has_key="win_rate"
+        )
+        .select_related("version")
+        .order_by("ran_at", "id")
+    )
+    points: dict[int, list[dict]] = {model_id: [] for model_id in production}
+    for e in evaluations:
+        points[e.version.model_id].append(
+            {
+                "at": _iso(e.ran_at),
+                "version": e.version.version,
+                "suite": e.suite,
+                "win_rate": e.metrics.get("win_rate"),
+                "refusal_rate": e.metrics.get("refusal_rate"),
+                "p95_latency_ms": e.metrics.get("p95_latency_ms"),
+            }
+        )
+    trends = []
+    for model_id, deployment in production.items():
+        series = points[model_id]
+        trends.append(
+            {
+                "model": deployment.model.name,
+                "production_version": deployment.version.version,
+                "since": _iso(deployment.started_at),
+                "points": series,
+                "regressions": _regressions(series),
+            }
+        )
+    return trends
+
+
+def _regressions(series: list[dict]) -> list[str]:
+    found = []
+    for before, after in itertools.pairwise(series):
+        won_before, won_after = before["win_rate"], after["win_rate"]
+        if won_before is not None and won_after is not None and won_before - won_after >= WIN_RATE_DROP:
+            found.append(
+                f"win rate {won_before:.2f} -> {won_after:.2f} "
+                f"({before['version']} to {after['version']}, {after['at'][:10]})"
+            )
+        lat_before, lat_after = before.get("p95_latency_ms"), after.get("p95_latency_ms")
+        if lat_before and lat_after and lat_after > lat_before * (1 + LATENCY_RISE):
+            found.append(
+                f"p95 latency {lat_before:g} -> {lat_after:g} ms ({before['version']} to {after['version']}, "
+                f"{after['at'][:10]})"
+            )
+    return found
+
+
+# --- Incidents, base models, audit trail ------------------------------------------------
+
+
+def _incidents(start, end, people) -> dict:
+    as_of = [i for i in Incident.history.as_of(end)]
+    opened = [i for i in as_of if start <= i.aware_at < end]
+    closed = [i for i in as_of if i.closed_at and start <= i.closed_at < end]
+    still_open_serious = [i for i in as_of if i.serious and i.status != IncidentStatus.CLOSED]
+    wanted = {i.id for i in opened + closed + still_open_serious}
+    examples: dict[int, list[dict]] = {}
+    for example in IncidentExample.objects.filter(incident_id__in=wanted, created_at__lt=end).order_by("id"):
+        examples.setdefault(example.incident_id, []).append(
+            {"prompt": example.prompt, "bad_answer": example.bad_answer, "expected_answer": example.expected_answer}
+        )
+    versions = {
+        v.pk: _version_label(v)
+        for v in ModelVersion.objects.filter(pk__in={i.version_id for i in as_of if i.id in wanted}).select_related(
+            "model"
+        )
+    }
+    people.load(i.reporter_id for i in as_of)
+
+    def row(i) -> dict:
+        clock = None
+        if i.serious:
+            reported = i.reported_to_authority_at
+            if reported:
+                clock = f"reported {_day(reported)} (deadline {_day(i.reporting_deadline)})"
+            elif i.reporting_deadline < end:
+                clock = f"deadline {_day(i.reporting_deadline)} passed without a report"
+            else:
+                clock = f"report due by {_day(i.reporting_deadline)}"
+        return {
+            "reference": i.reference,
+            "title": i.title,
+            "version": versions.get(i.version_id, "-"),
+            "severity": i.get_severity_display(),
+            "serious": i.get_serious_kind_display() if i.serious else "",
+            "clock": clock,
+            "status": i.get_status_display(),
+            "aware": _day(i.aware_at),
+            "closed": _day(i.closed_at),
+            "reporter": people(i.reporter_id),
+            "impact": i.impact,
+            "root_cause": i.root_cause,
+            "fix": i.fix,
+            "guard_examples": i.guard_examples,
+            "examples": examples.get(i.id, [])[:3],
+        }
+
+    return {
+        "opened": [row(i) for i in sorted(opened, key=lambda i: i.aware_at)],
+        "closed": [row(i) for i in sorted(closed, key=lambda i: i.closed_at)],
+        "serious_open": [row(i) for i in sorted(still_open_serious, key=lambda i: i.aware_at)],
+    }
+
+
+def _base_models_retiring(end: datetime) -> list[dict]:
+    last_day = timezone.localtime(end, zone()).date() - timedelta(days=1)
+    horizon = last_day + timedelta(days=RETIREMENT_WINDOW_DAYS)
+    rows = [
+        m
+        for m in RegisteredModel.history.as_of(end)
+        if not m.is_retired and m.base_model_retires_on and m.base_model_retires_on <= horizon
+    ]
+    return [
+        {
+            "model": m.name,
+            "base_model": m.base_model,
+            "retires_on": m.base_model_retires_on.isoformat(),
+            "days_left": (m.base_model_retires_on - last_day).days,
+        }
+        for m in sorted(rows, key=lambda m: (m.base_model_retires_on, m.name))
+    ]
+
+
+def _history_models() -> list:
+    return [
+        m
+        for m in apps.get_models()
+        if m.__name__.startswith("Historical") and any(f.name == "history_type" for f in m._meta.fields)
+    ]
+
+
+def _audit(start, end, people) -> dict:
+    by_user: Counter = Counter()
+    by_source: Counter = Counter()
+    by_record: Counter = Counter()
+    total = 0
+    for model in _history_models():
+        rows = model.objects.filter(history_date__gte=start, history_date__lt=end)
+        for row in rows.values("history_user_id", "history_source").annotate(n=Count("pk")):
+            by_user[row["history_user_id"]] += row["n"]
+            by_source[row["history_source"]] += row["n"]
+            by_record[model._meta.verbose_name.removeprefix("historical ")] += row["n"]
+            total += row["n"]
+    people.load(by_user)
+    without_reason = sum(
+        model.objects.filter(history_date__gte=start, history_date__lt=end)
+        .filter(Q(history_change_reason__isnull=True) | Q(history_change_reason=""))
+        .count()
+        for model in _history_models()
+        if any(f.name == "history_change_reason" for f in model._meta.fields)
+    )
+    return {
+        "changes": total,
+        "without_reason": without_reason,
+        "by_user": [[people(user_id), n] for user_id, n in by_user.most_common(10)],
+        "by_source": dict(sorted(by_source.items())),
+        "by_record": [[name, n] for name, n in by_record.most_common(12)],
+        "integrity": (
+            "Counts of the history rows recorded in the period. A keyed hash chain over the history "
+            "(tamper evidence with a verifier) is not in place yet, so no integrity checkpoint is printed."
+        ),
+    }
+
+
+# --- Decisions required -----------------------------------------------------------------
+
+
+def _decisions(start: datetime, end: datetime, risks: list, people) -> dict:
+    """What needs an executive's decision: the summary page."""
+    scoring = matrix()
+    # Over appetite and not accepted: an accepted risk already had its decision.
+    over = [r for r in _open(risks) if scoring.over_appetite(r.residual_band) and r.status != "accepted"]
+    window = end + timedelta(days=EXPIRY_WINDOW_DAYS)
+    acceptances = [a for a in Acceptance.history.as_of(end) if a.status == "active" and end <= a.expires_at < window]
+    references = {r.id: r.reference for r in risks}
+    pending = [p for p in Promotion.history.as_of(end) if p.status == PromotionStatus.PENDING]
+    overridden = list(
+        Promotion.objects.filter(decided_at__gte=start, decided_at__lt=end, gate_passed=False)
+        .exclude(override_justification="")
+        .select_related("version__model")
+        .order_by("decided_at")
+    )
+    labels = {
+        v.pk: _version_label(v)
+        for v in ModelVersion.objects.filter(pk__in={p.version_id for p in pending}).select_related("model")
+    }
+    people.load(
+        [a.accepted_by_id for a in acceptances]
+        + [p.requested_by_id for p in pending]
+        + [p.decided_by_id for p in overridden]
+    )
+    overdue = sorted((r for r in _open(risks) if r.next_review_at < end), key=lambda r: (r.next_review_at, r.reference))
+    return {
+        "over_appetite": [
+            _risk_row(r, people, at=end) for r in sorted(over, key=lambda r: (-r.residual_score, r.reference))
+        ],
+        "acceptances_expiring": [
+            {
+                "risk": references.get(a.risk_id, "-"),
+                "accepted_by": people(a.accepted_by_id),
+                "expires": _day(a.expires_at),
+                "residual": f"{Band(a.residual_band).label} {a.residual_score}",
+                "conditions": a.conditions,
+            }
+            for a in sorted(acceptances, key=lambda a: a.expires_at)
+        ],
+        "overdue_reviews": [_risk_row(r, people, at=end) for r in overdue],
+        "pending_promotions": [
+            {
+                "version": labels.get(p.version_id, "-"),
+                "target": p.target,
+                "requested_by": people(p.requested_by_id),
+                "requested": _day(p.requested_at),
+                "justification": p.justification,
+            }
+            for p in sorted(pending, key=lambda p: p.requested_at)
+        ],
+        "gate_overrides": [
+            {
+                "version": _version_label(p.version),
+                "target": p.target,
+                "decided_by": people(p.decided_by_id),
+                "decided": _day(p.decided_at),
+                "justification": p.override_justification,
+            }
+            for p in overridden
+        ],
+    }

@@ -1,0 +1,636 @@
+"""The monthly report's PDF, drawn by reportlab from the builder's data alone.
+
+Every text that came from a record (names, titles, changelogs, examples) is
+escaped before it reaches a Paragraph: markup in a changelog is shown as text.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from xml.sax.saxutils import escape
+
+from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.charts.lineplots import LinePlot
+from reportlab.graphics.shapes import Drawing, Rect, String
+from reportlab.graphics.widgets.markers import makeMarker
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import cm
+from reportlab.pdfgen import canvas as pdf_canvas
+from reportlab.platypus import (
+    CondPageBreak,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+BAND_COLOURS = {
+    "low": colors.HexColor("#2e7d32"),
+    "medium": colors.HexColor("#f9a825"),
+    "high": colors.HexColor("#ef6c00"),
+    "critical": colors.HexColor("#c62828"),
+}
+BAND_LABELS = {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
+# The cell colours of the matrix (rows likelihood 1-5, columns impact 1-5), for the heat maps.
+MATRIX_BANDS = [
+    ["low", "low", "low", "low", "high"],
+    ["low", "low", "medium", "medium", "high"],
+    ["low", "medium", "medium", "high", "high"],
+    ["low", "medium", "high", "high", "critical"],
+    ["medium", "high", "high", "critical", "critical"],
+]
+LINE_COLOURS = [colors.HexColor(c) for c in ("#1565c0", "#6a1b9a", "#00838f", "#ad1457", "#4e342e", "#558b2f")]
+PAGE_WIDTH = A4[0] - 3.6 * cm
+
+
+class _Styles:
+    def __init__(self):
+        base = getSampleStyleSheet()
+        self.title = ParagraphStyle("CoverTitle", parent=base["Title"], fontSize=26, leading=32, spaceAfter=18)
+        self.h1 = ParagraphStyle("H1", parent=base["Heading1"], fontSize=16, spaceBefore=6, spaceAfter=8)
+        self.h2 = ParagraphStyle("H2", parent=base["Heading2"], fontSize=12.5, spaceBefore=10, spaceAfter=4)
+        self.body = ParagraphStyle("Body", parent=base["BodyText"], fontSize=9.5, leading=12.5)
+        self.small = ParagraphStyle("Small", parent=self.body, fontSize=8, leading=10)
+        self.cell = ParagraphStyle("Cell", parent=self.body, fontSize=8.5, leading=10.5)
+        self.big = ParagraphStyle("Big", parent=self.body, fontSize=12, leading=16)
+        self.mono = ParagraphStyle("Mono", parent=self.small, fontName="Courier")
+
+
+@functools.cache
+def _styles() -> _Styles:
+    return _Styles()
+
+
+def text(value, style=None) -> Paragraph:
+    """A paragraph of record-supplied text: escaped, never interpreted as markup."""
+    return Paragraph(escape("" if value is None else str(value)), style or _styles().body)
+
+
+def markup(value: str, style=None) -> Paragraph:
+    """A paragraph of our own wording, whose markup (bold) is ours; values inside are escaped by the caller."""
+    return Paragraph(value, style or _styles().body)
+
+
+def table(header: list[str] | None, rows: list[list], widths: list[float] | None = None) -> Table:
+    """A table whose header (if any) repeats on every page it spans; cells wrap."""
+    st = _styles()
+    data = [[markup(f"<b>{escape(h)}</b>", st.cell) for h in header]] if header else []
+    data += [[c if isinstance(c, Paragraph) else text(c, st.cell) for c in row] for row in rows]
+    first = 1 if header else 0
+    result = Table(
+        data, repeatRows=first, colWidths=[w * PAGE_WIDTH for w in widths] if widths else None, hAlign="LEFT"
+    )
+    result.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#bdbdbd")),
+                *([("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eceff1"))] if header else []),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("ROWBACKGROUNDS", (0, first), (-1, -1), [colors.white, colors.HexColor("#fafafa")]),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+            ]
+        )
+    )
+    return result
+
+
+def when(iso: str | None) -> str:
+    """An ISO time from the data as "2026-10-05 10:00"."""
+    return (iso or "-")[:16].replace("T", " ")
+
+
+def _none(what: str) -> Paragraph:
+    return markup(f"<i>{escape(what)}</i>")
+
+
+# --- Charts -----------------------------------------------------------------------------
+
+
+def heatmap_drawing(grid: list[list[int]], title: str, size: float = 7.4 * cm) -> Drawing:
+    """A 5x5 heat map: likelihood up, impact across; each cell in its band's colour with its count."""
+    label = 1.3 * cm
+    cell = (size - label) / 5
+    drawing = Drawing(size, size + 0.9 * cm)
+    drawing.add(String(0, size + 0.45 * cm, title, fontName="Helvetica-Bold", fontSize=10))
+    for likelihood in range(1, 6):
+        y = label + (likelihood - 1) * cell
+        drawing.add(String(label - 0.25 * cm, y + cell / 2 - 3, str(likelihood), fontSize=8, textAnchor="end"))
+        for impact in range(1, 6):
+            x = label + (impact - 1) * cell
+            band = MATRIX_BANDS[likelihood - 1][impact - 1]
+            count = grid[likelihood - 1][impact - 1]
+            colour = BAND_COLOURS[band] if count else colors.Color(*BAND_COLOURS[band].rgb(), alpha=0.25)
+            drawing.add(Rect(x, y, cell - 1.5, cell - 1.5, fillColor=colour, strokeColor=colors.white))
+            if count:
+                drawing.add(
+                    String(
+                        x + cell / 2,
+                        y + cell / 2 - 4,
+                        str(count),
+                        fontName="Helvetica-Bold",
+                        fontSize=11,
+                        fillColor=colors.white,
+                        textAnchor="middle",
+                    )
+                )
+    for impact in range(1, 6):
+        drawing.add(
+            String(label + (impact - 0.5) * cell, label - 0.4 * cm, str(impact), fontSize=8, textAnchor="middle")
+        )
+    drawing.add(String(label + 2.5 * cell, 0.1 * cm, "impact", fontSize=8, textAnchor="middle"))
+    drawing.add(String(label - 0.25 * cm, label + 5 * cell + 0.1 * cm, "likelihood", fontSize=8, textAnchor="end"))
+    return drawing
+
+
+def band_trend_drawing(trend: list[dict]) -> Drawing:
+    """Open risks per residual band, month by month: one bar per band per month."""
+    width, height = PAGE_WIDTH, 6 * cm
+    drawing = Drawing(width, height)
+    chart = VerticalBarChart()
+    chart.x, chart.y, chart.width, chart.height = 1.2 * cm, 1.2 * cm, width - 4.5 * cm, height - 1.8 * cm
+    bands = list(BAND_LABELS)
+    chart.data = [[month[band] for month in trend] for band in bands]
+    chart.categoryAxis.categoryNames = [month["period"] for month in trend]
+    chart.categoryAxis.labels.fontSize = 7.5
+    chart.valueAxis.valueMin = 0
+    chart.valueAxis.labels.fontSize = 7.5
+    top = max([max(series) for series in chart.data] + [1])
+    chart.valueAxis.valueMax = top + 1
+    chart.valueAxis.valueStep = max(1, (top + 1) // 5)
+    chart.groupSpacing = 6
+    for index, band in enumerate(bands):
+        chart.bars[index].fillColor = BAND_COLOURS[band]
+        chart.bars[index].strokeColor = None
+    drawing.add(chart)
+    legend = Legend()
+    legend.x, legend.y = width - 3 * cm, height - 1 * cm
+    legend.fontSize = 8
+    legend.columnMaximum = 4
+    legend.colorNamePairs = [(BAND_COLOURS[b], BAND_LABELS[b]) for b in bands]
+    drawing.add(legend)
+    return drawing
+
+
+def win_rate_drawing(model: dict, colour) -> Drawing:
+    """The win rate of a production model's evaluations over the last months, one point per evaluation."""
+    width, height = PAGE_WIDTH, 5 * cm
+    drawing = Drawing(width, height)
+    points = [p for p in model["points"] if p["win_rate"] is not None]
+    plot = LinePlot()
+    plot.x, plot.y, plot.width, plot.height = 1.2 * cm, 1 * cm, width - 1.8 * cm, height - 1.6 * cm
+    plot.data = [[(index, p["win_rate"]) for index, p in enumerate(points)]]
+    plot.lines[0].strokeColor = colour
+    plot.lines[0].strokeWidth = 1.5
+    plot.lines[0].symbol = makeMarker("FilledCircle", size=4, fillColor=colour)
+    lowest = min([p["win_rate"] for p in points] + [0.5])
+    plot.yValueAxis.valueMin = max(0.0, round(lowest - 0.1, 1))
+    plot.yValueAxis.valueMax = 1.0
+    plot.yValueAxis.valueStep = 0.1
+    plot.yValueAxis.labels.fontSize = 7.5
+    plot.xValueAxis.valueMin = -0.3
+    plot.xValueAxis.valueMax = max(len(points) - 1, 1) + 0.3
+    plot.xValueAxis.valueSteps = list(range(len(points)))
+    plot.xValueAxis.labels.fontSize = 7
+    labels = [f"{p['version']} {p['at'][5:10]}" for p in points]
+    plot.xValueAxis.labelTextFormat = lambda value: labels[int(value)] if 0 <= int(value) < len(labels) else ""
+    drawing.add(plot)
+    # The 0.5 line: below it the model loses more comparisons than it wins.
+    y_half = plot.y + (0.5 - plot.yValueAxis.valueMin) / (1.0 - plot.yValueAxis.valueMin) * plot.height
+    if plot.yValueAxis.valueMin < 0.5:
+        drawing.add(Rect(plot.x, y_half, plot.width, 0.6, fillColor=colors.HexColor("#9e9e9e"), strokeColor=None))
+    return drawing
+
+
+# --- Pages ------------------------------------------------------------------------------
+
+
+class _NumberedCanvas(pdf_canvas.Canvas):
+    """Writes "page n of m" once the number of pages is known."""
+
+    footer = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pages = []
+
+    def showPage(self):
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self):
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            if self._pageNumber > 1:
+                self.setFont("Helvetica", 7.5)
+                self.setFillColor(colors.HexColor("#757575"))
+                self.drawString(1.8 * cm, 1.1 * cm, self.footer)
+                self.drawRightString(A4[0] - 1.8 * cm, 1.1 * cm, f"page {self._pageNumber} of {total}")
+            super().showPage()
+        super().save()
+
+
+def _cover(data: dict, sha256: str) -> list:
+    st = _styles()
+    risks, decisions = data["risks"], data["decisions"]
+    flow = [
+        Spacer(1, 4 * cm),
+        markup("AI models and risks", st.title),
+        markup(f"Monthly report for executives: <b>{escape(data['period_label'])}</b>", st.big),
+        Spacer(1, 0.4 * cm),
+        text(data["organisation"], st.big),
+        Spacer(1, 2 * cm),
+        table(
+            None,
+            [
+                [
+                    "Period",
+                    f"{data['period_start'][:10]} to {data['period_end'][:10]} (exclusive), {data['time_zone']}",
+                ],
+                ["Generated at", f"{when(data['generated_at'])} {data['time_zone']}"],
+                [
+                    "Open risks",
+                    f"{risks['open']}, of which {len(decisions['over_appetite'])} over appetite and not accepted",
+                ],
+                ["SHA-256 of the data", markup(f'<font name="Courier" size="7.5">{sha256}</font>', st.cell)],
+            ],
+            widths=[0.28, 0.72],
+        ),
+        Spacer(1, 0.5 * cm),
+        text(
+            "Built by Fineprint from its records as they stood at the end of the period; regenerating it for "
+            "the same period from the same records gives the same data and the same SHA-256.",
+            st.small,
+        ),
+        PageBreak(),
+    ]
+    return flow
+
+
+def _summary(data: dict) -> list:
+    st = _styles()
+    d, inv, incidents = data["decisions"], data["inventory"]["counts"], data["incidents"]
+    figures = [
+        ["Risks over appetite, not accepted", len(d["over_appetite"])],
+        ["Acceptances expiring within 30 days", len(d["acceptances_expiring"])],
+        ["Risk reviews overdue", len(d["overdue_reviews"])],
+        ["Promotions waiting for a decision", len(d["pending_promotions"])],
+        ["Release gates overridden this month", len(d["gate_overrides"])],
+        ["Breached controls", len(data["risks"]["breached_controls"])],
+        ["Incidents opened / closed", f"{len(incidents['opened'])} / {len(incidents['closed'])}"],
+        [
+            "Versions registered / promoted / rolled back",
+            f"{inv['registered']} / {inv['promoted']} / {inv['rolled_back']}",
+        ],
+    ]
+    flow = [markup("Summary: decisions required", st.h1)]
+    flow.append(table(["", "this month"], [[k, str(v)] for k, v in figures], widths=[0.75, 0.25]))
+    flow.append(Spacer(1, 0.3 * cm))
+    sections = [
+        (
+            "Risks over appetite: treat them or accept them",
+            ["Risk", "Title", "Residual", "Owner"],
+            [[r["reference"], r["title"], r["residual"], r["owner"]] for r in d["over_appetite"]],
+            [0.14, 0.5, 0.16, 0.2],
+        ),
+        (
+            "Acceptances expiring within 30 days: renew or treat",
+            ["Risk", "Accepted by", "Expires", "Residual", "Conditions"],
+            [
+                [a["risk"], a["accepted_by"], a["expires"], a["residual"], a["conditions"]]
+                for a in d["acceptances_expiring"]
+            ],
+            [0.13, 0.17, 0.14, 0.14, 0.42],
+        ),
+        (
+            "Reviews overdue",
+            ["Risk", "Title", "Owner", "Was due"],
+            [[r["reference"], r["title"], r["owner"], r["next_review"]] for r in d["overdue_reviews"]],
+            [0.14, 0.5, 0.2, 0.16],
+        ),
+        (
+            "Promotions waiting for a decision",
+            ["Version", "Target", "Requested by", "On", "Why"],
+            [
+                [p["version"], p["target"], p["requested_by"], p["requested"], p["justification"]]
+                for p in d["pending_promotions"]
+            ],
+            [0.22, 0.12, 0.16, 0.12, 0.38],
+        ),
+        (
+            "Failed release gates overridden",
+            ["Version", "Target", "Approved by", "On", "Justification"],
+            [
+                [o["version"], o["target"], o["decided_by"], o["decided"], o["justification"]]
+                for o in d["gate_overrides"]
+            ],
+            [0.22, 0.12, 0.16, 0.12, 0.38],
+        ),
+    ]
+    for title, header, rows, widths in sections:
+        flow.append(markup(escape(title), st.h2))
+        flow.append(table(header, rows, widths) if rows else _none("None."))
+    flow.append(PageBreak())
+    return flow
+
+
+def _inventory(data: dict) -> list:
+    st = _styles()
+    inv, jobs = data["inventory"], data["jobs"]
+    counts = inv["counts"]
+    flow = [markup("1. Inventory changes", st.h1)]
+    flow.append(
+        text(
+            f"{counts['models']} registered models and {counts['versions']} versions at the end of the month. "
+            f"This month: {counts['registered']} versions registered, {counts['promoted']} promoted, "
+            f"{counts['rolled_back']} rolled back, {counts['retired']} retired, {counts['failed']} failed in "
+            f"training; {jobs['finished']} fine-tune jobs finished"
+            + (" (" + ", ".join(f"{n} {s}" for s, n in jobs["by_status"].items()) + ")." if jobs["by_status"] else ".")
+        )
+    )
+    parts = [
+        (
+            "Promoted",
+            ["Version", "Where", "When", "Approved by", "Why"],
+            [
+                [
+                    p["version"],
+                    f"{p['environment']} {p['traffic_percent']}%",
+                    when(p["at"]),
+                    p["approved_by"],
+                    p["reason"],
+                ]
+                for p in inv["promoted"]
+            ],
+            [0.22, 0.14, 0.16, 0.14, 0.34],
+        ),
+        (
+            "Rolled back",
+            ["Version restored", "Where", "When", "By", "Why"],
+            [
+                [p["version"], p["environment"], when(p["at"]), p["approved_by"], p["reason"]]
+                for p in inv["rolled_back"]
+            ],
+            [0.22, 0.14, 0.16, 0.14, 0.34],
+        ),
+        ("Retired", ["Version", "When"], [[r["version"], when(r["at"])] for r in inv["retired"]], [0.5, 0.5]),
+        (
+            "Failed in training",
+            ["Version", "When", "Error"],
+            [[f["version"], when(f["at"]), f["error"]] for f in inv["failed"]],
+            [0.25, 0.2, 0.55],
+        ),
+        (
+            "Registered",
+            ["Version", "When", "By", "Changelog"],
+            [[r["version"], when(r["at"]), r["by"], r["changelog"]] for r in inv["registered"]],
+            [0.2, 0.15, 0.13, 0.52],
+        ),
+    ]
+    for title, header, rows, widths in parts:
+        flow.append(markup(title, st.h2))
+        flow.append(table(header, rows, widths) if rows else _none("None this month."))
+    return flow
+
+
+def _risk_sections(data: dict) -> list:
+    st = _styles()
+    risks = data["risks"]
+    flow = [PageBreak(), markup("2. Risk heat maps, inherent and residual", st.h1)]
+    flow.append(
+        text(
+            f"{risks['open']} open risks, scored with matrix {risks['matrix_version']}: likelihood (up) times "
+            f"impact (across). Inherent is before controls, residual after. The risk appetite is "
+            f"{risks['appetite']}: risks above it need a decision."
+        )
+    )
+    maps = Table(
+        [
+            [
+                heatmap_drawing(risks["heatmap"]["inherent"], "Inherent"),
+                heatmap_drawing(risks["heatmap"]["residual"], "Residual"),
+            ]
+        ],
+        hAlign="LEFT",
+    )
+    flow += [Spacer(1, 0.2 * cm), maps]
+    previous, now = risks["by_band_previous"], risks["by_band"]
+    rows = []
+    for band, label in BAND_LABELS.items():
+        change = now[band] - previous[band]
+        rows.append([label, str(now[band]), str(previous[band]), f"{change:+d}" if change else "="])
+    flow += [
+        markup("Residual bands against last month", st.h2),
+        table(["Band", "Now", "Last month", "Change"], rows, [0.3, 0.2, 0.25, 0.25]),
+    ]
+    flow += [markup("Trend: open risks per residual band", st.h2), band_trend_drawing(risks["trend"])]
+
+    flow += [CondPageBreak(8 * cm), markup("3. Top risks", st.h1)]
+    flow.append(
+        table(
+            ["Risk", "Title", "Owner", "Inherent", "Residual", "Status", "Next review"],
+            [
+                [
+                    r["reference"],
+                    r["title"] + (" (control breached)" if r["breached"] else ""),
+                    r["owner"],
+                    r["inherent"],
+                    r["residual"],
+                    r["status"],
+                    (r["next_review"] or "-") + (" OVERDUE" if r["overdue"] else ""),
+                ]
+                for r in risks["top"]
+            ],
+            [0.11, 0.31, 0.12, 0.11, 0.11, 0.11, 0.13],
+        )
+        if risks["top"]
+        else _none("No open risk.")
+    )
+    flow += [markup("4. Treatment actions overdue", st.h1)]
+    flow.append(
+        table(
+            ["Risk", "Action", "Owner", "Was due", "Status"],
+            [[a["risk"], a["action"], a["owner"], a["due"], a["status"]] for a in risks["overdue_actions"]],
+            [0.12, 0.46, 0.14, 0.13, 0.15],
+        )
+        if risks["overdue_actions"]
+        else _none("None.")
+    )
+    flow += [markup("Controls breached (key risk indicators)", st.h2)]
+    flow.append(
+        table(
+            ["Control", "Name", "Since", "What was seen"],
+            [[c["reference"], c["name"], when(c["since"]), c["detail"]] for c in risks["breached_controls"]],
+            [0.12, 0.25, 0.16, 0.47],
+        )
+        if risks["breached_controls"]
+        else _none("None: every metric check passed or had no data.")
+    )
+    return flow
+
+
+def _evaluations(data: dict) -> list:
+    st = _styles()
+    flow = [PageBreak(), markup("5. Evaluation trends of production models", st.h1)]
+    if not data["evaluations"]:
+        return [*flow, _none("No model was in production at the end of the month.")]
+    flow.append(
+        text(
+            "Side-by-side win rate of each evaluation of the model's versions over the last six months "
+            "(above 0.5: it wins more comparisons than it loses), with the regressions found between "
+            "consecutive evaluations."
+        )
+    )
+    for index, model in enumerate(data["evaluations"]):
+        block = [
+            markup(
+                f"{escape(model['model'])}: <b>{escape(model['production_version'])}</b> in production since "
+                f"{escape((model['since'] or '')[:10])}",
+                st.h2,
+            )
+        ]
+        if any(p["win_rate"] is not None for p in model["points"]):
+            block.append(win_rate_drawing(model, LINE_COLOURS[index % len(LINE_COLOURS)]))
+        else:
+            block.append(_none("No evaluation with a win rate in the last six months."))
+        if model["regressions"]:
+            block.append(text("Regressions: " + "; ".join(model["regressions"]), st.small))
+        flow.append(KeepTogether(block))
+    return flow
+
+
+def _incidents(data: dict) -> list:
+    st = _styles()
+    incidents = data["incidents"]
+    flow = [PageBreak(), markup("6. Incidents", st.h1)]
+    flow.append(
+        text(
+            f"{len(incidents['opened'])} opened and {len(incidents['closed'])} closed this month; "
+            f"{len(incidents['serious_open'])} serious incident(s) still open."
+        )
+    )
+    seen = set()
+    for title, rows in (
+        ("Opened", incidents["opened"]),
+        ("Closed", incidents["closed"]),
+        ("Serious, still open", incidents["serious_open"]),
+    ):
+        rows = [r for r in rows if (title, r["reference"]) not in seen]
+        flow.append(markup(title, st.h2))
+        if not rows:
+            flow.append(_none("None."))
+        for incident in rows:
+            seen.add((title, incident["reference"]))
+            flow += _incident(incident)
+    return flow
+
+
+def _incident(i: dict) -> list:
+    st = _styles()
+    facts = [
+        ["Version", i["version"]],
+        ["Severity", i["severity"] + (f"; serious: {i['serious']}" if i["serious"] else "")],
+        ["Reporting clock", i["clock"] or "not a serious incident"],
+        ["Status", f"{i['status']} (aware {i['aware']}" + (f", closed {i['closed']})" if i["closed"] else ")")],
+        ["Impact", i["impact"] or "-"],
+        ["Root cause", i["root_cause"] or "not yet known"],
+        ["Fix", i["fix"] or "-"],
+        ["Guard examples added", i["guard_examples"] or "-"],
+    ]
+    flow = [
+        markup(f"<b>{escape(i['reference'])}</b> {escape(i['title'])}", st.body),
+        table(None, facts, [0.22, 0.78]),
+    ]
+    if i["examples"]:
+        flow.append(
+            table(
+                ["Prompt (redacted)", "Bad answer", "Expected answer"],
+                [[e["prompt"], e["bad_answer"], e["expected_answer"]] for e in i["examples"]],
+                [0.34, 0.33, 0.33],
+            )
+        )
+    flow.append(Spacer(1, 0.3 * cm))
+    return flow
+
+
+def _closing(data: dict, sha256: str) -> list:
+    st = _styles()
+    flow = [CondPageBreak(6 * cm), markup("7. Base models nearing retirement", st.h1)]
+    retiring = data["base_models_retiring"]
+    flow.append(
+        table(
+            ["Model", "Base model", "Retires on", "Days left"],
+            [[r["model"], r["base_model"], r["retires_on"], str(r["days_left"])] for r in retiring],
+            [0.3, 0.35, 0.2, 0.15],
+        )
+        if retiring
+        else _none("No base model retires within 90 days.")
+    )
+    audit = data["audit"]
+    flow += [markup("8. Audit trail", st.h1)]
+    flow.append(
+        text(
+            f"{audit['changes']} changes recorded this month, each with who, when, from where and what; "
+            f"{audit['without_reason']} without a written reason (system bookkeeping such as sign-ins and "
+            "job sync)."
+        )
+    )
+    flow.append(
+        table(
+            ["By whom", "Changes"],
+            [[user, str(n)] for user, n in audit["by_user"]],
+            [0.7, 0.3],
+        )
+        if audit["by_user"]
+        else _none("No change recorded.")
+    )
+    flow.append(Spacer(1, 0.2 * cm))
+    flow.append(text("From where: " + (", ".join(f"{k} {v}" for k, v in audit["by_source"].items()) or "-"), st.small))
+    flow.append(
+        text("Records changed most: " + (", ".join(f"{k} {v}" for k, v in audit["by_record"]) or "-"), st.small)
+    )
+    flow.append(Spacer(1, 0.2 * cm))
+    flow.append(text(audit["integrity"], st.small))
+    flow.append(Spacer(1, 0.6 * cm))
+    flow.append(
+        markup(f'SHA-256 of the data this report was built from: <font name="Courier">{sha256}</font>', st.small)
+    )
+    return flow
+
+
+def render_pdf(data: dict, *, sha256: str) -> bytes:
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=1.8 * cm,
+        rightMargin=1.8 * cm,
+        topMargin=1.6 * cm,
+        bottomMargin=1.8 * cm,
+        title=f"AI models and risks: {data['period_label']}",
+        author="Fineprint",
+        subject=f"Monthly report for executives, {data['organisation']}",
+    )
+    story = [
+        *_cover(data, sha256),
+        *_summary(data),
+        *_inventory(data),
+        *_risk_sections(data),
+        *_evaluations(data),
+        *_incidents(data),
+        *_closing(data, sha256),
+    ]
+
+    class Canvas(_NumberedCanvas):
+        footer = f"{data['organisation']} · AI models and risks · {data['period_label']}"
+
+    document.build(story, canvasmaker=Canvas)
+    return buffer.getvalue()

@@ -1,0 +1,121 @@
+"""A small world laid out over September to November 2026, to report on October."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core.demo import demo_clock
+from core.roles import Role
+from registry import releases, services
+from reports.periods import Period
+from risks import controls, incidents
+from risks import services as risk_services
+from tests.conftest import evaluation_payload, make_user, model_payload, version_payload
+from tests.risks.conftest import risk_payload
+
+OCTOBER = Period(2026, 10)
+
+
+def at(month: int, day: int, hour: int = 10) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+def _evaluated(model, engineer, label, win, *, p95=900, changelog=None):
+    overrides = {"version": label}
+    if changelog:
+        overrides["changelog"] = changelog
+    return services.version_register(
+        model=model,
+        actor=engineer,
+        evaluations=[
+            evaluation_payload(
+                baseline_version=model.base_model,
+                metrics={"win_rate": win, "refusal_rate": 0.04, "p95_latency_ms": p95},
+                per_intent={},
+            )
+        ],
+        **version_payload(**overrides),
+    )
+
+
+def _release(version, engineer, approver):
+    promotion = releases.promotion_request(version=version, actor=engineer, target="production", justification="Go")
+    releases.promotion_approve(promotion=promotion, actor=approver, reason="CAB", override_justification="Pilot")
+
+
+@pytest.fixture
+def world(db, engineer, compliance):
+    """September: a model, v1 in production, a risk. October: v2 registered and promoted (win rate down),
+    a High risk, an acceptance, an incident, an overdue action. November: v3, and the October risk changed."""
+    approver = make_user("ada-approver", Role.COMPLIANCE)
+    executive = make_user("eve-exec", Role.EXECUTIVE, email="eve@example.com")
+    w = {"approver": approver, "executive": executive}
+    with demo_clock(at(9, 3)) as clock:
+        model = services.model_create(actor=engineer, **model_payload(name="support-bot"))
+        v1 = _evaluated(model, engineer, "v1", 0.62)
+        _release(v1, engineer, approver)
+        w["september_risk"] = risk_services.risk_create(
+            actor=compliance, owner=compliance, **risk_payload(title="Old September risk")
+        )
+
+        clock.at(at(10, 5))
+        v2 = _evaluated(model, engineer, "v2", 0.55, p95=1200, changelog="Added <b>bold</b> & <i>chats</i>")
+        clock.at(at(10, 6))
+        _release(v2, engineer, approver)
+        clock.at(at(10, 10))
+        high = risk_services.risk_create(
+            actor=compliance,
+            owner=engineer,
+            **risk_payload(
+                title="Leaks <script>card</script> numbers",
+                inherent_likelihood=5,
+                inherent_impact=4,
+                residual_likelihood=4,
+                residual_impact=4,
+            ),
+        )
+        accepted = risk_services.risk_create(actor=compliance, owner=compliance, **risk_payload(title="Accepted one"))
+        risk_services.risk_accept(
+            risk=accepted, actor=compliance, rationale="Low exposure", expires_at=at(11, 10), conditions="Watch it"
+        )
+        later = risk_services.risk_create(actor=compliance, owner=compliance, **risk_payload(title="Accepted later"))
+        risk_services.risk_accept(risk=later, actor=compliance, rationale="Fine", expires_at=at(12, 15))
+        risk_services.action_create(
+            risk=high, actor=compliance, action="Add guard chats", owner=engineer, due_on=at(10, 20).date()
+        )
+        control = controls.control_create(actor=compliance, name="p95 within SLA", description="d", risks=[high])
+        controls.metric_check_create(
+            control=control, actor=compliance, metric="p95_latency_ms", maximum=1000, watched_models=[model]
+        )
+        clock.at(at(10, 12))
+        controls.metric_checks_evaluate()
+        clock.at(at(10, 15))
+        w["incident"] = incidents.incident_report(
+            actor=engineer,
+            title="Promised a refund",
+            version=v2,
+            occurred_at=at(10, 13),
+            aware_at=at(10, 14),
+            description="It promised refunds.",
+            severity="high",
+            serious=True,
+            serious_kind="other",
+            examples=[{"prompt": "Refund to jane@example.com?", "bad_answer": "Yes!", "expected_answer": "No."}],
+        )
+
+        clock.at(at(11, 5))
+        _evaluated(model, engineer, "v3", 0.7)
+        risk_services.risk_update(
+            risk=high, actor=compliance, data={"residual_likelihood": 1, "residual_impact": 1}, reason="Fixed"
+        )
+        risk_services.risk_close(risk=w["september_risk"], actor=compliance, reason="Gone")
+    w.update(model=model, v1=v1, v2=v2, high=high, accepted=accepted, control=control)
+    return w
+
+
+@pytest.fixture
+def in_october():
+    """Report as if generated on 2026-11-01 06:00."""
+    return at(11, 1, 6)
