@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
@@ -107,6 +108,21 @@ def when(iso: str | None) -> str:
     return (iso or "-")[:16].replace("T", " ")
 
 
+# An executive reads the first rows; the data (kept with every revision) has all of them.
+SUMMARY_ROWS = 15
+SECTION_ROWS = 25
+CHARTS = 6
+DETAILED_INCIDENTS = 10
+
+
+def capped(rows: list, limit: int) -> tuple[list, Paragraph | None]:
+    """The first `limit` rows, and a line saying how many more there are."""
+    if len(rows) <= limit:
+        return rows, None
+    note = markup(f"<i>... and {len(rows) - limit} more, in the register and in this report's data.</i>")
+    return rows[:limit], note
+
+
 def _none(what: str) -> Paragraph:
     return markup(f"<i>{escape(what)}</i>")
 
@@ -199,7 +215,12 @@ def win_rate_drawing(model: dict, colour) -> Drawing:
     plot.xValueAxis.valueMax = max(len(points) - 1, 1) + 0.3
     plot.xValueAxis.valueSteps = list(range(len(points)))
     plot.xValueAxis.labels.fontSize = 7
-    labels = [f"{p['version']} {p['at'][5:10]}" for p in points]
+    # At most eight labels under the axis, evenly spread, so they never run into each other.
+    step = max(1, -(-len(points) // 8))
+    labels = [
+        f"{p['version']} {p['at'][5:10]}" if index % step == 0 or index == len(points) - 1 else ""
+        for index, p in enumerate(points)
+    ]
     plot.xValueAxis.labelTextFormat = lambda value: labels[int(value)] if 0 <= int(value) < len(labels) else ""
     drawing.add(plot)
     # The 0.5 line: below it the model loses more comparisons than it wins.
@@ -337,7 +358,10 @@ def _summary(data: dict) -> list:
     ]
     for title, header, rows, widths in sections:
         flow.append(markup(escape(title), st.h2))
-        flow.append(table(header, rows, widths) if rows else _none("None."))
+        shown, more = capped(rows, SUMMARY_ROWS)
+        flow.append(table(header, shown, widths) if rows else _none("None."))
+        if more:
+            flow.append(more)
     flow.append(PageBreak())
     return flow
 
@@ -397,7 +421,10 @@ def _inventory(data: dict) -> list:
     ]
     for title, header, rows, widths in parts:
         flow.append(markup(title, st.h2))
-        flow.append(table(header, rows, widths) if rows else _none("None this month."))
+        shown, more = capped(rows, SECTION_ROWS)
+        flow.append(table(header, shown, widths) if rows else _none("None this month."))
+        if more:
+            flow.append(more)
     return flow
 
 
@@ -455,25 +482,31 @@ def _risk_sections(data: dict) -> list:
         else _none("No open risk.")
     )
     flow += [markup("4. Treatment actions overdue", st.h1)]
+    actions, more = capped(risks["overdue_actions"], SECTION_ROWS)
     flow.append(
         table(
             ["Risk", "Action", "Owner", "Was due", "Status"],
-            [[a["risk"], a["action"], a["owner"], a["due"], a["status"]] for a in risks["overdue_actions"]],
+            [[a["risk"], a["action"], a["owner"], a["due"], a["status"]] for a in actions],
             [0.12, 0.46, 0.14, 0.13, 0.15],
         )
-        if risks["overdue_actions"]
+        if actions
         else _none("None.")
     )
+    if more:
+        flow.append(more)
     flow += [markup("Controls breached (key risk indicators)", st.h2)]
+    breached, more = capped(risks["breached_controls"], SECTION_ROWS)
     flow.append(
         table(
             ["Control", "Name", "Since", "What was seen"],
-            [[c["reference"], c["name"], when(c["since"]), c["detail"]] for c in risks["breached_controls"]],
+            [[c["reference"], c["name"], when(c["since"]), c["detail"]] for c in breached],
             [0.12, 0.25, 0.16, 0.47],
         )
-        if risks["breached_controls"]
+        if breached
         else _none("None: every metric check passed or had no data.")
     )
+    if more:
+        flow.append(more)
     return flow
 
 
@@ -489,7 +522,15 @@ def _evaluations(data: dict) -> list:
             "consecutive evaluations."
         )
     )
-    for index, model in enumerate(data["evaluations"]):
+    models = data["evaluations"]
+
+    def latest(model: dict):
+        rates = [p["win_rate"] for p in model["points"] if p["win_rate"] is not None]
+        return rates[-1] if rates else None
+
+    # The charts go to the models that most need a look: regressions first, then the lowest win rate.
+    concerning = sorted(models, key=lambda m: (-len(m["regressions"]), latest(m) if latest(m) is not None else 1))
+    for index, model in enumerate(concerning[:CHARTS]):
         block = [
             markup(
                 f"{escape(model['model'])}: <b>{escape(model['production_version'])}</b> in production since "
@@ -502,8 +543,29 @@ def _evaluations(data: dict) -> list:
         else:
             block.append(_none("No evaluation with a win rate in the last six months."))
         if model["regressions"]:
-            block.append(text("Regressions: " + "; ".join(model["regressions"]), st.small))
+            shown = model["regressions"][-3:]
+            earlier = len(model["regressions"]) - len(shown)
+            note = f" (and {earlier} earlier)" if earlier else ""
+            block.append(text("Regressions: " + "; ".join(shown) + note, st.small))
         flow.append(KeepTogether(block))
+    if len(models) > CHARTS:
+        flow.append(markup(f"All {len(models)} production models", st.h2))
+        flow.append(
+            table(
+                ["Model", "In production", "Latest win rate", "Evaluations", "Regressions (latest)"],
+                [
+                    [
+                        m["model"],
+                        m["production_version"],
+                        "-" if latest(m) is None else f"{latest(m):.2f}",
+                        str(len(m["points"])),
+                        f"{len(m['regressions'])}: {m['regressions'][-1]}" if m["regressions"] else "-",
+                    ]
+                    for m in sorted(models, key=lambda m: m["model"])
+                ],
+                [0.2, 0.14, 0.13, 0.12, 0.41],
+            )
+        )
     return flow
 
 
@@ -517,19 +579,29 @@ def _incidents(data: dict) -> list:
             f"{len(incidents['serious_open'])} serious incident(s) still open."
         )
     )
-    seen = set()
+    severity_rank = {"Critical": 0, "High": 1, "Medium": 2, "Low": 3}
     for title, rows in (
         ("Opened", incidents["opened"]),
         ("Closed", incidents["closed"]),
         ("Serious, still open", incidents["serious_open"]),
     ):
-        rows = [r for r in rows if (title, r["reference"]) not in seen]
         flow.append(markup(title, st.h2))
         if not rows:
             flow.append(_none("None."))
-        for incident in rows:
-            seen.add((title, incident["reference"]))
+            continue
+        ranked = sorted(rows, key=lambda i: (not i["serious"], severity_rank.get(i["severity"], 9)))
+        for incident in ranked[:DETAILED_INCIDENTS]:
             flow += _incident(incident)
+        rest = ranked[DETAILED_INCIDENTS:]
+        if rest:
+            flow.append(markup(f"{len(rest)} more, in short", st.body))
+            flow.append(
+                table(
+                    ["Incident", "Title", "Version", "Severity", "Status"],
+                    [[i["reference"], i["title"], i["version"], i["severity"], i["status"]] for i in rest],
+                    [0.12, 0.4, 0.22, 0.12, 0.14],
+                )
+            )
     return flow
 
 
@@ -604,6 +676,11 @@ def _closing(data: dict, sha256: str) -> list:
         markup(f'SHA-256 of the data this report was built from: <font name="Courier">{sha256}</font>', st.small)
     )
     return flow
+
+
+def pdf_pages(pdf: bytes) -> int:
+    """The number of pages of a PDF reportlab wrote (its page objects, not the page tree)."""
+    return len(re.findall(rb"/Type /Page[^s]", pdf))
 
 
 def render_pdf(data: dict, *, sha256: str) -> bytes:

@@ -28,7 +28,7 @@ from core.roles import Role, has_role
 from reports.builder import data_sha256, report_data
 from reports.models import Delivery, DeliveryStatus, Report, ReportRevision, Trigger
 from reports.periods import Period
-from reports.render import render_pdf
+from reports.render import pdf_pages, render_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def _store(*, period, actor, trigger, key, data, sha, pdf, started, build_second
         data_sha256=sha,
         pdf_sha256=hashlib.sha256(pdf).hexdigest(),
         pdf_bytes=len(pdf),
-        pages=pdf.count(b"/Type /Page\n") or pdf.count(b"/Type /Page"),
+        pages=pdf_pages(pdf),
         started_at=started,
         generated_at=timezone.now(),
         build_seconds=round(build_seconds, 3),

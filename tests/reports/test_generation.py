@@ -95,3 +95,14 @@ def test_the_scheduled_run_reports_on_the_previous_month(db):
     assert Period.previous_month(datetime(2026, 11, 1, 6, tzinfo=UTC)) == Period(2026, 10)
     assert Period.previous_month(datetime(2027, 1, 1, 6, tzinfo=UTC)) == Period(2026, 12)
     assert re.match(r"^\d{4}-\d{2}$", str(Period.previous_month()))
+
+
+def test_make_run_makes_the_demo_report_once(world, settings, tmp_path, capsys):
+    settings.MEDIA_ROOT = tmp_path
+    call_command("generate_report", "2026-10", "--send", "--if-missing")
+    call_command("generate_report", "2026-10", "--send", "--if-missing")
+
+    out = capsys.readouterr().out
+    assert ReportRevision.objects.count() == 1
+    assert "sent to eve@example.com: sent" in out
+    assert "exists already; nothing to do" in out

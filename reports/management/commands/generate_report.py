@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from core.audit import Source, audit_source, service_user
 from core.errors import ApplicationError
 from reports import services
-from reports.models import Delivery, DeliveryStatus, Trigger
+from reports.models import Delivery, DeliveryStatus, ReportRevision, Trigger
 from reports.periods import Period
 
 
@@ -19,12 +19,18 @@ class Command(BaseCommand):
         parser.add_argument("period", nargs="?", help="YYYY-MM; last month when omitted")
         parser.add_argument("--as", dest="username", help="Record it as done by this user (default: the service user)")
         parser.add_argument("--send", action="store_true", help="Also email it to the recipients now, in this process")
+        parser.add_argument(
+            "--if-missing", action="store_true", help="Do nothing if the month already has a report (make run)"
+        )
 
-    def handle(self, *args, period: str | None, username: str | None, send: bool, **options):
+    def handle(self, *args, period: str | None, username: str | None, send: bool, if_missing: bool, **options):
         try:
             target = Period.parse(period) if period else Period.previous_month()
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
+        if if_missing and ReportRevision.objects.filter(report__period=target.first_day).exists():
+            self.stdout.write(f"The report of {target} exists already; nothing to do.")
+            return
         with audit_source(Source.COMMAND):
             actor = self._actor(username)
             generated = services.report_generate(period=target, actor=actor, trigger=Trigger.COMMAND)
