@@ -47,6 +47,10 @@ def _release(version, engineer, approver):
 
 @pytest.fixture
 def world(db, engineer, compliance):
+    return build_world(engineer, compliance)
+
+
+def build_world(engineer, compliance) -> dict:
     """September: a model, v1 in production, a risk. October: v2 registered and promoted (win rate down),
     a High risk, an acceptance, an incident, an overdue action. November: v3, and the October risk changed."""
     approver = make_user("ada-approver", Role.COMPLIANCE)
