@@ -28,6 +28,9 @@ class GenerateForm(forms.Form):
     period = forms.CharField(
         max_length=7, help_text="The month to report on, YYYY-MM. A month already reported gets a new revision."
     )
+    send = forms.BooleanField(
+        required=False, initial=True, label="Email it to the recipients (the Executives group and the extra addresses)"
+    )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
 
     def clean_period(self) -> str:
@@ -39,7 +42,17 @@ class GenerateForm(forms.Form):
 
 @admin.register(ReportRevision)
 class ReportRevisionAdmin(AuditedAdmin):
-    list_display = ["period", "number", "generated_at", "trigger", "triggered_by", "pages", "delivered", "download"]
+    list_display = [
+        "period",
+        "number",
+        "status",
+        "generated_at",
+        "trigger",
+        "triggered_by",
+        "pages",
+        "delivered",
+        "download",
+    ]
     list_filter = ["trigger", "report__period"]
     search_fields = ["pdf_sha256", "data_sha256", "trigger_key"]
     list_select_related = ["report", "triggered_by"]
@@ -85,13 +98,26 @@ class ReportRevisionAdmin(AuditedAdmin):
     def period(self, obj) -> str:
         return f"{obj.report.period:%Y-%m}"
 
-    @admin.display(description="Delivered")
-    def delivered(self, obj):
-        total = getattr(obj, "_total", None)
-        if total is None:
-            total = obj.deliveries.count()
+    @admin.display(description="Status")
+    def status(self, obj) -> str:
+        """Generated (a revision exists only once its PDF is stored), and where its emails are."""
+        total, sent, failed = self._counts(obj)
+        if not total:
+            return "ready, not sent"
+        if failed:
+            return "ready, delivery failed"
+        return "ready, delivered" if sent == total else "ready, sending"
+
+    def _counts(self, obj) -> tuple[int, int, int]:
+        if not hasattr(obj, "_total"):  # the change page: not annotated
+            obj._total = obj.deliveries.count()
             obj._sent = obj.deliveries.filter(status=DeliveryStatus.SENT).count()
             obj._failed = obj.deliveries.filter(status=DeliveryStatus.FAILED).count()
+        return obj._total, obj._sent, obj._failed
+
+    @admin.display(description="Delivered")
+    def delivered(self, obj):
+        total, _, _ = self._counts(obj)
         if not total:
             return "not sent"
         failed = format_html(' <strong style="color:#c62828">{} failed</strong>', obj._failed) if obj._failed else ""
@@ -142,7 +168,9 @@ class ReportRevisionAdmin(AuditedAdmin):
         form = GenerateForm(request.POST or None, initial={"period": str(Period.previous_month())})
         if request.method == "POST" and form.is_valid():
             period = form.cleaned_data["period"]
-            report_generate.delay_on_commit(period, services.manual_trigger_key(), request.user.pk)
+            report_generate.delay_on_commit(
+                period, services.manual_trigger_key(), request.user.pk, form.cleaned_data["send"]
+            )
             self.message_user(
                 request,
                 f"Generating the report of {period}: it appears here, and is sent, in a few seconds.",

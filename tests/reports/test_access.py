@@ -83,13 +83,15 @@ def _admin(user) -> Client:
 
 
 def test_compliance_lists_downloads_and_generates_in_the_admin(
-    compliance, revision, eager_celery, django_capture_on_commit_callbacks
+    compliance, executive, revision, eager_celery, django_capture_on_commit_callbacks, mailoutbox
 ):
+    executive.email = "ed@example.com"
+    executive.save()
     client = _admin(compliance)
     listing = client.get(reverse("admin:reports_reportrevision_changelist"))
     assert listing.status_code == 200
     page = listing.content.decode()
-    assert "2026-10" in page and "not sent" in page and "Generate now" in page
+    assert "2026-10" in page and "ready, not sent" in page and "Generate now" in page
 
     download = client.get(reverse("admin:reports_reportrevision_download", args=[revision.pk]))
     assert hashlib.sha256(b"".join(download.streaming_content)).hexdigest() == revision.pdf_sha256
@@ -103,8 +105,16 @@ def test_compliance_lists_downloads_and_generates_in_the_admin(
     assert done.status_code == 200
     latest = ReportRevision.objects.order_by("-number").first()
     assert (latest.number, latest.trigger, latest.triggered_by) == (2, Trigger.ADMIN, compliance)
+    assert not latest.deliveries.exists()  # "email it" left unticked
     row = latest.history.first()
     assert (row.history_source, row.history_on_behalf_of_id) == ("task", compliance.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(generate, {"period": "2026-10", "send": "on", "reason": "Corrected"}, follow=True)
+    third = ReportRevision.objects.get(number=3)
+    assert list(third.deliveries.values_list("email", "status")) == [("ed@example.com", "sent")]
+    assert [m.to for m in mailoutbox] == [["ed@example.com"]]
+    assert "ready, delivered" in client.get(reverse("admin:reports_reportrevision_changelist")).content.decode()
 
 
 def test_the_schedule_page_asks_why_and_logs_it(compliance):
