@@ -58,6 +58,12 @@ def mark_change(instance: models.Model, *, actor, reason: str) -> None:
     instance._change_reason = reason
 
 
+def audited_save(instance: models.Model, *, actor, reason: str) -> None:
+    """Save a tracked instance with the acting user and reason on its history row."""
+    mark_change(instance, actor=actor, reason=reason)
+    instance.save()
+
+
 class AuditedHistoryModel(models.Model):
     """Extra columns on every history table: where the change came from and for whom."""
 

@@ -241,9 +241,12 @@ def _risk_register(period: Period, risks, people) -> dict:
     references = {r.id: r.reference for r in risks}
     people.load(a.owner_id for a in actions)
     controls = [c for c in Control.history.as_of(end) if c.breached]
+    scoring = matrix()
     return {
-        "matrix_version": matrix().version,
-        "appetite": Band(matrix().appetite).label,
+        "matrix_version": scoring.version,
+        # The band of every cell, rows likelihood 1-5, columns impact 1-5: the heat maps' colours.
+        "matrix_bands": [[scoring.band(likelihood, impact) for impact in SCALE] for likelihood in SCALE],
+        "appetite": Band(scoring.appetite).label,
         "open": len(open_risks),
         "by_band": _band_counts(risks),
         "by_band_previous": previous,

@@ -39,14 +39,6 @@ BAND_COLOURS = {
     "critical": colors.HexColor("#c62828"),
 }
 BAND_LABELS = {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
-# The cell colours of the matrix (rows likelihood 1-5, columns impact 1-5), for the heat maps.
-MATRIX_BANDS = [
-    ["low", "low", "low", "low", "high"],
-    ["low", "low", "medium", "medium", "high"],
-    ["low", "medium", "medium", "high", "high"],
-    ["low", "medium", "high", "high", "critical"],
-    ["medium", "high", "high", "critical", "critical"],
-]
 LINE_COLOURS = [colors.HexColor(c) for c in ("#1565c0", "#6a1b9a", "#00838f", "#ad1457", "#4e342e", "#558b2f")]
 PAGE_WIDTH = A4[0] - 3.6 * cm
 
@@ -130,8 +122,9 @@ def _none(what: str) -> Paragraph:
 # --- Charts -----------------------------------------------------------------------------
 
 
-def heatmap_drawing(grid: list[list[int]], title: str, size: float = 7.4 * cm) -> Drawing:
-    """A 5x5 heat map: likelihood up, impact across; each cell in its band's colour with its count."""
+def heatmap_drawing(grid: list[list[int]], bands: list[list[str]], title: str, size: float = 7.4 * cm) -> Drawing:
+    """A 5x5 heat map: likelihood up, impact across; each cell in its band's colour (from the data's
+    matrix) with its count."""
     label = 1.3 * cm
     cell = (size - label) / 5
     drawing = Drawing(size, size + 0.9 * cm)
@@ -141,7 +134,7 @@ def heatmap_drawing(grid: list[list[int]], title: str, size: float = 7.4 * cm) -
         drawing.add(String(label - 0.25 * cm, y + cell / 2 - 3, str(likelihood), fontSize=8, textAnchor="end"))
         for impact in range(1, 6):
             x = label + (impact - 1) * cell
-            band = MATRIX_BANDS[likelihood - 1][impact - 1]
+            band = bands[likelihood - 1][impact - 1]
             count = grid[likelihood - 1][impact - 1]
             colour = BAND_COLOURS[band] if count else colors.Color(*BAND_COLOURS[band].rgb(), alpha=0.25)
             drawing.add(Rect(x, y, cell - 1.5, cell - 1.5, fillColor=colour, strokeColor=colors.white))
@@ -442,8 +435,8 @@ def _risk_sections(data: dict) -> list:
     maps = Table(
         [
             [
-                heatmap_drawing(risks["heatmap"]["inherent"], "Inherent"),
-                heatmap_drawing(risks["heatmap"]["residual"], "Residual"),
+                heatmap_drawing(risks["heatmap"]["inherent"], risks["matrix_bands"], "Inherent"),
+                heatmap_drawing(risks["heatmap"]["residual"], risks["matrix_bands"], "Residual"),
             ]
         ],
         hAlign="LEFT",

@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import mark_change, service_user
+from core.audit import audited_save, mark_change, service_user
 from core.errors import ValidationFailed
 from core.references import reference_next
 from core.validation import full_clean
@@ -27,11 +27,6 @@ from risks.models import Control, DocumentEvidence, MetricCheck, MetricCheckResu
 from risks.services import require_compliance
 
 METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}\Z")
-
-
-def _save(instance, *, actor, reason: str) -> None:
-    mark_change(instance, actor=actor, reason=reason)
-    instance.save()
 
 
 @transaction.atomic
@@ -43,7 +38,7 @@ def control_create(
     full_clean(control, exclude=["reference", "owner", "created_by"])
     control.reference = reference_next("CTL")
     reason = reason.strip() or f"Control {control.reference} defined"
-    _save(control, actor=actor, reason=reason)
+    audited_save(control, actor=actor, reason=reason)
     risks = list(risks)
     if risks:
         mark_change(control, actor=actor, reason=reason)
@@ -67,7 +62,7 @@ def control_update(*, control: Control, actor, data: dict, reason: str = "") -> 
         for f, v in changed.items():
             setattr(control, f, v)
         full_clean(control, exclude=["reference", "owner", "created_by"])
-        _save(control, actor=actor, reason=reason)
+        audited_save(control, actor=actor, reason=reason)
     if "risks" in data:
         mark_change(control, actor=actor, reason=reason)
         control.risks.set(list(data["risks"]))
@@ -124,7 +119,7 @@ def document_evidence_add(
         added_by=actor,
     )
     full_clean(evidence, exclude=["control", "reviewer", "added_by"], validate_constraints=False)
-    _save(evidence, actor=actor, reason=reason.strip() or f"Evidence '{title}' recorded: {verdict}")
+    audited_save(evidence, actor=actor, reason=reason.strip() or f"Evidence '{title}' recorded: {verdict}")
     return evidence
 
 
@@ -157,7 +152,7 @@ def metric_check_create(
         control=control, metric=metric, minimum=minimum, maximum=maximum, suite=suite or "", created_by=actor
     )
     reason = reason.strip() or f"Metric check {check.metric} {check.describe_bounds()} added to {control.reference}"
-    _save(check, actor=actor, reason=reason)
+    audited_save(check, actor=actor, reason=reason)
     mark_change(check, actor=actor, reason=reason)
     check.watched_models.set(watched_models)
     return check
@@ -282,7 +277,7 @@ def _record(check, model, finding: Finding, previous: MetricCheckResult | None, 
         detail=finding.detail,
         checked_at=now,
     )
-    _save(result, actor=actor, reason=f"Metric check {check.metric}: {finding.outcome}")
+    audited_save(result, actor=actor, reason=f"Metric check {check.metric}: {finding.outcome}")
     return True
 
 
@@ -297,7 +292,7 @@ def _control_breach_set(control: Control, failures: list, *, actor, now) -> str 
         control.breached = True
         control.breached_since = control.breached_since if control.breached_since and not newly else now
         control.breach_detail = detail
-        _save(control, actor=actor, reason=f"Breached: {detail}")
+        audited_save(control, actor=actor, reason=f"Breached: {detail}")
         _risks_breach_refresh(control.risks.all(), actor=actor, now=now)
         return "breached" if newly else None
     if not control.breached:
@@ -305,7 +300,7 @@ def _control_breach_set(control: Control, failures: list, *, actor, now) -> str 
     control.breached = False
     control.breached_since = None
     control.breach_detail = ""
-    _save(control, actor=actor, reason="Breach cleared: every metric check passes or has no data")
+    audited_save(control, actor=actor, reason="Breach cleared: every metric check passes or has no data")
     _risks_breach_refresh(control.risks.all(), actor=actor, now=now)
     return "cleared"
 
@@ -324,4 +319,4 @@ def _risks_breach_refresh(risks, *, actor, now) -> None:
             )
         else:
             reason = "No control breached any more"
-        _save(risk, actor=actor, reason=reason)
+        audited_save(risk, actor=actor, reason=reason)

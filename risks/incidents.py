@@ -15,7 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import mark_change
+from core.audit import audited_save, mark_change
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from core.references import reference_next
 from core.roles import Role, has_role
@@ -47,11 +47,6 @@ INCIDENT_EDITABLE_FIELDS = frozenset(
         "risks",
     }
 )
-
-
-def _save(instance, *, actor, reason: str) -> None:
-    mark_change(instance, actor=actor, reason=reason)
-    instance.save()
 
 
 def _require_reporter(actor) -> None:
@@ -146,10 +141,10 @@ def incident_report(
     full_clean(incident, exclude=["reference", "version", "reporter", "guard_version"], validate_constraints=False)
     incident.reference = reference_next("INC")
     reason = reason.strip() or f"Incident {incident.reference} reported"
-    _save(incident, actor=actor, reason=reason)
+    audited_save(incident, actor=actor, reason=reason)
     for example in built:
         example.incident = incident
-        _save(example, actor=actor, reason=f"Example failure recorded for {incident.reference}")
+        audited_save(example, actor=actor, reason=f"Example failure recorded for {incident.reference}")
     risks = list(risks)
     if risks:
         mark_change(incident, actor=actor, reason=reason)
@@ -163,7 +158,7 @@ def _freeze(incident: Incident, *, actor) -> None:
     incident.frozen_record_sha256 = _hold_refresh(
         incident.version, actor=actor, reason=f"Frozen as evidence of serious incident {incident.reference}"
     )
-    _save(
+    audited_save(
         incident, actor=actor, reason=f"Version {incident.version} frozen as evidence ({incident.frozen_record_sha256})"
     )
 
@@ -192,7 +187,7 @@ def incident_update(*, incident: Incident, actor, data: Mapping[str, Any], reaso
         raise ValidationFailed("The incident is invalid.", fields=errors)
     if changed:
         full_clean(incident, exclude=["reference", "version", "reporter", "guard_version"], validate_constraints=False)
-        _save(incident, actor=actor, reason=reason)
+        audited_save(incident, actor=actor, reason=reason)
     if "risks" in data:
         mark_change(incident, actor=actor, reason=reason)
         incident.risks.set(list(data["risks"]))
@@ -213,7 +208,7 @@ def incident_example_add(
         incident, actor=actor, data={"prompt": prompt, "bad_answer": bad_answer, "expected_answer": expected_answer}
     )
     full_clean(example, exclude=["incident", "added_by"])
-    _save(example, actor=actor, reason=f"Example failure recorded for {incident.reference}")
+    audited_save(example, actor=actor, reason=f"Example failure recorded for {incident.reference}")
     return example
 
 
@@ -252,7 +247,7 @@ def incident_close(*, incident: Incident, actor, reason: str) -> Incident:
     incident.status = IncidentStatus.CLOSED
     incident.closed_at = timezone.now()
     incident.closed_by = actor
-    _save(incident, actor=actor, reason=f"Closed: {reason}")
+    audited_save(incident, actor=actor, reason=f"Closed: {reason}")
     if incident.serious:
         _hold_refresh(incident.version, actor=actor, reason=f"Serious incident {incident.reference} closed: {reason}")
     return incident

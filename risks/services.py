@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import mark_change, service_user
+from core.audit import audited_save, mark_change, service_user
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from core.references import reference_next
 from core.roles import Role, has_role, roles_of
@@ -66,11 +66,6 @@ def require_reason(reason: str, field: str = "reason") -> str:
     return reason.strip()
 
 
-def _save(instance, *, actor, reason: str) -> None:
-    mark_change(instance, actor=actor, reason=reason)
-    instance.save()
-
-
 def _set_relations(instance, relations: Mapping[str, Iterable], *, actor, reason: str) -> None:
     # simple-history records an m2m change as another history row of the instance,
     # with the user and reason still attached to it by mark_change.
@@ -90,7 +85,7 @@ def _active_acceptance(risk: Risk) -> Acceptance | None:
 def _end_acceptance(acceptance: Acceptance, *, status: str, actor, reason: str, now: datetime) -> None:
     acceptance.status = status
     acceptance.ended_at = now
-    _save(acceptance, actor=actor, reason=reason)
+    audited_save(acceptance, actor=actor, reason=reason)
 
 
 # --- Risks ----------------------------------------------------------------------------
@@ -143,7 +138,7 @@ def risk_create(
     risk.next_review_at = matrix(risk.matrix_version).next_review(risk.residual_band, now)
     risk.reference = reference_next("RISK")
     reason = reason or f"Risk {risk.reference} recorded"
-    _save(risk, actor=actor, reason=reason)
+    audited_save(risk, actor=actor, reason=reason)
     relations = {
         name: values
         for name, values in zip(RELATION_FIELDS, (registered_models, model_versions), strict=True)
@@ -196,7 +191,7 @@ def risk_update(*, risk: Risk, actor, data: Mapping[str, Any], reason: str = "")
             )
             risk.status = RiskStatus.OPEN
             reason = f"{reason}; the acceptance no longer holds (Critical residual risk), the risk is open again"
-        _save(risk, actor=actor, reason=reason)
+        audited_save(risk, actor=actor, reason=reason)
     if relations:
         _set_relations(risk, relations, actor=actor, reason=reason)
     return risk
@@ -221,7 +216,7 @@ def risk_review(*, risk: Risk, actor, reason: str = "", reviewed_at: datetime | 
     risk.next_review_at = matrix(risk.matrix_version).next_review(risk.residual_band, reviewed_at)
     held, due = timezone.localdate(reviewed_at), timezone.localdate(risk.next_review_at)
     note = f"Reviewed on {held:%Y-%m-%d}; next review by {due:%Y-%m-%d}"
-    _save(risk, actor=actor, reason=f"{note}: {reason.strip()}" if reason.strip() else note)
+    audited_save(risk, actor=actor, reason=f"{note}: {reason.strip()}" if reason.strip() else note)
     return risk
 
 
@@ -266,10 +261,10 @@ def risk_accept(*, risk: Risk, actor, rationale: str, expires_at: datetime, cond
     )
     full_clean(acceptance, exclude=["risk", "accepted_by"], validate_constraints=False)
     until = timezone.localdate(expires_at)
-    _save(acceptance, actor=actor, reason=f"Accepted until {until:%Y-%m-%d}: {rationale}")
+    audited_save(acceptance, actor=actor, reason=f"Accepted until {until:%Y-%m-%d}: {rationale}")
     risk.status = RiskStatus.ACCEPTED
     risk.treatment = Treatment.ACCEPT
-    _save(risk, actor=actor, reason=f"Accepted by {actor.get_username()} until {until:%Y-%m-%d}: {rationale}")
+    audited_save(risk, actor=actor, reason=f"Accepted by {actor.get_username()} until {until:%Y-%m-%d}: {rationale}")
     return acceptance
 
 
@@ -296,7 +291,7 @@ def acceptances_expire(*, now: datetime | None = None) -> int:
             risk = _lock(acceptance.risk)
             if risk.status == RiskStatus.ACCEPTED:
                 risk.status = RiskStatus.OPEN
-                _save(
+                audited_save(
                     risk,
                     actor=actor,
                     reason=(
@@ -322,7 +317,7 @@ def risk_close(*, risk: Risk, actor, reason: str) -> Risk:
             acceptance, status=AcceptanceStatus.REVOKED, actor=actor, reason=f"Risk closed: {reason}", now=now
         )
     risk.status = RiskStatus.CLOSED
-    _save(risk, actor=actor, reason=f"Closed: {reason}")
+    audited_save(risk, actor=actor, reason=f"Closed: {reason}")
     return risk
 
 
@@ -343,7 +338,7 @@ def risk_reopen(*, risk: Risk, actor, reason: str) -> Risk:
             now=timezone.now(),
         )
     risk.status = RiskStatus.OPEN
-    _save(risk, actor=actor, reason=f"Reopened: {reason}")
+    audited_save(risk, actor=actor, reason=f"Reopened: {reason}")
     return risk
 
 
@@ -359,10 +354,10 @@ def action_create(*, risk: Risk, actor, action: str, owner, due_on: date, reason
     item = TreatmentAction(risk=risk, action=action, owner=owner, due_on=due_on, created_by=actor)
     full_clean(item, exclude=["risk", "owner", "created_by"])
     reason = reason.strip() or f"Treatment action for {risk.reference} planned"
-    _save(item, actor=actor, reason=reason)
+    audited_save(item, actor=actor, reason=reason)
     if risk.status == RiskStatus.OPEN:
         risk.status = RiskStatus.IN_TREATMENT
-        _save(risk, actor=actor, reason=f"In treatment: action planned ({action[:80]})")
+        audited_save(risk, actor=actor, reason=f"In treatment: action planned ({action[:80]})")
     return item
 
 
@@ -384,5 +379,5 @@ def action_update(*, item: TreatmentAction, actor, data: Mapping[str, Any], reas
     if "status" in changed:
         item.completed_at = timezone.now() if item.status == ActionStatus.DONE else None
     full_clean(item, exclude=["risk", "owner", "created_by"])
-    _save(item, actor=actor, reason=reason.strip() or "Changed " + ", ".join(sorted(changed)))
+    audited_save(item, actor=actor, reason=reason.strip() or "Changed " + ", ".join(sorted(changed)))
     return item

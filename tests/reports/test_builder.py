@@ -33,6 +33,12 @@ def test_it_reads_the_register_as_it_stood_at_the_end_of_the_period(world, in_oc
     assert risks["by_band"] == {"low": 0, "medium": 3, "high": 1, "critical": 0}
     assert risks["by_band_previous"] == {"low": 0, "medium": 1, "high": 0, "critical": 0}
     assert risks["heatmap"]["residual"][3][3] == 1  # likelihood 4, impact 4
+    # The heat maps' colours come with the data, from the matrix in force: impact 5 is never below High.
+    assert (risks["matrix_bands"][0][4], risks["matrix_bands"][4][4], risks["matrix_bands"][0][0]) == (
+        "high",
+        "critical",
+        "low",
+    )
     assert risks["heatmap"]["inherent"][4][3] == 1  # likelihood 5, impact 4
     assert sum(map(sum, risks["heatmap"]["residual"])) == 4
     assert [t["period"] for t in risks["trend"]] == ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
