@@ -133,29 +133,48 @@ def card_data(version: ModelVersion) -> dict[str, Any]:
     return data
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# One pass, so the entities and escapes added here are never escaped again. Brackets
+# become entities, not backslash escapes, so no `](` is left for a looser parser to
+# read as a link target.
+_MD_LITERAL = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;", "\\": "\\\\", "`": "\\`", "|": "\\|"}
+)
+
+
+def md_text(value: Any) -> str:
+    """Record-supplied text as literal Markdown inline text, safe in a paragraph, a list item or a table cell.
+
+    `<` as an entity leaves no raw HTML tag and no `<scheme:...>` autolink; bracket
+    entities leave no link or image; an escaped pipe cannot split a table cell; a
+    newline would end the cell or the list item, so it becomes a space. Quotes stay
+    as they are: they matter only inside a tag, and none can open. Block syntax (a
+    leading `#` or `-` in a changelog) can restyle a paragraph but not link or run
+    anything, so it is left alone.
+    """
+    return " ".join(str(value).translate(_MD_LITERAL).split())
 
 
 def card_markdown(data: dict[str, Any]) -> str:
-    lines = [f"# Model card: {data['title']}", ""]
+    # Every value from the records goes through md_text, even those that are choices
+    # today: a field that becomes free text later must not become a way in.
+    e = md_text
+    lines = [f"# Model card: {e(data['title'])}", ""]
 
     def pairs(title: str, values: dict[str, str]) -> None:
         lines.extend([f"## {title}", "", "| | |", "|---|---|"])
-        lines.extend(f"| {k} | {_md_escape(str(v))} |" for k, v in values.items())
+        lines.extend(f"| {e(k)} | {e(v)} |" for k, v in values.items())
         lines.append("")
 
     pairs("Model", data["model"])
     pairs("Version", data["version"])
-    lines.extend(["## Changelog", "", data["changelog"], ""])
+    lines.extend(["## Changelog", "", e(data["changelog"]), ""])
     pairs("Fine-tune job", data["job"])
     lines.extend(["## Evaluations", ""])
     if data["evaluations"]:
         lines.extend(["| suite | ran | baseline | metrics | per intent |", "|---|---|---|---|---|"])
         lines.extend(
-            f"| {_md_escape(e['suite'])} | {e['ran']} | {_md_escape(e['baseline'])} | {e['metrics']} | "
-            f"{_md_escape(e['per_intent'])} |"
-            for e in data["evaluations"]
+            f"| {e(ev['suite'])} | {e(ev['ran'])} | {e(ev['baseline'])} | {e(ev['metrics'])} | {e(ev['per_intent'])} |"
+            for ev in data["evaluations"]
         )
     else:
         lines.append("No evaluation recorded.")
@@ -163,22 +182,22 @@ def card_markdown(data: dict[str, Any]) -> str:
     lines.extend(
         [
             "",
-            f"## Release gate: {'passed' if gate['passed'] else 'not passed'} ({gate['policy']})",
+            f"## Release gate: {'passed' if gate['passed'] else 'not passed'} ({e(gate['policy'])})",
             "",
             "| rule | value | outcome | evidence |",
             "|---|---|---|---|",
         ]
     )
-    lines.extend(f"| {r['rule']} | {r['value']} | {r['outcome']} | {_md_escape(r['detail'])} |" for r in gate["rules"])
+    lines.extend(f"| {e(r['rule'])} | {e(r['value'])} | {e(r['outcome'])} | {e(r['detail'])} |" for r in gate["rules"])
     lines.extend(["", "## Approvals", ""])
-    for d in data["decisions"] or []:
-        override = f" **Gate overridden:** {d['override']}" if d["override"] else ""
-        lines.append(f"- {d['target']}: requested {d['requested']}; {d['decision']}.{override}")
+    for d in data["decisions"]:
+        override = f" **Gate overridden:** {e(d['override'])}" if d["override"] else ""
+        lines.append(f"- {e(d['target'])}: requested {e(d['requested'])}; {e(d['decision'])}.{override}")
     if not data["decisions"]:
         lines.append("No decision recorded.")
     lines.extend(["", "## Deployments", ""])
-    for d in data["deployments"] or []:
-        lines.append(f"- {d['environment']} at {d['traffic']}, {d['from']} to {d['to']} ({d['kind']})")
+    for d in data["deployments"]:
+        lines.append(f"- {e(d['environment'])} at {e(d['traffic'])}, {e(d['from'])} to {e(d['to'])} ({e(d['kind'])})")
     if not data["deployments"]:
         lines.append("Never deployed.")
     lines.extend(
@@ -186,10 +205,7 @@ def card_markdown(data: dict[str, Any]) -> str:
             "",
             "## Risks and incidents",
             "",
-            *(
-                [f"- {_md_escape(line)}" for line in data["risks"]]
-                or ["No risk or incident recorded for this version."]
-            ),
+            *([f"- {e(line)}" for line in data["risks"]] or ["No risk or incident recorded for this version."]),
             "",
             "---",
             f"Generated from the records at {data['generated_at']}; not edited by hand. "

@@ -39,7 +39,8 @@ def test_the_card_lists_open_risks_and_incidents(api, executive, compliance, eng
     assert (
         f"- {risk.reference} Refund promises outside policy: residual Medium (6), open, owner carla-compliance" in text
     )
-    assert f"- {incident.reference} Promised a <b>refund</b>: high severity, open" in text
+    # Escaped like every record text: shown as typed, never as markup.
+    assert f"- {incident.reference} Promised a &lt;b&gt;refund&lt;/b&gt;: high severity, open" in text
     assert "Old and gone" not in text
     pages = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert risk.reference in pages
