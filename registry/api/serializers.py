@@ -70,8 +70,8 @@ def _owner_field() -> serializers.SlugRelatedField:
 
 
 class ModelOutputSerializer(serializers.ModelSerializer):
-    business_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    technical_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    business_owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    technical_owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
@@ -404,7 +404,7 @@ class PromotionSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.model.name", read_only=True)
     version = serializers.CharField(source="version.version", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     overridden = serializers.BooleanField(read_only=True)
     gate = serializers.SerializerMethodField()
 

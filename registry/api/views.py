@@ -148,7 +148,10 @@ class CheckpointListView(generics.GenericAPIView):
     serializer_class = CheckpointSerializer
     pagination_class = CheckpointPagination
 
-    @extend_schema(summary="List the checkpoints of a version's fine-tune job, latest first")
+    @extend_schema(
+        summary="List the checkpoints of a version's fine-tune job, latest first",
+        responses={200: CheckpointSerializer(many=True)},
+    )
     def get(self, request, name: str, version: str):
         version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
         page = self.paginate_queryset(selectors.checkpoint_list(version=version_obj))

@@ -19,7 +19,7 @@ class RevisionSerializer(serializers.ModelSerializer):
     period = serializers.SerializerMethodField()
     revision = serializers.IntegerField(source="number")
     trigger = serializers.ChoiceField(choices=Trigger.choices)
-    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     deliveries = DeliverySummarySerializer(many=True, read_only=True)
     download = serializers.SerializerMethodField()
 

@@ -97,7 +97,7 @@ class RiskInputSerializer(StrictInputSerializer):
 
 class RiskOutputSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    delegate = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    delegate = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     models = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True, source="registered_models")
     inherent_band = serializers.ChoiceField(choices=Band.choices)
     residual_band = serializers.ChoiceField(choices=Band.choices)
@@ -306,7 +306,7 @@ class _RiskRefs(serializers.SlugRelatedField):
 
 
 class ControlSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     risks = serializers.SlugRelatedField(slug_field="reference", many=True, read_only=True)
     documents = DocumentSerializer(many=True, read_only=True)
     metric_checks = MetricCheckSerializer(many=True, read_only=True)
@@ -358,7 +358,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     version = VersionRefField(read_only=True)
     guard_version = VersionRefField(read_only=True, allow_null=True)
     reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     risks = serializers.SlugRelatedField(slug_field="reference", many=True, read_only=True)
     evaluations = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Evaluation result ids.")
     examples = ExampleSerializer(many=True, read_only=True)
