@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import json
-
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.parsers import json_loads
 from core.serializers import StrictInputSerializer
 from registry import gates
 from registry.models import (
@@ -328,7 +327,7 @@ class JSONObjectField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, str):
             try:
-                data = json.loads(data)
+                data = json_loads(data)  # the hygiene rules of a JSON body, for a form's JSON string
             except ValueError:
                 self.fail("invalid")
         if not isinstance(data, dict):

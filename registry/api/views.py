@@ -5,12 +5,12 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from core.api import StableCursorPagination
 from core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from core.idempotency import idempotent
+from core.parsers import JSONParser, MultiPartParser
 from core.roles import READERS, Role
 from core.serializers import validated
 from registry import cards, fine_tuning, gates, releases, selectors, services
@@ -257,7 +257,7 @@ def _dataset(upload, file_id: str | None, default_name: str) -> fine_tuning.Data
 class FineTuneLaunchView(generics.GenericAPIView):
     roles = {"POST": ENGINEERS}
     serializer_class = FineTuneLaunchSerializer
-    parser_classes = [MultiPartParser, JSONParser]
+    parser_classes = [MultiPartParser.limited_by("TRAINING_FILE_MAX_UPLOAD_BYTES"), JSONParser]
 
     @extend_schema(
         summary="Start the fine-tune job of a registered version",
