@@ -1,6 +1,64 @@
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote_to_bytes
+
+from django.core.handlers.wsgi import get_bytes_from_wsgi
+from django.http import JsonResponse
+
+from core.api import error_body
 from core.audit import Source, audit_source
+
+# C0 controls and DEL: never part of a name, a reference or a search; NUL makes PostgreSQL raise.
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+# What django.utils.encoding.repercent_broken_unicode leaves of a non-UTF-8 octet; no name holds a "%".
+_BROKEN_UTF8 = re.compile("%[89A-F][0-9A-F]")
+
+
+def _decoded(raw: bytes) -> str | None:
+    """`raw` as UTF-8 text without control characters, or None."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if _CONTROL.search(text) else text
+
+
+def _url_problems(request) -> dict[str, list[str]]:
+    """Field errors for a path or query string that no lookup can use; empty when it is fine."""
+    reason = "Must be UTF-8 text without NUL or control characters."
+    errors: dict[str, list[str]] = {}
+    # Django has decoded the path already, re-escaping (%XX, uppercase) each octet that was not UTF-8.
+    if _CONTROL.search(request.path_info) or _BROKEN_UTF8.search(request.path_info):
+        errors["path"] = [reason]
+    query = get_bytes_from_wsgi(request.META, "QUERY_STRING", "")
+    for pair in query.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        name_text = _decoded(unquote_to_bytes(name.replace(b"+", b" ")))
+        if name_text is None:
+            errors.setdefault("query", [reason])
+        elif _decoded(unquote_to_bytes(value.replace(b"+", b" "))) is None:
+            errors[name_text[:100]] = [reason]
+    return errors
+
+
+class UrlHygieneMiddleware:
+    """Answers 400 to a path or query string holding a NUL, a control character or broken UTF-8.
+
+    Such a value can only be an attack or a bug, and once it reaches a lookup
+    PostgreSQL raises (a 500), in the API and the admin alike. Request bodies
+    are checked by the API's parsers and serializers (core.parsers).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        fields = _url_problems(request)
+        if fields:
+            message = "The URL holds characters no name, reference or search may contain."
+            return JsonResponse(error_body("invalid", message, fields), status=400)
+        return self.get_response(request)
 
 
 class AuditSourceMiddleware:

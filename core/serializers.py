@@ -1,6 +1,20 @@
 from __future__ import annotations
 
+from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
+
+from core.parsers import MAX_TEXT_LENGTH, problem_fields
+
+
+def _bound_text(field: serializers.Field) -> None:
+    """Give a CharField without a max_length the default one, inside lists and dicts too."""
+    if isinstance(field, serializers.CharField) and field.max_length is None:
+        field.max_length = MAX_TEXT_LENGTH
+        message = field.error_messages["max_length"].format(max_length=MAX_TEXT_LENGTH)
+        field.validators.append(MaxLengthValidator(MAX_TEXT_LENGTH, message=message))
+    child = getattr(field, "child", None)
+    if child is not None:
+        _bound_text(child)
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -9,9 +23,24 @@ class StrictInputSerializer(serializers.Serializer):
     A pipeline that sends `"status": "production"` should hear that it cannot,
     not get a 201 that silently dropped it. Unknown fields are reported together
     with every other field error.
+
+    It also applies the input hygiene rules (core.parsers) to whatever it is
+    given, JSON or a multipart form or a query string: no value holding a NUL or
+    a lone surrogate reaches a lookup, and every text field has a maximum length
+    (MAX_TEXT_LENGTH unless it says less).
     """
 
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            _bound_text(field)
+        return fields
+
     def to_internal_value(self, data):
+        # Before any field runs: a field may look the value up (PostgreSQL raises on a NUL).
+        hostile = problem_fields(data)
+        if hostile:
+            raise serializers.ValidationError(hostile)
         unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
         errors = {field: ["Unknown field."] for field in unknown}
         try:

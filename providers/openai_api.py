@@ -254,6 +254,12 @@ class WebhookEvent:
     job_id: str
 
 
+# What the provider's ids look like (wh_..., ftjob-...), and at most what WebhookReceipt stores.
+# A signed webhook is still input: a secret that leaked must not let anyone break the receipts table.
+_WEBHOOK_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+_EVENT_TYPE = re.compile(r"fine_tuning\.job\.[a-z_]{1,50}")
+
+
 def webhook_unwrap(body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
     """Verify a webhook (signature, 5-minute tolerance) and read which job it is about."""
     if not settings.OPENAI_WEBHOOK_SECRET:
@@ -263,11 +269,15 @@ def webhook_unwrap(body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         event = sdk.webhooks.unwrap(body, dict(headers))
     except openai.InvalidWebhookSignatureError as exc:
         raise WebhookRejected(str(exc), code="invalid_signature") from None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise WebhookRejected(f"Unreadable webhook: {exc}", code="invalid_body") from None
-    data = getattr(event, "data", None)
-    job_id = getattr(data, "id", None)
-    if not event.type.startswith("fine_tuning.job.") or not job_id:
-        raise WebhookRejected(f"Not a fine-tuning job event: {event.type}", code="unexpected_event")
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        raise WebhookRejected(f"Unreadable webhook: {str(exc)[:200]}", code="invalid_body") from None
+    event_type = getattr(event, "type", None)
+    job_id = getattr(getattr(event, "data", None), "id", None)
+    if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
+        raise WebhookRejected(f"Not a fine-tuning job event: {str(event_type)[:100]!r}", code="unexpected_event")
     lowered = {k.lower(): v for k, v in headers.items()}
-    return WebhookEvent(webhook_id=lowered.get("webhook-id", ""), type=event.type, job_id=job_id)
+    webhook_id = lowered.get("webhook-id", "")
+    for name, value in (("webhook-id", webhook_id), ("data.id", job_id)):
+        if not isinstance(value, str) or not _WEBHOOK_ID.fullmatch(value):
+            raise WebhookRejected(f"{name} is not an id (1 to 100 letters, digits, _.:-).", code="invalid_body")
+    return WebhookEvent(webhook_id=webhook_id, type=event_type, job_id=job_id)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_METRICS = 50
 MAX_INTENTS = 200
+MAX_MAGNITUDE = 1e15
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,12 @@ def metric_bounds(name: str) -> tuple[float | None, float | None]:
 def _check_value(value) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return "Must be a number."
-    if not math.isfinite(value):
+    # Floats only: math.isfinite(10**400) raises OverflowError, and an int is finite anyway.
+    if isinstance(value, float) and not math.isfinite(value):
         return "Must be a finite number."
+    # No metric comes near this; an exact int-to-float comparison, so a 400-digit int is safe here.
+    if abs(value) > MAX_MAGNITUDE:
+        return f"Must be within ±{MAX_MAGNITUDE:.0e}."
     return None
 
 

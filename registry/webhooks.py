@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -21,7 +23,12 @@ logger = logging.getLogger(__name__)
 @require_POST
 def openai_webhook(request):
     try:
-        event = openai_api.webhook_unwrap(request.body, dict(request.headers))
+        body = request.body
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return JsonResponse(error_body("too_large", f"The body is larger than {limit} bytes."), status=413)
+    try:
+        event = openai_api.webhook_unwrap(body, dict(request.headers))
     except openai_api.WebhookRejected as exc:
         logger.warning("OpenAI webhook rejected: %s", exc.message)
         return JsonResponse(error_body("invalid_webhook", exc.message), status=400)
@@ -31,7 +38,8 @@ def openai_webhook(request):
             # Only once the receipt is committed: a replay can never enqueue a second sync.
             fine_tune_job_sync.delay_on_commit(event.job_id)
     except IntegrityError:
-        return JsonResponse(
-            error_body("replayed_webhook", f"Webhook {event.webhook_id} was already received."), status=400
-        )
-    return JsonResponse({"received": event.webhook_id})
+        # The provider retries anything but a 2xx: a duplicate delivery is answered as received,
+        # and does nothing, or the provider would keep sending it.
+        logger.info("OpenAI webhook %s was already received", event.webhook_id)
+        return JsonResponse({"received": event.webhook_id, "duplicate": True})
+    return JsonResponse({"received": event.webhook_id, "duplicate": False})

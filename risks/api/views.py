@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from core.api import StableCursorPagination
 from core.errors import NotFound
+from core.parsers import JSONParser, MultiPartParser
 from core.roles import READERS, Role
 from core.serializers import validated
 from registry.api.serializers import HistoryEntrySerializer
@@ -310,7 +310,7 @@ class ControlDetailView(generics.GenericAPIView):
 class ControlDocumentsView(generics.GenericAPIView):
     roles = {"POST": COMPLIANCE}
     serializer_class = DocumentSerializer
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [JSONParser, MultiPartParser.limited_by("EVIDENCE_MAX_UPLOAD_BYTES")]
 
     @extend_schema(
         summary="Record document evidence (a link, or an uploaded file whose SHA-256 is computed)",
