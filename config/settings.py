@@ -127,6 +127,26 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
 
+# --- HTTPS -------------------------------------------------------------------------
+# Outside DEBUG, plain HTTP is redirected to HTTPS and browsers are told (HSTS) to use nothing
+# else for a year. Behind a proxy that terminates TLS, Django only sees the proxy's plain HTTP:
+# SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO makes it trust the proxy's X-Forwarded-Proto
+# (the proxy must set it on every request, overwriting the client's), or SECURE_SSL_REDIRECT=0
+# leaves the redirect to the proxy.
+_proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER", "")
+if _proxy_ssl_header and not _proxy_ssl_header.startswith("HTTP_"):
+    raise ImproperlyConfigured(
+        f"SECURE_PROXY_SSL_HEADER must be a request.META name (HTTP_...), got {_proxy_ssl_header!r}."
+    )
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+    # Covers only the service's own host name's subdomains; preloading is a promise browsers
+    # keep for months, so it is a decision to take, never a default.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
 # --- REST API -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["core.authentication.BearerTokenAuthentication"],
@@ -231,9 +251,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
-elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # How long before a task taken by a worker that died unacknowledged is handed to another.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
+# On Redis, the transport options are set below the monthly report's settings (they depend on them).
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
@@ -297,6 +315,36 @@ REPORT_EXTRA_RECIPIENTS = env_list("REPORT_EXTRA_RECIPIENTS", [])
 # A failed send is retried this many times, waiting 1, 2, 4... minutes (REPORT_RETRY_BASE_SECONDS).
 REPORT_DELIVERY_MAX_RETRIES = env_int("REPORT_DELIVERY_MAX_RETRIES", 5, minimum=0)
 REPORT_RETRY_BASE_SECONDS = env_int("REPORT_RETRY_BASE_SECONDS", 60, minimum=1)
+
+# --- Celery on Redis: a dead worker's tasks ------------------------------------------------
+# Redis cannot see a worker die. A task a worker took and never acknowledged (acks_late) is given
+# to another worker once it has been out for the visibility timeout: shorter than the longest a
+# task may run, it would start a second copy of a task still running (refused below); shorter
+# than a retry's countdown plus a run, it would also run again a retry that is only waiting for
+# its time, which a worker holds unacknowledged (the default covers that too).
+# Every task runs under CELERY_TASK_TIME_LIMIT: none sets a longer time_limit of its own, and
+# tests/core/test_deploy_settings.py fails if one does or retries later than the countdown below.
+TASK_LONGEST_RUN_SECONDS = CELERY_TASK_TIME_LIMIT
+# The report delivery's last retry, or the report tasks' own (retry_backoff=60, 3 retries: 240 s).
+TASK_LONGEST_COUNTDOWN_SECONDS = max(REPORT_RETRY_BASE_SECONDS * 2 ** max(REPORT_DELIVERY_MAX_RETRIES - 1, 0), 240)
+TASK_VISIBILITY_TIMEOUT_SECONDS = env_int(
+    "CELERY_VISIBILITY_TIMEOUT", TASK_LONGEST_COUNTDOWN_SECONDS + TASK_LONGEST_RUN_SECONDS + 60, minimum=1
+)
+if TASK_VISIBILITY_TIMEOUT_SECONDS < TASK_LONGEST_RUN_SECONDS:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT must be at least the longest a task may run ({TASK_LONGEST_RUN_SECONDS} s), "
+        f"or Redis hands a running task to a second worker; got {TASK_VISIBILITY_TIMEOUT_SECONDS}."
+    )
+# Each worker looks for tasks past their visibility timeout every ~10 s (1 s ticks, every 10th
+# scans; kombu's default is every 100 s), so a dead worker's task is redelivered within
+# CELERY_VISIBILITY_TIMEOUT + 10 s of being taken, as long as some worker is running.
+REDIS_REDELIVERY_SCAN_SECONDS = 10
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": TASK_VISIBILITY_TIMEOUT_SECONDS,
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": REDIS_REDELIVERY_SCAN_SECONDS,
+    }
 
 LOGGING = {
     "version": 1,

@@ -10,3 +10,6 @@ from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The test client, pytest-django's live server and the integration workers speak plain HTTP on
+# loopback: no redirect to HTTPS here (tests/core/test_deploy_settings.py checks the real default).
+SECURE_SSL_REDIRECT = False
