@@ -15,6 +15,7 @@ from django.urls import resolve
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
+from core.models import ApiToken
 from core.parsers import MAX_JSON_DEPTH
 from core.roles import Role
 from risks import controls, incidents
@@ -87,20 +88,23 @@ def world(engineer, compliance, registered_version):
         "version": version.version,
         "promotion_id": promotion.json()["id"],
         "action_id": action.pk,
+        "token_id": ApiToken.objects.filter(user=engineer).values_list("pk", flat=True).first(),
         "references": references,
         "personas": {Role.ENGINEER: engineer, Role.COMPLIANCE: compliance},
     }
 
 
+class _PathObjects(dict):
+    def __missing__(self, key):
+        pytest.fail(f"No object for {{{key}}}: give the world fixture one, so the new endpoint is walked too.")
+
+
 def _url(path: str, world: dict) -> str:
     collection = path.split("/")[3]  # /api/v1/<collection>/...
-    return path.format(
-        name=world["name"],
-        version=world["version"],
-        promotion_id=world["promotion_id"],
-        action_id=world["action_id"],
-        reference=world["references"].get(collection, ""),
-    )
+    objects = {k: v for k, v in world.items() if k not in ("references", "personas")}
+    if collection in world["references"]:
+        objects["reference"] = world["references"][collection]
+    return path.format_map(_PathObjects(objects))
 
 
 def _client(method: str, url: str, world: dict):
