@@ -216,6 +216,33 @@ SIMPLE_HISTORY_REVERT_DISABLED = True  # history is a record, not an undo button
 FINEPRINT_SERVICE_USERNAME = "fineprint-service"
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1)
 
+# --- API tokens and failed authentication -------------------------------------------------
+# A token lives this many days unless its owner picks an earlier date; its owner is emailed
+# API_TOKEN_EXPIRY_NOTICE_DAYS before it expires.
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90, minimum=1)
+API_TOKEN_EXPIRY_NOTICE_DAYS = env_int("API_TOKEN_EXPIRY_NOTICE_DAYS", 14, minimum=1)
+# An address that sends API_AUTH_FAILURE_LIMIT bad tokens within API_AUTH_FAILURE_WINDOW_SECONDS
+# is answered 429 (with Retry-After) for API_AUTH_LOCKOUT_SECONDS, whatever token it sends.
+API_AUTH_FAILURE_LIMIT = env_int("API_AUTH_FAILURE_LIMIT", 20, minimum=1)
+API_AUTH_FAILURE_WINDOW_SECONDS = env_int("API_AUTH_FAILURE_WINDOW_SECONDS", 300, minimum=1)
+API_AUTH_LOCKOUT_SECONDS = env_int("API_AUTH_LOCKOUT_SECONDS", 900, minimum=1)
+# How many proxies that append to X-Forwarded-For stand between the clients and gunicorn (nginx
+# alone: 1). 0 uses the connection's address; the header is never trusted further left than the
+# outermost proxy counted here. Both lockouts (admin and API) read addresses this way (core.addresses).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# The counters above live in the cache, which every web process must share: a file cache on
+# one machine by default, Redis in production (CACHE_URL=redis://host:6379/1).
+_cache_url = env_str("CACHE_URL", "")
+if _cache_url.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}}
+elif _cache_url:
+    raise ImproperlyConfigured(f"CACHE_URL must be redis://... or empty, got {_cache_url!r}.")
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": VAR_DIR / "cache"}
+    }
+
 # --- OpenAI ----------------------------------------------------------------------------
 # With OPENAI_BASE_URL empty and a real key, Fineprint talks to OpenAI itself;
 # `make run` points it at the fake server in providers/fake_openai.py instead.
@@ -276,6 +303,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-records": {
         "task": "core.tasks.idempotency_records_purge",
         "schedule": 3600.0,
+    },
+    "email-token-expiry-notices": {
+        "task": "core.tasks.token_expiry_notices_send_task",
+        "schedule": 6 * 3600.0,  # each token is announced once; a few runs a day catch a failed send soon
     },
     "sync-fine-tune-jobs": {
         "task": "registry.tasks.fine_tune_jobs_sync",

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/", include("core.urls")),
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("risks.api.urls")),
     path("api/v1/", include("reports.api.urls")),

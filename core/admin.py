@@ -7,47 +7,94 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import User
 from simple_history.admin import SimpleHistoryAdmin
 
-from core import services
-from core.admin_audit import AuditedAdmin, reason_action
+from core import selectors, services
+from core.admin_audit import AuditedAdmin, ReasonForm, reason_action
 from core.audit import mark_change
 from core.errors import ApplicationError
-from core.models import ApiToken
+from core.models import ApiToken, SecurityEvent
+from core.roles import Role, has_role
+
+
+class ApiTokenForm(ReasonForm):
+    """Issuing a token asks only what it is for and, optionally, an earlier expiry: it is always your own."""
+
+    expires_at = forms.SplitDateTimeField(
+        required=False,
+        widget=admin.widgets.AdminSplitDateTime,
+        help_text="Empty: the longest allowed (API_TOKEN_TTL_DAYS). A token never lives longer.",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["name", "expires_at"]
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(AuditedAdmin):
-    list_display = ["prefix", "name", "user", "created_by", "created_at", "expires_at", "revoked_at"]
-    list_filter = ["revoked_at", "created_at", "user"]
+    """Your own tokens, issued to yourself; compliance staff see and revoke everyone's.
+
+    Nobody issues a token for someone else here: whoever holds a token acts as its
+    user, so a token minted for another person would let you act as them.
+    """
+
+    form = ApiTokenForm
+    list_display = ["prefix", "name", "user", "issued", "expires_at", "last_used_at", "state"]
+    list_filter = ["revoked_at", "expires_at", "created_at"]
     search_fields = ["prefix", "name", "user__username"]
     list_select_related = ["user", "created_by"]
     actions = ["revoke"]
+    DETAIL_FIELDS = [
+        "user",
+        "name",
+        "prefix",
+        "created_by",
+        "issued_via",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "expiry_notified_at",
+        "revoked_at",
+    ]
+
+    def get_queryset(self, request):
+        tokens = super().get_queryset(request)
+        return tokens if has_role(request.user, Role.COMPLIANCE) else tokens.filter(user=request.user)
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["user", "name", "expires_at"]
-        return ["user", "name", "prefix", "created_by", "created_at", "expires_at", "revoked_at"]
+            return ["name", "expires_at", "change_reason"]
+        return [*self.DETAIL_FIELDS]
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return []
-        return ["user", "name", "prefix", "created_by", "created_at", "expires_at", "revoked_at"]
+        return [] if obj is None else self.get_fields(request, obj)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        # A token is issued and revoked, never edited; revoking needs change permission.
+        # A token is issued and revoked, never edited; the revoke action needs change permission.
         return super().has_change_permission(request, obj) and obj is None
+
+    @admin.display(description="Issued by")
+    def issued(self, token: ApiToken) -> str:
+        return str(token.created_by) if token.created_by_id else token.issued_via
+
+    @admin.display(description="State")
+    def state(self, token: ApiToken) -> str:
+        return selectors.token_state(token)
 
     def save_model(self, request, obj, form, change):
         issued = services.token_issue(
-            user=form.cleaned_data["user"],
+            user=request.user,
             name=form.cleaned_data["name"],
             expires_at=form.cleaned_data.get("expires_at"),
-            actor=request.user,
+            issued_by=request.user,
+            via="admin",
             reason=form.cleaned_data["change_reason"],
         )
-        obj.pk = issued.token.pk
+        for field in ApiToken._meta.concrete_fields:  # the admin logs and redirects with `obj`
+            setattr(obj, field.attname, getattr(issued.token, field.attname))
         self.message_user(
             request,
-            f"Token for {issued.token.user}: {issued.secret} (copy it now: it is shown only once).",
+            f"Your token '{issued.token.name}': {issued.secret} (copy it now: it is shown only once; "
+            f"it expires on {issued.token.expires_at:%Y-%m-%d}).",
             messages.WARNING,
         )
 
@@ -63,6 +110,24 @@ class ApiTokenAdmin(AuditedAdmin):
                     self.message_user(request, f"{token}: {exc.message}", messages.ERROR)
 
         return reason_action(request, queryset, title="Revoke tokens", apply=apply, action_name="revoke")
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(admin.ModelAdmin):
+    """Lockouts, as the defences recorded them: read-only."""
+
+    list_display = ["occurred_at", "kind", "username", "ip_address", "detail"]
+    list_filter = ["kind", "occurred_at"]
+    search_fields = ["username", "ip_address"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class _ReasonField(forms.CharField):

@@ -4,12 +4,18 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from core.addresses import client_ip_address
 from core.models import ApiToken
-from core.services import token_digest
+from core.services import token_digest, token_mark_used
+from core.throttling import api_auth_failure_record, api_auth_lockout_remaining
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer <token>`, checked against the stored digest."""
+    """`Authorization: Bearer <token>`, checked against the stored digest.
+
+    Every failure counts against the client's address; an address over the limit is
+    answered 429 with Retry-After until its lockout ends (core.throttling).
+    """
 
     keyword = "Bearer"
 
@@ -17,24 +23,35 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
+        ip = client_ip_address(request)
+        remaining = api_auth_lockout_remaining(ip=ip)
+        if remaining is not None:
+            raise exceptions.Throttled(
+                wait=remaining, detail="Too many failed authentications from your address; try again later."
+            )
+        try:
+            token = self._check(header)
+        except exceptions.AuthenticationFailed as exc:
+            api_auth_failure_record(ip=ip, reason=str(exc.detail))
+            raise
+        token_mark_used(token=token)
+        return token.user, token
+
+    def _check(self, header: list[bytes]) -> ApiToken:
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Invalid Authorization header: expected 'Bearer <token>'.")
         try:
             secret = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
-        token = self._lookup(secret)
+        token = ApiToken.objects.select_related("user").filter(digest=token_digest(secret)).first()
         if token is None or token.revoked_at is not None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        if token.expires_at is not None and token.expires_at <= timezone.now():
+        if token.expires_at <= timezone.now():
             raise exceptions.AuthenticationFailed("Token has expired.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User is inactive.")
-        return token.user, token
-
-    @staticmethod
-    def _lookup(secret: str) -> ApiToken | None:
-        return ApiToken.objects.select_related("user").filter(digest=token_digest(secret)).first()
+        return token
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'
@@ -45,4 +62,9 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": "Token from `manage.py issue_token`."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token you issued yourself (admin > API tokens, or POST /api/v1/tokens/), "
+            "or one an operator issued with `manage.py issue_token`.",
+        }

@@ -10,7 +10,13 @@ from core.audit import AuditedHistoryModel
 
 
 class ApiToken(models.Model):
-    """A bearer token for the REST API. Only the SHA-256 of the secret is stored."""
+    """A bearer token for the REST API. Only the SHA-256 of the secret is stored.
+
+    A token is issued to the person who will use it (by themselves, or by an
+    operator at the shell for a service account): nobody is ever shown a secret
+    minted for someone else. `created_by` is who issued it; four eyes on
+    promotions looks at it too (see registry.releases).
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_tokens")
     name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'CI pipeline'.")
@@ -19,15 +25,35 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who issued it. Empty: an operator at the shell (see issued_via).",
     )
-    expires_at = models.DateTimeField(null=True, blank=True)
+    issued_via = models.CharField(
+        max_length=200, blank=True, help_text="Where it was issued: admin, API, or the command line and by whom."
+    )
+    # Every token expires (a check constraint): nullable only because history rows written
+    # before expiry existed have none, and history is never rewritten.
+    expires_at = models.DateTimeField(null=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Bookkeeping, not governance: written at most once an hour per token and kept out of the history.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expiry_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the owner was told by email that the token expires soon."
+    )
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = HistoricalRecords(bases=[AuditedHistoryModel], excluded_fields=["last_used_at"])
 
     class Meta:
         verbose_name = "API token"
+        indexes = [
+            # The daily expiry reminder: live tokens expiring soon that nobody was told about.
+            models.Index(fields=["expires_at"], name="apitoken_expires_at"),
+        ]
+        constraints = [models.CheckConstraint(condition=models.Q(expires_at__isnull=False), name="apitoken_expires")]
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name}, {self.user})"
@@ -106,3 +132,29 @@ class ReferenceSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}: {self.last_number}"
+
+
+class SecurityEvent(models.Model):
+    """What the defences did: an account or an address locked out after repeated failures.
+
+    Append-only: rows are created, never changed (the admin shows them read-only).
+    """
+
+    class Kind(models.TextChoices):
+        ADMIN_LOCKOUT = "admin_lockout", "Admin login locked out"
+        API_AUTH_LOCKOUT = "api_auth_lockout", "API authentication locked out"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    username = models.CharField(max_length=150, blank=True, help_text="The username that was tried, if any.")
+    detail = models.TextField(blank=True)
+
+    history = HistoricalRecords(bases=[AuditedHistoryModel])
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        who = self.username or self.ip_address or ""
+        return f"{self.get_kind_display()} {who} at {self.occurred_at:%Y-%m-%d %H:%M}"

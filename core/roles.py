@@ -13,6 +13,11 @@ class Role(models.TextChoices):
 
 READERS = frozenset({Role.ENGINEER, Role.COMPLIANCE, Role.EXECUTIVE})
 
+# Not a role but a kind of account: a pipeline, not a person. Members keep whatever role
+# they act in (a CI account is an engineer), get tokens only from an operator at the shell,
+# and never request or decide a promotion (a decision needs a person).
+SERVICE_ACCOUNTS = "Service accounts"
+
 
 def roles_of(user) -> frozenset[str]:
     """The role names of a user, read once per user object."""
@@ -31,6 +36,13 @@ def has_role(user, *roles: str) -> bool:
     return bool(roles_of(user) & set(roles))
 
 
+def is_service_account(user) -> bool:
+    from django.conf import settings
+
+    # roles_of reads every group name once per user object, this one included.
+    return user.username == settings.FINEPRINT_SERVICE_USERNAME or SERVICE_ACCOUNTS in roles_of(user)
+
+
 RISK_RECORDS = (
     "risk",
     "treatmentaction",
@@ -43,11 +55,16 @@ RISK_RECORDS = (
     "incidentexample",
 )
 
+# Everyone manages their own tokens in the admin (if they are staff); the admin shows
+# them only their own (core.admin.ApiTokenAdmin).
+OWN_TOKENS = {"apitoken": ["view", "add", "change"]}
+
 # Model permissions per role, for the admin. Permissions only exist after
 # migrate, so they are attached on post_migrate (see core.apps), idempotently.
 ROLE_PERMISSIONS = {
     Role.COMPLIANCE: {
-        "core": {"apitoken": ["view", "add", "change"], "idempotencyrecord": []},
+        # Any token can be listed and revoked (change); the admin issues tokens to oneself only.
+        "core": {"apitoken": ["view", "add", "change"], "idempotencyrecord": [], "securityevent": ["view"]},
         "registry": {
             "registeredmodel": ["view", "add", "change"],
             "modelversion": ["view", "change"],
@@ -78,6 +95,7 @@ ROLE_PERMISSIONS = {
         },
     },
     Role.EXECUTIVE: {
+        "core": OWN_TOKENS,
         "registry": {
             "registeredmodel": ["view"],
             "modelversion": ["view"],
@@ -88,6 +106,7 @@ ROLE_PERMISSIONS = {
         "reports": {"report": ["view"], "reportrevision": ["view"], "delivery": ["view"]},
     },
     Role.ENGINEER: {
+        "core": OWN_TOKENS,
         "registry": {
             "registeredmodel": ["view"],
             "modelversion": ["view"],
@@ -102,6 +121,7 @@ ROLE_PERMISSIONS = {
 def roles_sync(**kwargs) -> None:
     from django.contrib.auth.models import Group, Permission
 
+    Group.objects.get_or_create(name=SERVICE_ACCOUNTS)
     for role, apps in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
         wanted = [

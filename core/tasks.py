@@ -4,9 +4,17 @@ from celery import shared_task
 
 from core.audit import Source, audit_source
 from core.idempotency import idempotency_records_purge as _purge
+from core.services import token_expiry_notices_send
 
 
 @shared_task(name="core.tasks.idempotency_records_purge")
 def idempotency_records_purge() -> int:
     with audit_source(Source.TASK):
         return _purge()
+
+
+@shared_task(name="core.tasks.token_expiry_notices_send_task")
+def token_expiry_notices_send_task() -> int:
+    """Daily: email the owners of tokens that expire within API_TOKEN_EXPIRY_NOTICE_DAYS."""
+    with audit_source(Source.TASK):
+        return token_expiry_notices_send()

@@ -348,6 +348,11 @@ class Promotion(models.Model):
     traffic_percent = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Canary only: 1-50.")
     justification = models.TextField()
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The API token each side acted with (empty: the admin, with a session). Four eyes looks at
+    # who issued the request's token too, so nobody approves what they could have requested.
+    requested_with_token = models.ForeignKey(
+        "core.ApiToken", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     requested_at = models.DateTimeField(auto_now_add=True)
     # The deployment the requester saw in the target environment: approving after it changed is refused.
     replaces = models.ForeignKey("Deployment", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -356,6 +361,9 @@ class Promotion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    decided_with_token = models.ForeignKey(
+        "core.ApiToken", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     decision_reason = models.TextField(blank=True)
     signature_meaning = models.CharField(max_length=200, blank=True, help_text='e.g. "approved for production"')
     gate_passed = models.BooleanField(null=True, blank=True)

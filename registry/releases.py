@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from core.audit import mark_change
 from core.errors import Conflict, PermissionDenied, ValidationFailed
-from core.roles import Role, has_role
+from core.models import ApiToken
+from core.roles import Role, has_role, is_service_account
 from registry import gates
 from registry.models import (
     Deployment,
@@ -53,10 +54,23 @@ def _lock_model(model: RegisteredModel) -> RegisteredModel:
     return RegisteredModel.objects.select_for_update().get(pk=model.pk)
 
 
+def _refuse_service_account(actor) -> None:
+    if is_service_account(actor):
+        raise PermissionDenied("Service accounts cannot request or decide promotions: a release needs a person.")
+
+
 @transaction.atomic
 def promotion_request(
-    *, version: ModelVersion, actor, target: str, justification: str, traffic_percent: int | None = None
+    *,
+    version: ModelVersion,
+    actor,
+    target: str,
+    justification: str,
+    traffic_percent: int | None = None,
+    token: ApiToken | None = None,
 ) -> Promotion:
+    """Ask for a version to go to canary or production; `token` is the API token the request came with."""
+    _refuse_service_account(actor)
     if target not in Environment.values:
         raise ValidationFailed("Unknown target.", fields={"target": ["canary or production."]})
     if target == Environment.CANARY and not (traffic_percent and 1 <= traffic_percent <= 50):
@@ -74,6 +88,7 @@ def promotion_request(
         traffic_percent=traffic_percent,
         justification=justification.strip(),
         requested_by=actor,
+        requested_with_token=token,
         replaces=live_deployment(version.model, target),
     )
     mark_change(promotion, actor=actor, reason=f"Promotion of {version.version} to {target} requested")
@@ -85,24 +100,50 @@ def promotion_request(
     return promotion
 
 
-def _decidable(promotion: Promotion, actor) -> Promotion:
-    promotion = Promotion.objects.select_for_update().select_related("version__model").get(pk=promotion.pk)
+def _decidable(promotion: Promotion, actor, token: ApiToken | None) -> Promotion:
+    """The pending promotion, locked, if `actor` (acting with `token`) is a second pair of eyes.
+
+    Four eyes means two people, so the decider may be neither the requester, nor whoever
+    issued the token the request came with (who could have made the request), nor act
+    with a token the requester issued (the requester acting under another name).
+    """
+    _refuse_service_account(actor)
+    promotion = (
+        # The token is an outer join, which PostgreSQL will not lock: lock the rest as before.
+        Promotion.objects.select_for_update(of=("self", "version", "version__model"))
+        .select_related("version__model", "requested_with_token")
+        .get(pk=promotion.pk)
+    )
     if promotion.status != PromotionStatus.PENDING:
         raise Conflict(f"This promotion is already {promotion.status}.")
     if promotion.requested_by_id == actor.pk:
         raise PermissionDenied("Four eyes: the person who requested a promotion cannot decide it.")
+    request_token = promotion.requested_with_token
+    if request_token is not None and request_token.created_by_id == actor.pk:
+        raise PermissionDenied("Four eyes: you issued the token this promotion was requested with.")
+    if token is not None and token.created_by_id == promotion.requested_by_id:
+        raise PermissionDenied("Four eyes: your token was issued by the person who requested this promotion.")
     if not has_role(actor, Role.COMPLIANCE):
         raise PermissionDenied("Only compliance staff decide promotions.")
     return promotion
 
 
 @transaction.atomic
-def promotion_approve(*, promotion: Promotion, actor, reason: str, override_justification: str = "") -> Promotion:
-    """Approve and make it effective: the version serves the target environment from now on."""
+def promotion_approve(
+    *,
+    promotion: Promotion,
+    actor,
+    reason: str,
+    override_justification: str = "",
+    token: ApiToken | None = None,
+) -> Promotion:
+    """Approve and make it effective: the version serves the target environment from now on.
+
+    `token` is the API token the approval came with (None from the admin)."""
     if not reason.strip():
         raise ValidationFailed("A reason is required.", fields={"reason": ["Say why you approve."]})
     _lock_model(promotion.version.model)
-    promotion = _decidable(promotion, actor)
+    promotion = _decidable(promotion, actor, token)
     version = ModelVersion.objects.select_for_update().get(pk=promotion.version_id)
     version.refuse_if_held()
     model = version.model
@@ -124,6 +165,7 @@ def promotion_approve(*, promotion: Promotion, actor, reason: str, override_just
     )
     promotion.status = PromotionStatus.APPROVED
     promotion.decided_by = actor
+    promotion.decided_with_token = token
     promotion.decided_at = now
     promotion.decision_reason = reason.strip()
     promotion.signature_meaning = meaning
@@ -216,13 +258,14 @@ def _approver_of(version: ModelVersion, environment: str):
 
 
 @transaction.atomic
-def promotion_reject(*, promotion: Promotion, actor, reason: str) -> Promotion:
+def promotion_reject(*, promotion: Promotion, actor, reason: str, token: ApiToken | None = None) -> Promotion:
     if not reason.strip():
         raise ValidationFailed("A reason is required.", fields={"reason": ["Say why you reject."]})
-    promotion = _decidable(promotion, actor)
+    promotion = _decidable(promotion, actor, token)
     gate = gates.gate_evaluate(promotion.version)
     promotion.status = PromotionStatus.REJECTED
     promotion.decided_by = actor
+    promotion.decided_with_token = token
     promotion.decided_at = timezone.now()
     promotion.decision_reason = reason.strip()
     promotion.signature_meaning = f"rejected for {promotion.target}"

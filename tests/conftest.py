@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
@@ -26,6 +27,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if integration_dir in Path(item.fspath).parents:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Failed-authentication counters live in the cache: no test inherits another's."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def sha(text: str) -> str:
@@ -67,7 +76,7 @@ def outsider(db):
 def client_for(user) -> APIClient:
     client = APIClient()
     if user is not None:
-        secret = token_issue(user=user, name="tests", actor=None).secret
+        secret = token_issue(user=user, name="tests", issued_by=user, via="tests").secret
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
 

@@ -406,6 +406,9 @@ class PromotionSerializer(serializers.ModelSerializer):
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     overridden = serializers.BooleanField(read_only=True)
     gate = serializers.SerializerMethodField()
+    # Which API token each side acted with, by its prefix (null: from the admin).
+    requested_with_token = serializers.SlugRelatedField(slug_field="prefix", read_only=True, allow_null=True)
+    decided_with_token = serializers.SlugRelatedField(slug_field="prefix", read_only=True, allow_null=True)
 
     class Meta:
         model = Promotion
@@ -418,8 +421,10 @@ class PromotionSerializer(serializers.ModelSerializer):
             "justification",
             "status",
             "requested_by",
+            "requested_with_token",
             "requested_at",
             "decided_by",
+            "decided_with_token",
             "decided_at",
             "decision_reason",
             "signature_meaning",

@@ -353,7 +353,9 @@ class VersionPromotionsView(generics.GenericAPIView):
     @extend_schema(summary="A version's promotions, newest first", responses={200: PromotionSerializer(many=True)})
     def get(self, request, name: str, version: str):
         version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
-        promotions = version_obj.promotions.select_related("version__model", "requested_by", "decided_by")
+        promotions = version_obj.promotions.select_related(
+            "version__model", "requested_by", "decided_by", "requested_with_token", "decided_with_token"
+        )
         return Response(PromotionSerializer(promotions, many=True).data)
 
     @extend_schema(
@@ -368,7 +370,7 @@ class VersionPromotionsView(generics.GenericAPIView):
     def post(self, request, name: str, version: str):
         version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
         data = validated(PromotionRequestSerializer, request.data)
-        promotion = releases.promotion_request(version=version_obj, actor=request.user, **data)
+        promotion = releases.promotion_request(version=version_obj, actor=request.user, token=request.auth, **data)
         return Response(PromotionSerializer(promotion).data, status=status.HTTP_201_CREATED)
 
 
@@ -394,7 +396,7 @@ class PromotionApproveView(_PromotionDecisionView):
     def post(self, request, name: str, version: str, promotion_id: int):
         promotion = self._promotion(name, version, promotion_id)
         data = validated(PromotionDecisionSerializer, request.data)
-        approved = releases.promotion_approve(promotion=promotion, actor=request.user, **data)
+        approved = releases.promotion_approve(promotion=promotion, actor=request.user, token=request.auth, **data)
         return Response(PromotionSerializer(approved).data)
 
 
@@ -408,7 +410,7 @@ class PromotionRejectView(_PromotionDecisionView):
         promotion = self._promotion(name, version, promotion_id)
         data = validated(PromotionDecisionSerializer, request.data)
         data.pop("override_justification", None)
-        rejected = releases.promotion_reject(promotion=promotion, actor=request.user, **data)
+        rejected = releases.promotion_reject(promotion=promotion, actor=request.user, token=request.auth, **data)
         return Response(PromotionSerializer(rejected).data)
 
 

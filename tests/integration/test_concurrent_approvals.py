@@ -29,10 +29,8 @@ def test_exactly_one_of_concurrent_production_approvals_wins(live_server, transa
         promotions.append(
             releases.promotion_request(version=version, actor=engineer, target="production", justification="race")
         )
-    tokens = [
-        token_issue(user=make_user(f"approver-{n}", Role.COMPLIANCE), name="race", actor=None).secret
-        for n in range(APPROVERS)
-    ]
+    approvers = [make_user(f"approver-{n}", Role.COMPLIANCE) for n in range(APPROVERS)]
+    tokens = [token_issue(user=u, name="race", issued_by=u, via="tests").secret for u in approvers]
     start = threading.Barrier(APPROVERS)
     results: list = [None] * APPROVERS
 

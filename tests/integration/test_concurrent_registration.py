@@ -52,7 +52,7 @@ def engineers(transactional_db):
     from core.roles import Role
 
     users = [make_user(f"racer-{i}", Role.ENGINEER) for i in range(CLIENTS)]
-    return users, [token_issue(user=u, name="race", actor=None).secret for u in users]
+    return users, [token_issue(user=u, name="race", issued_by=u, via="tests").secret for u in users]
 
 
 def test_it_creates_one_version_when_twenty_clients_race_for_it(live_server, engineers):

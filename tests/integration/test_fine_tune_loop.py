@@ -163,7 +163,7 @@ def test_a_launched_version_reaches_evaluating_with_its_checkpoints(live_server,
     start_worker, start_beat = celery_processes
     engineer = make_user("loop-engineer", Role.ENGINEER)
     model = services.model_create(actor=engineer, **model_payload())
-    token = token_issue(user=engineer, name="loop", actor=None).secret
+    token = token_issue(user=engineer, name="loop", issued_by=engineer, via="tests").secret
     start_worker()
     start_beat()
 
@@ -187,7 +187,7 @@ def test_a_worker_killed_mid_tick_loses_and_doubles_nothing(live_server, fake, c
     start_worker, start_beat = celery_processes
     engineer = make_user("kill-engineer", Role.ENGINEER)
     model = services.model_create(actor=engineer, **model_payload())
-    token = token_issue(user=engineer, name="kill", actor=None).secret
+    token = token_issue(user=engineer, name="kill", issued_by=engineer, via="tests").secret
     job_ids = [_launch_over_http(live_server, token, model.name, f"v{i}") for i in range(1, 4)]
     fake.advance(10)  # every job has finished at the provider
     # The next tick hangs in its first provider call...

@@ -20,7 +20,7 @@ CLIENTS = 20
 
 def test_concurrent_risks_get_distinct_consecutive_references(live_server, transactional_db):
     users = [make_user(f"officer-{i}", Role.COMPLIANCE) for i in range(CLIENTS)]
-    tokens = [token_issue(user=u, name="race", actor=None).secret for u in users]
+    tokens = [token_issue(user=u, name="race", issued_by=u, via="tests").secret for u in users]
     bodies = [{"owner": "officer-0", **risk_payload(title=f"Risk {i}")} for i in range(CLIENTS)]
 
     results = _race(f"{live_server.url}/api/v1/risks/", tokens, bodies)

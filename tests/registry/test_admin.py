@@ -6,7 +6,6 @@ import pytest
 from django.test import Client
 
 from core.audit import Source
-from core.models import ApiToken
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 
 
@@ -145,17 +144,6 @@ def test_it_shows_the_history_with_diffs_users_and_reasons(admin_client, complia
     assert "Clarity" in html
     assert compliance.username in html
     assert "Reworded" in html
-
-
-def test_it_issues_a_token_and_shows_it_once(admin_client, engineer):
-    response = admin_client.post(
-        "/admin/core/apitoken/add/", {"user": engineer.pk, "name": "CI", "change_reason": "New pipeline"}, follow=True
-    )
-
-    token = ApiToken.objects.get()
-    html = response.content.decode()
-    assert token.prefix in html and "shown only once" in html
-    assert token.history.first().history_user.username == "carla-compliance"
 
 
 def test_it_keeps_roles_without_staff_out_of_the_admin(executive):

@@ -189,6 +189,7 @@ def test_it_reads_history_in_a_constant_number_of_queries(api, engineer, complia
             assert client.get(url).status_code == 200
         return len(queries)
 
+    client.get(url)  # the token's first use is recorded (at most hourly): not a cost of the history
     few = count()
     for n in range(5):
         services.model_update(model=registered_model, actor=compliance, data={"purpose": f"P{n}"}, reason="r")

@@ -96,7 +96,13 @@ class Command(BaseCommand):
                 clock.advance(hours=3)
                 if index == 0:
                     self._releases(model, engineer, users["compliance"])
-            token = token_issue(user=engineer, name="demo", actor=None, reason="Demo token for the README's curl lines")
+            token = token_issue(
+                user=engineer,
+                name="demo",
+                issued_by=engineer,
+                via="seed_demo",
+                reason="Demo token for the README's curl lines",
+            )
         if with_jobs:
             with audit_source(Source.COMMAND):
                 self._jobs(engineer)

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from core import token_api
+
+urlpatterns = [
+    path("tokens/", token_api.TokenListCreateView.as_view(), name="token-list"),
+    path("tokens/<int:token_id>/revoke/", token_api.TokenRevokeView.as_view(), name="token-revoke"),
+]
