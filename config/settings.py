@@ -7,6 +7,7 @@ email written to files under var/mail/. Outside DEBUG, SECRET_KEY must be given.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "reports",
     "providers",
     "django_celery_beat",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -59,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "core.middleware.AuditSourceMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -106,6 +110,12 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# django-axes first: it refuses a locked-out username and address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -146,6 +156,23 @@ if not DEBUG:
     # keep for months, so it is a decision to take, never a default.
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
+# --- Admin login lockout (django-axes) ---------------------------------------------------
+# After ADMIN_LOGIN_FAILURE_LIMIT wrong passwords for one username from one address, that
+# username is refused from that address until ADMIN_LOGIN_COOLOFF_MINUTES after the last attempt
+# (an attempt while locked out, right password or not, restarts the wait), and the lockout is
+# recorded as a security event (core.lockouts). `manage.py axes_reset_username NAME` unlocks early.
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+# Keyed by username and address together. By username alone, anyone could keep compliance staff
+# out of the admin by typing their names; by address alone, one office behind NAT would lock
+# itself out. The price: an attacker with many addresses gets the limit once per address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# In the database: every web process sees the same counts, and the attempts are in the admin.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_CALLABLE = "core.lockouts.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "core.addresses.client_ip_address"
 
 # --- REST API -------------------------------------------------------------------
 REST_FRAMEWORK = {

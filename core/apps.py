@@ -7,7 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Access and audit"
 
     def ready(self) -> None:
-        from core import audit  # noqa: F401  (connects the history signal)
+        from core import audit, lockouts  # noqa: F401  (connect the history signal, record admin lockouts)
         from core.roles import roles_sync
 
         post_migrate.connect(roles_sync, dispatch_uid="fineprint_roles_sync")
