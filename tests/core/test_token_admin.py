@@ -71,3 +71,15 @@ def test_compliance_revokes_anyones_token_with_a_reason(compliance, engineer):
     assert token.revoked_at is not None
     assert token.history.first().history_change_reason == "Left the team"
     assert token.history.first().history_user == compliance
+
+
+def test_the_list_filters_tokens_by_state(compliance, engineer):
+    active = services.token_issue(user=engineer, name="active", issued_by=engineer, via="tests").token
+    revoked = services.token_issue(user=engineer, name="revoked", issued_by=engineer, via="tests").token
+    services.token_revoke(token=revoked, actor=engineer, reason="Rotated")
+
+    active_page = logged_in(compliance).get("/admin/core/apitoken/?state=active").content.decode()
+    revoked_page = logged_in(compliance).get("/admin/core/apitoken/?state=revoked").content.decode()
+
+    assert active.prefix in active_page and revoked.prefix not in active_page
+    assert revoked.prefix in revoked_page and active.prefix not in revoked_page
