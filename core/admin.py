@@ -9,7 +9,7 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from core import selectors, services
-from core.admin_audit import AuditedAdmin, ReasonForm, reason_action
+from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReasonForm, reason_action
 from core.audit import mark_change
 from core.errors import ApplicationError
 from core.models import ApiToken, SecurityEvent
@@ -129,21 +129,12 @@ class ApiTokenAdmin(AuditedAdmin):
 
 
 @admin.register(SecurityEvent)
-class SecurityEventAdmin(admin.ModelAdmin):
-    """Lockouts, as the defences recorded them: read-only."""
+class SecurityEventAdmin(ReadOnlyAdmin):
+    """Lockouts, as the defences recorded them."""
 
     list_display = ["occurred_at", "kind", "username", "ip_address", "detail"]
     list_filter = ["kind", "occurred_at"]
     search_fields = ["username", "ip_address"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class _ReasonField(forms.CharField):

@@ -84,6 +84,19 @@ def reason_action(request, queryset, *, title: str, apply, action_name: str, for
     )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records the system writes (receipts, security events): listed and shown, never added, changed or deleted."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     """Related records shown on a page, never added, changed or deleted from it."""
 

@@ -6,22 +6,17 @@ anyone remembering to add it here.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.apps import apps
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import resolve
-from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
-from core.models import ApiToken
 from core.parsers import MAX_JSON_DEPTH
 from core.roles import Role
-from risks import controls, incidents
-from risks import services as risk_services
+from core.services import token_issue
 from tests.conftest import client_for
-from tests.risks.conftest import risk_payload
+from tests.records import one_of_each
 
 WRITES = ("post", "put", "patch")
 TRACKED_APPS = ("core", "registry", "risks", "reports", "providers")
@@ -58,38 +53,17 @@ def _row_counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def world(engineer, compliance, registered_version):
+def world(engineer, compliance, registered_model):
     """One of every object a write endpoint's path can name."""
-    version, model = registered_version, registered_version.model
-    # Through the API, as a pipeline would: a pending promotion for the approve and reject paths.
-    promotion = client_for(engineer).post(
-        f"/api/v1/models/{model.name}/versions/{version.version}/promotions/",
-        {"target": "production", "justification": "Better refunds"},
-        format="json",
-    )
-    assert promotion.status_code == 201, promotion.content
-    risk = risk_services.risk_create(actor=compliance, owner=compliance, **risk_payload())
-    control = controls.control_create(actor=compliance, name="Refusals", description="In range", risks=[risk])
-    action = risk_services.action_create(
-        risk=risk, actor=compliance, action="Retrain", owner=compliance, due_on=timezone.localdate()
-    )
-    incident = incidents.incident_report(
-        actor=engineer,
-        title="Bad answer",
-        version=version,
-        occurred_at=timezone.now() - timedelta(hours=2),
-        aware_at=timezone.now() - timedelta(hours=1),
-        description="d",
-        severity="low",
-    )
-    references = {"risks": risk.reference, "controls": control.reference, "incidents": incident.reference}
+    records = one_of_each(model=registered_model, engineer=engineer, compliance=compliance)
+    params = records.path_parameters()
     return {
-        "name": model.name,
-        "version": version.version,
-        "promotion_id": promotion.json()["id"],
-        "action_id": action.pk,
-        "token_id": ApiToken.objects.filter(user=engineer).values_list("pk", flat=True).first(),
-        "references": references,
+        "name": params["name"],
+        "version": params["version"],
+        "promotion_id": params["promotion_id"],
+        "action_id": params["action_id"],
+        "token_id": token_issue(user=engineer, name="walked", issued_by=engineer, via="tests").token.pk,
+        "references": {collection: params[collection] for collection in ("risks", "controls", "incidents")},
         "personas": {Role.ENGINEER: engineer, Role.COMPLIANCE: compliance},
     }
 

@@ -14,13 +14,9 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 
-from registry import releases
-from reports.models import Trigger
-from reports.periods import Period
-from reports.services import report_generate
-from risks import controls, incidents
+from risks import controls
 from risks import services as risk_services
-from tests.risks.conftest import risk_payload
+from tests.records import one_of_each
 
 
 def test_the_schema_validates_without_warnings(db, tmp_path):
@@ -70,27 +66,12 @@ def conforms(schema, template: str, method: str, response) -> None:
 @pytest.fixture
 def sparse_records(engineer, compliance, registered_model):
     """One record of every kind the API reads, each with its optional relations left empty."""
-    from tests.registry.test_releases import evaluated
-
-    live = evaluated(registered_model, engineer, "v1")
-    promotion = releases.promotion_request(version=live, actor=engineer, target="production", justification="Go")
-    releases.promotion_approve(promotion=promotion, actor=compliance, reason="CAB")
-    pending = evaluated(registered_model, engineer, "v2")
-    promotion = releases.promotion_request(
-        version=pending, actor=engineer, target="canary", traffic_percent=5, justification="Try"
-    )
-    risk = risk_services.risk_create(
-        actor=compliance, owner=compliance, registered_models=[registered_model], **risk_payload()
-    )
-    risk_services.action_create(
-        risk=risk, actor=compliance, action="Guard examples", owner=compliance, due_on=date.today() + timedelta(30)
-    )
+    records = one_of_each(model=registered_model, engineer=engineer, compliance=compliance)
     risk_services.risk_accept(
-        risk=risk, actor=compliance, rationale="Within appetite", expires_at=timezone.now() + timedelta(days=90)
+        risk=records.risk, actor=compliance, rationale="Within appetite", expires_at=timezone.now() + timedelta(days=90)
     )
-    control = controls.control_create(actor=compliance, name="Refusal rate", description="2-8%.", risks=[risk])
     controls.document_evidence_add(
-        control=control,
+        control=records.control,
         actor=compliance,
         title="Q1 review",
         url="https://wiki.example.com/q1",
@@ -100,28 +81,14 @@ def sparse_records(engineer, compliance, registered_model):
         verdict="effective",
     )
     controls.metric_check_create(
-        control=control, actor=compliance, metric="refusal_rate", minimum=0.02, watched_models=[registered_model]
+        control=records.control,
+        actor=compliance,
+        metric="refusal_rate",
+        minimum=0.02,
+        watched_models=[registered_model],
     )
     controls.metric_checks_evaluate()
-    incident = incidents.incident_report(
-        actor=engineer,
-        title="Promised a refund",
-        version=pending,
-        occurred_at=timezone.now() - timedelta(hours=3),
-        aware_at=timezone.now() - timedelta(hours=1),
-        description="d",
-        severity="low",
-    )
-    report_generate(period=Period.of(date.today()), actor=None, trigger=Trigger.SCHEDULE)
-    return {
-        "name": registered_model.name,
-        "version": pending.version,
-        "promotion_id": promotion.pk,
-        "period": f"{date.today():%Y-%m}",
-        "risks": risk.reference,
-        "controls": control.reference,
-        "incidents": incident.reference,
-    }
+    return records.path_parameters()
 
 
 def test_it_answers_every_read_as_its_schema_says_with_empty_relations(api, compliance, sparse_records):

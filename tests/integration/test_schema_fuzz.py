@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import date, timedelta
 
 import pytest
 import schemathesis
-from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -26,15 +24,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from core.roles import Role
-from registry import releases, services
-from reports.models import Trigger
-from reports.periods import Period
-from reports.services import report_generate
-from risks import controls, incidents
-from risks import services as risk_services
+from registry import services
 from tests.conftest import client_for, make_user, model_payload
-from tests.registry.test_releases import evaluated
-from tests.risks.conftest import risk_payload
+from tests.records import one_of_each
 
 EXAMPLES_PER_MODE = 4
 REQUEST_TIMEOUT_SECONDS = 10
@@ -47,43 +39,6 @@ NOT_FUZZED = {
     # covered by tests/registry/test_fine_tune_launch.py against the fake server.
     ("POST", "/api/v1/models/{name}/versions/{version}/fine-tune/"),
 }
-
-
-def seed(engineer, compliance) -> dict[str, str | int]:
-    """A record of each kind, so path parameters can name something that exists."""
-    model = services.model_create(actor=engineer, **model_payload(name="fuzz-model"))
-    released = evaluated(model, engineer, "v1")
-    promotion = releases.promotion_request(version=released, actor=engineer, target="production", justification="Go")
-    releases.promotion_approve(promotion=promotion, actor=compliance, reason="CAB")
-    version = evaluated(model, engineer, "v2")
-    pending = releases.promotion_request(
-        version=version, actor=engineer, target="canary", traffic_percent=5, justification="Try"
-    )
-    risk = risk_services.risk_create(actor=compliance, owner=compliance, registered_models=[model], **risk_payload())
-    action = risk_services.action_create(
-        risk=risk, actor=compliance, action="Guard examples", owner=compliance, due_on=date.today() + timedelta(30)
-    )
-    control = controls.control_create(actor=compliance, name="Refusal rate", description="2-8%.", risks=[risk])
-    incident = incidents.incident_report(
-        actor=engineer,
-        title="Promised a refund",
-        version=version,
-        occurred_at=timezone.now() - timedelta(hours=3),
-        aware_at=timezone.now() - timedelta(hours=1),
-        description="It promised a refund outside policy.",
-        severity="low",
-    )
-    report_generate(period=Period.of(date.today()), actor=None, trigger=Trigger.SCHEDULE)
-    return {
-        "name": model.name,
-        "version": version.version,
-        "promotion_id": pending.pk,
-        "action_id": action.pk,
-        "period": f"{date.today():%Y-%m}",
-        "risks": risk.reference,
-        "controls": control.reference,
-        "incidents": incident.reference,
-    }
 
 
 def bearer(user) -> str:
@@ -153,7 +108,8 @@ def test_it_survives_a_schema_driven_fuzz_for_every_role(live_server, transactio
     engineer = make_user("fuzz-engineer", Role.ENGINEER)
     compliance = make_user("fuzz-compliance", Role.COMPLIANCE, is_staff=True)
     executive = make_user("fuzz-executive", Role.EXECUTIVE)
-    records = seed(engineer, compliance)
+    model = services.model_create(actor=engineer, **model_payload(name="fuzz-model"))
+    records = one_of_each(model=model, engineer=engineer, compliance=compliance).path_parameters()
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/")
     operations = [
         result.ok()
