@@ -167,7 +167,9 @@ def card_markdown(data: dict[str, Any]) -> str:
 
     pairs("Model", data["model"])
     pairs("Version", data["version"])
-    lines.extend(["## Changelog", "", e(data["changelog"]), ""])
+    # Each line of the changelog stays a paragraph of its own: escaped, it can still not link or run anything.
+    changelog = [e(line) for line in data["changelog"].splitlines() if line.strip()]
+    lines.extend(["## Changelog", "", "\n\n".join(changelog), ""])
     pairs("Fine-tune job", data["job"])
     lines.extend(["## Evaluations", ""])
     if data["evaluations"]:
