@@ -62,7 +62,9 @@ def celery_processes(transactional_db, fake):
         "OPENAI_SYNC_INTERVAL_SECONDS": "5",
         "OPENAI_SYNC_BUDGET_SECONDS": "4",
         "OPENAI_TIMEOUT_SECONDS": "2",
-        "CELERY_VISIBILITY_TIMEOUT": "5",
+        # Short, but no shorter than the longest a task may run with the budgets above (48 s):
+        # the settings refuse a timeout that would hand a running tick to a second worker.
+        "CELERY_VISIBILITY_TIMEOUT": "60",
     }
     # A queue of its own, so nothing left in Redis by another run interferes.
     queue = f"integration-{uuid.uuid4().hex[:8]}"
