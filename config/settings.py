@@ -249,7 +249,7 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1)
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90, minimum=1)
 API_TOKEN_EXPIRY_NOTICE_DAYS = env_int("API_TOKEN_EXPIRY_NOTICE_DAYS", 14, minimum=1)
 # An address that sends API_AUTH_FAILURE_LIMIT bad tokens within API_AUTH_FAILURE_WINDOW_SECONDS
-# is answered 429 (with Retry-After) for API_AUTH_LOCKOUT_SECONDS, whatever token it sends.
+# gets 429 (with Retry-After) for every bad token for API_AUTH_LOCKOUT_SECONDS; valid tokens still work.
 API_AUTH_FAILURE_LIMIT = env_int("API_AUTH_FAILURE_LIMIT", 20, minimum=1)
 API_AUTH_FAILURE_WINDOW_SECONDS = env_int("API_AUTH_FAILURE_WINDOW_SECONDS", 300, minimum=1)
 API_AUTH_LOCKOUT_SECONDS = env_int("API_AUTH_LOCKOUT_SECONDS", 900, minimum=1)

@@ -14,7 +14,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <token>`, checked against the stored digest.
 
     Every failure counts against the client's address; an address over the limit is
-    answered 429 with Retry-After until its lockout ends (core.throttling).
+    answered 429 with Retry-After to every bad token until its lockout ends
+    (core.throttling). A valid token is never refused for its address: a 256-bit
+    secret cannot be guessed, and a colleague's broken pipeline behind the same NAT
+    must not lock everyone out. So the lockout costs a request nothing until it fails.
     """
 
     keyword = "Bearer"
@@ -23,16 +26,16 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
-        ip = client_ip_address(request)
-        remaining = api_auth_lockout_remaining(ip=ip)
-        if remaining is not None:
-            raise exceptions.Throttled(
-                wait=remaining, detail="Too many failed authentications from your address; try again later."
-            )
         try:
             token = self._check(header)
         except exceptions.AuthenticationFailed as exc:
-            api_auth_failure_record(ip=ip, reason=str(exc.detail))
+            ip = client_ip_address(request)
+            # A locked-out address gets 429 uncounted; otherwise this failure counts and may start the lockout.
+            remaining = api_auth_lockout_remaining(ip=ip) or api_auth_failure_record(ip=ip, reason=str(exc.detail))
+            if remaining is not None:
+                raise exceptions.Throttled(
+                    wait=remaining, detail="Too many failed authentications from your address; try again later."
+                ) from None
             raise
         token_mark_used(token=token)
         return token.user, token

@@ -1,8 +1,8 @@
 """Brute-force protection for API authentication: an address that keeps sending bad tokens is locked out.
 
 Counters live in the shared cache (settings.CACHES), so every web process sees the
-same count. A lockout answers 429 with Retry-After to every authenticated request
-from that address, valid token or not: otherwise a lucky guess would still get in.
+same count. A locked-out address gets 429 with Retry-After for every bad token
+(core.authentication), so guessing stops being answered at all.
 """
 
 from __future__ import annotations
@@ -35,8 +35,11 @@ def api_auth_lockout_remaining(*, ip: str | None) -> int | None:
     return remaining if remaining > 0 else None
 
 
-def api_auth_failure_record(*, ip: str | None, reason: str) -> None:
-    """Count one failed authentication; the one that reaches the limit locks the address out."""
+def api_auth_failure_record(*, ip: str | None, reason: str) -> int | None:
+    """Count one failed authentication; the one that reaches the limit locks the address out.
+
+    The seconds the lockout lasts if this failure reached the limit, else None.
+    """
     window = settings.API_AUTH_FAILURE_WINDOW_SECONDS
     key = _failures_key(ip)
     cache.add(key, 0, timeout=window)
@@ -46,7 +49,7 @@ def api_auth_failure_record(*, ip: str | None, reason: str) -> None:
         cache.set(key, 1, timeout=window)
         failures = 1
     if failures < settings.API_AUTH_FAILURE_LIMIT:
-        return
+        return None
     lockout = settings.API_AUTH_LOCKOUT_SECONDS
     until = timezone.now().timestamp() + lockout
     cache.delete(key)
@@ -59,3 +62,4 @@ def api_auth_failure_record(*, ip: str | None, reason: str) -> None:
                 f"{failures} failed API authentications within {window} s (last: {reason}); locked out for {lockout} s."
             ),
         )
+    return lockout
