@@ -45,14 +45,14 @@ def prepare(state: FakeOpenAI, jobs: int) -> list[str]:
         name=f"sync-{stamp}",
         display_name="Sync bench",
         purpose="Sync benchmark.",
-        base_model="gpt-3.5-turbo-0125",
+        base_model="gpt-4.1-nano-2025-04-14",
     )
     training = state.file_create(filename="t.jsonl", purpose="fine-tune", content=b"{}\n")
     ids = []
     for n in range(jobs):
         job = state.job_create(
             {
-                "model": "gpt-3.5-turbo-0125",
+                "model": "gpt-4.1-nano-2025-04-14",
                 "training_file": training["id"],
                 "metadata": {fine_tuning.METADATA_KEY: settings.FINEPRINT_INSTANCE},
             }
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    state = FakeOpenAI(api_key=KEY, durations=Durations(validating=10, queued=0.001, running=100))
+    state = FakeOpenAI(api_key=KEY, last_job_day=None, durations=Durations(validating=10, queued=0.001, running=100))
     server, _ = serve(state)
     settings.OPENAI_API_KEY = KEY
     settings.OPENAI_BASE_URL = f"http://127.0.0.1:{server.server_port}/v1"

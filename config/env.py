@@ -8,6 +8,7 @@ back to a development default.
 from __future__ import annotations
 
 import os
+from datetime import date
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -54,3 +55,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_date(name: str, default: str) -> date | None:
+    """A YYYY-MM-DD date; an empty value means none."""
+    value = os.environ.get(name, default).strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a date (YYYY-MM-DD) or empty, got {value!r}.") from None

@@ -11,9 +11,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_date, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FINEPRINT_VAR_DIR", str(BASE_DIR / "var")))
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "risks",
     "reports",
     "providers",
+    "lifecycle",
     "django_celery_beat",
     "axes",
 ]
@@ -285,6 +287,28 @@ OPENAI_SYNC_BUDGET_SECONDS = env_int("OPENAI_SYNC_BUDGET_SECONDS", 45, minimum=1
 # Tags the jobs this deployment starts (job metadata), so a sync lists only its own.
 FINEPRINT_INSTANCE = env_str("FINEPRINT_INSTANCE", "fineprint")
 
+# --- Provider lifecycle (docs/lifecycle.md) ------------------------------------------------
+# The last day OpenAI accepts new fine-tuning jobs (its self-serve fine-tuning closes after
+# 2027-01-06), and the base models it fine-tunes. Empty: no closing day announced.
+OPENAI_LAST_FINE_TUNING_DAY = env_date("OPENAI_LAST_FINE_TUNING_DAY", "2027-01-06")
+OPENAI_FINE_TUNABLE_MODELS = env_list(
+    "OPENAI_FINE_TUNABLE_MODELS",
+    [
+        "gpt-4.1-2025-04-14",
+        "gpt-4.1-mini-2025-04-14",
+        "gpt-4.1-nano-2025-04-14",
+        "gpt-4o-2024-08-06",
+        "gpt-4o-mini-2024-07-18",
+        "gpt-3.5-turbo-0125",
+    ],
+)
+# A live deployment whose base model shuts down within this many days opens a risk.
+LIFECYCLE_WARN_DAYS = env_int("LIFECYCLE_WARN_DAYS", 90, minimum=1)
+# A promotion onto a base model that shuts down within this many days fails the gate's lifecycle rule.
+LIFECYCLE_GATE_DAYS = env_int("LIFECYCLE_GATE_DAYS", 14, minimum=0)
+# The catalogue sync runs daily at this UTC hour (and on demand: admin action, sync_catalogue).
+LIFECYCLE_SYNC_HOUR = env_int("LIFECYCLE_SYNC_HOUR", 5, minimum=0)
+
 # --- Celery ---------------------------------------------------------------------------
 # How often metric checks (live control evidence) are evaluated against the latest evaluations.
 RISK_METRIC_CHECK_INTERVAL_SECONDS = env_int("RISK_METRIC_CHECK_INTERVAL_SECONDS", 600, minimum=10)
@@ -348,6 +372,17 @@ CELERY_BEAT_SCHEDULE = {
     },
     "expire-risk-acceptances": {
         "task": "risks.tasks.acceptances_expire",
+        "schedule": 3600.0,
+    },
+    # Shutdown dates from the provider's model list, once a day (and on demand in the admin).
+    "sync-provider-catalogue": {
+        "task": "lifecycle.tasks.catalogue_sync_task",
+        "schedule": crontab(minute=0, hour=LIFECYCLE_SYNC_HOUR),
+    },
+    # Runway risks opened, escalated and closed as the days pass: hourly, so a threshold crossed
+    # at midnight is acted on within the hour; idempotent, so most runs change nothing.
+    "update-lifecycle-risks": {
+        "task": "risks.tasks.lifecycle_risks_update_task",
         "schedule": 3600.0,
     },
 }

@@ -13,3 +13,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # The test client, pytest-django's live server and the integration workers speak plain HTTP on
 # loopback: no redirect to HTTPS here (tests/core/test_deploy_settings.py checks the real default).
 SECURE_SSL_REDIRECT = False
+# No closing day for new fine-tuning jobs: tests that are not about it must not depend on today's
+# date (tests/lifecycle sets it where it matters).
+OPENAI_LAST_FINE_TUNING_DAY = None

@@ -50,3 +50,15 @@ class UpstreamRejected(ApplicationError):
 
     status_code = 502
     code = "provider_rejected"
+
+
+class ModelShutDown(Conflict):
+    """Work on a model the provider has shut down: it cannot succeed."""
+
+    code = "model_shut_down"
+
+
+class ProviderClosed(Conflict):
+    """The provider accepts no new fine-tuning jobs any more."""
+
+    code = "provider_closed"

@@ -4,7 +4,13 @@ The real `openai` SDK talks to it through `base_url`, so development (`make
 run`) and the tests exercise Fineprint's real client code without the
 internet. It implements what Fineprint uses: file upload and retrieval; job
 create, retrieve, list (cursor paging, metadata filter), cancel, events and
-checkpoints; signed webhooks (Standard Webhooks, as OpenAI sends them).
+checkpoints; signed webhooks (Standard Webhooks, as OpenAI sends them); the
+model list and model retrieval with each model's `shutdown_date`.
+
+Its model catalogue holds OpenAI's published dates (November 2026) and every
+fine-tuned model its jobs produced (no date of its own: it shuts down with its
+base). Like OpenAI, it refuses a job on a model that has shut down by its clock,
+or after its last day for new jobs (`last_job_day`).
 
 Jobs advance `validating_files -> queued -> running -> succeeded` on the
 server's clock (or end `failed` / `cancelled`). Tests drive that clock and
@@ -30,12 +36,31 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 logger = logging.getLogger(__name__)
 
 TERMINAL = ("succeeded", "failed", "cancelled")
+
+# OpenAI's base models and their announced shutdown dates, as published by November 2026
+# (None: none announced). Tests and `POST /_fake/models` change or add entries.
+OPENAI_MODELS: dict[str, str | None] = {
+    "gpt-3.5-turbo": "2026-10-23",
+    "gpt-3.5-turbo-0125": "2026-10-23",
+    "gpt-4o": "2027-01-14",
+    "gpt-4o-2024-08-06": "2027-01-14",
+    "gpt-4o-mini": "2027-01-14",
+    "gpt-4o-mini-2024-07-18": "2027-01-14",
+    "gpt-4.1": "2027-01-14",
+    "gpt-4.1-2025-04-14": "2027-01-14",
+    "gpt-4.1-mini": "2027-01-14",
+    "gpt-4.1-mini-2025-04-14": "2027-01-14",
+    "gpt-4.1-nano-2025-04-14": None,
+}
+# The last day OpenAI's self-serve fine-tuning accepts new jobs.
+OPENAI_LAST_JOB_DAY = "2027-01-06"
 
 
 @dataclass
@@ -66,6 +91,8 @@ class FakeOpenAI:
     webhook_secret: str | None = None
     durations: Durations = field(default_factory=Durations)
     organization: str = "fake-org"
+    # None: jobs are accepted whatever the clock says (tests that are not about the closing day).
+    last_job_day: str | None = OPENAI_LAST_JOB_DAY
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -78,6 +105,9 @@ class FakeOpenAI:
         self.requests: dict[str, int] = {}
         self.webhooks_sent: list[dict] = []
         self._ids = itertools.count(1)
+        self.models: dict[str, dict] = {}
+        for model_id, shutdown_date in OPENAI_MODELS.items():
+            self.model_set(model_id, shutdown_date)
 
     # --- clock and control --------------------------------------------------------------
 
@@ -99,6 +129,25 @@ class FakeOpenAI:
         """Decide how a job ends: 'succeeded' (the default) or 'failed'."""
         with self.lock:
             self.jobs[job_id]["_outcome"] = outcome
+
+    def today(self) -> date:
+        return datetime.fromtimestamp(self.now(), UTC).date()
+
+    def model_set(self, model_id: str, shutdown_date: str | None, *, owned_by: str = "system") -> dict:
+        """Add a model, or announce (or withdraw) its shutdown date."""
+        with self.lock:
+            model = self.models.setdefault(
+                model_id, {"id": model_id, "object": "model", "created": int(self.now()), "owned_by": owned_by}
+            )
+            model["shutdown_date"] = shutdown_date
+            return model
+
+    def model_get(self, model_id: str) -> dict:
+        with self.lock:
+            model = self.models.get(model_id)
+            if model is None:
+                raise _ApiError(404, f"The model '{model_id}' does not exist", code="model_not_found")
+            return model
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids):06d}{secrets.token_hex(4)}"
@@ -126,6 +175,20 @@ class FakeOpenAI:
 
     def job_create(self, body: dict) -> dict:
         with self.lock:
+            today = self.today()
+            if self.last_job_day and today > date.fromisoformat(self.last_job_day):
+                raise _ApiError(
+                    403, "Your organization can no longer create fine-tuning jobs.", code="fine_tuning_closed"
+                )
+            model = self.models.get(body.get("model") or "")
+            shutdown = model and model.get("shutdown_date")
+            if model is None or (shutdown and date.fromisoformat(shutdown) <= today):
+                raise _ApiError(
+                    400,
+                    f"Model {body.get('model')} is not available for fine-tuning or does not exist.",
+                    param="model",
+                    code="model_not_available",
+                )
             training_file = body.get("training_file")
             if training_file not in self.files:
                 raise _ApiError(400, f"Invalid file ID: {training_file}", param="training_file", code="invalid_file")
@@ -250,6 +313,8 @@ class FakeOpenAI:
             short = hashlib.sha256(job["id"].encode()).hexdigest()[:8]
             suffix = job["_suffix"] or "ft"
             job["fine_tuned_model"] = f"ft:{job['model']}:{self.organization}:{suffix}:{short}"
+            # Listed like OpenAI lists an organisation's fine-tunes: no date of its own.
+            self.model_set(job["fine_tuned_model"], None, owned_by=self.organization)
             job["trained_tokens"] = tokens * epochs
             results = self.file_create(filename="step_metrics.csv", purpose="fine-tune-results", content=b"step\n")
             job["result_files"] = [results["id"]]
@@ -375,7 +440,10 @@ class _Handler(BaseHTTPRequestHandler):
         ("POST", re.compile(r"^/v1/fine_tuning/jobs/(?P<job_id>[^/]+)/cancel$"), "job_cancel"),
         ("GET", re.compile(r"^/v1/fine_tuning/jobs/(?P<job_id>[^/]+)/events$"), "job_events"),
         ("GET", re.compile(r"^/v1/fine_tuning/jobs/(?P<job_id>[^/]+)/checkpoints$"), "job_checkpoints"),
+        ("GET", re.compile(r"^/v1/models$"), "model_list"),
+        ("GET", re.compile(r"^/v1/models/(?P<model_id>[^/]+)$"), "model_get"),
         ("POST", re.compile(r"^/_fake/advance$"), "fake_advance"),
+        ("POST", re.compile(r"^/_fake/models$"), "fake_model"),
         ("POST", re.compile(r"^/_fake/faults$"), "fake_fault"),
         ("POST", re.compile(r"^/_fake/jobs/(?P<job_id>[^/]+)/outcome$"), "fake_outcome"),
         ("GET", re.compile(r"^/_fake/stats$"), "fake_stats"),
@@ -497,7 +565,19 @@ class _Handler(BaseHTTPRequestHandler):
         last = checkpoints[-1]["id"] if checkpoints else None
         return 200, {"object": "list", "data": checkpoints, "has_more": False, "first_id": first, "last_id": last}
 
+    def model_list(self):
+        with self.state.lock:
+            models = sorted(self.state.models.values(), key=lambda m: m["id"])
+            return 200, {"object": "list", "data": [dict(m) for m in models]}
+
+    def model_get(self, model_id):
+        return 200, dict(self.state.model_get(unquote(model_id)))
+
     # --- control routes ------------------------------------------------------------------------
+
+    def fake_model(self):
+        body = self._json()
+        return 200, self.state.model_set(body["id"], body.get("shutdown_date"))
 
     def fake_advance(self):
         self.state.advance(float(self._json().get("seconds", 0)))

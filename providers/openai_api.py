@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import openai
@@ -245,6 +245,48 @@ def job_events(job_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
     with _translated():
         page = client().fine_tuning.jobs.list_events(job_id, limit=limit)
         return [{"at": _when(e.created_at), "level": e.level, "message": _scrub(e.message)} for e in page.data]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model the provider serves, with its announced shutdown date (None: none announced)."""
+
+    id: str
+    owned_by: str
+    created_at: datetime | None
+    shutdown_date: date | None
+
+
+def _shutdown_date(raw) -> date | None:
+    value = getattr(raw, "shutdown_date", None)
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise ProviderRejected(
+            f"Model {raw.id}: unreadable shutdown_date {str(value)[:40]!r}.", code="invalid_body"
+        ) from None
+
+
+def models_list() -> list[ModelInfo]:
+    """Every model the organisation can use, base and fine-tuned; OpenAI answers in one page (one call)."""
+    with _translated():
+        page = client().models.list()
+        return [
+            ModelInfo(
+                id=raw.id, owned_by=raw.owned_by, created_at=_when(raw.created), shutdown_date=_shutdown_date(raw)
+            )
+            for raw in page.data
+        ]
+
+
+def model_retrieve(model_id: str) -> ModelInfo:
+    with _translated():
+        raw = client().models.retrieve(model_id)
+        return ModelInfo(
+            id=raw.id, owned_by=raw.owned_by, created_at=_when(raw.created), shutdown_date=_shutdown_date(raw)
+        )
 
 
 @dataclass(frozen=True)

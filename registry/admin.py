@@ -59,7 +59,7 @@ class RegisteredModelAdmin(AuditedAdmin):
     inlines = [DeploymentInline]
     fieldsets = [
         (None, {"fields": ["name", "display_name", "purpose", "permitted_uses", "out_of_scope_uses"]}),
-        ("Base model", {"fields": ["provider", "base_model", "base_model_retires_on"]}),
+        ("Base model", {"fields": ["provider", "base_model"]}),
         ("Governance", {"fields": ["business_owner", "technical_owner", "risk_tier", "is_retired"]}),
         ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
     ]

@@ -24,7 +24,9 @@ from django.db import transaction
 from core.audit import mark_change, service_user
 from core.errors import Conflict, UpstreamRejected, UpstreamUnavailable, ValidationFailed
 from core.leases import lease_claim, lease_release
+from lifecycle.capabilities import capability
 from providers import openai_api
+from registry import runway
 from registry.models import JOB_RANK, JOB_TERMINAL, Checkpoint, JobStatus, ModelVersion, VersionStatus
 
 logger = logging.getLogger(__name__)
@@ -312,6 +314,18 @@ def version_fine_tune_launch(
             )
         if version.status != VersionStatus.DRAFT:
             raise Conflict(f"Version '{version.version}' is {version.status}; only a draft can be trained.")
+        # Work that cannot succeed is refused before anything is uploaded.
+        runway.refuse_closed_provider(provider=version.model.provider)
+        runway.refuse_shut_down_base(
+            provider=version.model.provider, base_model=version.base_model, work="launch a fine-tuning job"
+        )
+        if not capability(version.model.provider).fine_tunes_model(version.base_model):
+            raise Conflict(
+                f"{version.model.provider} does not fine-tune {version.base_model}; register the version on a base "
+                "model it fine-tunes.",
+                fields={"base_model": ["Not fine-tunable on this provider."]},
+                extra={"base_model": version.base_model},
+            )
         _check_hash(training, version.training_file_sha256, "training_file")
         if validation is not None:
             _check_hash(validation, version.validation_file_sha256, "validation_file")
@@ -325,7 +339,7 @@ def version_fine_tune_launch(
                     filename=validation.filename, content=validation.content
                 )
             job = openai_api.job_create(
-                model=version.model.base_model,
+                model=version.base_model,
                 training_file=training_id,
                 validation_file=validation_id,
                 suffix=_suffix(version),
@@ -347,6 +361,6 @@ def version_fine_tune_launch(
         version.hyperparameters = job.hyperparameters
         version.seed = job.seed
         version.status = VersionStatus.TRAINING
-        mark_change(version, actor=actor, reason=f"Fine-tune job {job.id} started on {version.model.base_model}")
+        mark_change(version, actor=actor, reason=f"Fine-tune job {job.id} started on {version.base_model}")
         version.save()
         return version

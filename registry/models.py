@@ -8,6 +8,7 @@ from django.db.models.fields.json import KeyTransform
 from simple_history.models import HistoricalRecords
 
 from core.audit import AuditedHistoryModel
+from lifecycle.models import Provider
 
 SHA256_PATTERN = r"^[0-9a-f]{64}\Z"  # \Z, not $: $ would accept a trailing newline
 sha256_validator = RegexValidator(SHA256_PATTERN, "Must be a SHA-256: exactly 64 lowercase hexadecimal characters.")
@@ -20,10 +21,6 @@ version_label_validator = RegexValidator(
 model_name_validator = RegexValidator(
     MODEL_NAME_PATTERN, "Use lowercase letters, digits and '-', starting with a letter or digit."
 )
-
-
-class Provider(models.TextChoices):
-    OPENAI = "openai", "OpenAI"
 
 
 class RiskTier(models.TextChoices):
@@ -86,8 +83,9 @@ class RegisteredModel(models.Model):
     technical_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    base_model = models.CharField(max_length=100, help_text="e.g. gpt-3.5-turbo-0125")
-    base_model_retires_on = models.DateField(null=True, blank=True, help_text="The vendor's retirement date.")
+    base_model = models.CharField(max_length=100, help_text="New versions train on it, e.g. gpt-4.1-mini-2025-04-14.")
+    # Superseded by the provider catalogue (lifecycle): no longer set; kept so history reads as it was.
+    base_model_retires_on = models.DateField(null=True, blank=True, editable=False)
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.OPENAI)
     risk_tier = models.CharField(max_length=20, choices=RiskTier.choices, default=RiskTier.UNCLASSIFIED)
     is_retired = models.BooleanField(default=False)
@@ -117,6 +115,8 @@ class ModelVersion(models.Model):
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="versions")
     version = models.CharField(max_length=64, validators=[version_label_validator])
+    # What it was (or will be) trained on: the model's base model when it was registered, unless given.
+    base_model = models.CharField(max_length=100)
     # Dataset search matches either hash exactly.
     training_file_sha256 = models.CharField(max_length=64, validators=[sha256_validator], db_index=True)
     validation_file_sha256 = models.CharField(max_length=64, blank=True, validators=[sha256_validator], db_index=True)
@@ -157,7 +157,14 @@ class ModelVersion(models.Model):
         "result_files",
     )
     # What identifies what was trained: fixed at registration.
-    IDENTITY_FIELDS = ("model_id", "version", "training_file_sha256", "validation_file_sha256", "provider_job_id")
+    IDENTITY_FIELDS = (
+        "model_id",
+        "version",
+        "base_model",
+        "training_file_sha256",
+        "validation_file_sha256",
+        "provider_job_id",
+    )
 
     class Meta:
         constraints = [

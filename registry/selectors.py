@@ -157,7 +157,7 @@ def version_list(*, filters: VersionFilters | None = None, model: RegisteredMode
     if filters.status:
         queryset = queryset.filter(status=filters.status)
     if filters.base_model:
-        queryset = queryset.filter(model__base_model=filters.base_model)
+        queryset = queryset.filter(base_model=filters.base_model)
     if filters.dataset_sha256:
         queryset = queryset.filter(
             Q(training_file_sha256=filters.dataset_sha256) | Q(validation_file_sha256=filters.dataset_sha256)

@@ -14,6 +14,7 @@ from core.audit import mark_change
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from core.roles import Role, has_role
 from core.validation import full_clean
+from registry import runway
 from registry.metrics import metrics_errors, per_intent_errors
 from registry.models import EvaluationResult, ModelVersion, RegisteredModel, VersionStatus
 
@@ -24,7 +25,6 @@ MODEL_EDITABLE_FIELDS = frozenset(
         "permitted_uses",
         "out_of_scope_uses",
         "base_model",
-        "base_model_retires_on",
         "provider",
         *RegisteredModel.GOVERNANCE_FIELDS,
     }
@@ -178,6 +178,7 @@ def version_register(
     validation_file_id: str = "",
     provider_job_id: str | None = None,
     fine_tuned_model: str = "",
+    base_model: str = "",
     evaluations: list[Mapping[str, Any]] | None = None,
     reason: str = "",
 ) -> ModelVersion:
@@ -190,9 +191,14 @@ def version_register(
     """
     if model.is_retired:
         raise Conflict(f"Model '{model.name}' is retired; it takes no new versions.")
+    base_model = base_model or model.base_model
+    base_runway = runway.refuse_shut_down_base(
+        provider=model.provider, base_model=base_model, work="register a version"
+    )
     instance = ModelVersion(
         model=model,
         version=version,
+        base_model=base_model,
         training_file_sha256=training_file_sha256,
         validation_file_sha256=validation_file_sha256 or "",
         training_file_id=training_file_id or "",
@@ -229,6 +235,8 @@ def version_register(
         raise
     # As the selectors load them (newest first), so answering costs no query.
     instance.evaluation_list = sorted(built, key=lambda e: (e.ran_at, e.pk), reverse=True)
+    # A new version has no fine-tuned model yet: its runway is its base model's.
+    instance.runway = base_runway
     return instance
 
 

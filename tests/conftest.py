@@ -92,7 +92,7 @@ def model_payload(**overrides) -> dict:
         "name": f"support-{n}",
         "display_name": f"Support assistant {n}",
         "purpose": "Answers billing questions.",
-        "base_model": "gpt-3.5-turbo-0125",
+        "base_model": "gpt-4.1-nano-2025-04-14",
         **overrides,
     }
 
@@ -101,7 +101,7 @@ def evaluation_payload(**overrides) -> dict:
     return {
         "suite": "golden-v1",
         "golden_set_sha256": sha("golden-v1"),
-        "baseline_version": "gpt-3.5-turbo-0125",
+        "baseline_version": "gpt-4.1-nano-2025-04-14",
         "metrics": {"win_rate": 0.61, "refusal_rate": 0.04, "p95_latency_ms": 950, "golden_score": 0.88},
         "per_intent": {"billing": 0.64, "returns": 0.58},
         **overrides,
@@ -140,7 +140,9 @@ WEBHOOK_SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OTA="
 @pytest.fixture
 def fake_openai(settings):
     """The fake OpenAI server on a free loopback port, with Fineprint's settings pointed at it."""
+    # No closing day: tests that are not about it must not depend on today's date.
     state = FakeOpenAI(
+        last_job_day=None,
         api_key=CANARY_KEY,
         webhook_secret=WEBHOOK_SECRET,
         durations=Durations(validating=10, queued=10, running=100),
@@ -162,7 +164,7 @@ TRAINING = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistan
 def launch(metadata=None) -> openai_api.Job:
     file_id = openai_api.file_upload(filename="train.jsonl", content=TRAINING)
     return openai_api.job_create(
-        model="gpt-3.5-turbo-0125", training_file=file_id, suffix="support-v3", metadata=metadata, seed=7
+        model="gpt-4.1-nano-2025-04-14", training_file=file_id, suffix="support-v3", metadata=metadata, seed=7
     )
 
 

@@ -100,7 +100,6 @@ class _ModelFieldsSerializer(StrictInputSerializer):
     permitted_uses = serializers.CharField(required=False, allow_blank=True)
     out_of_scope_uses = serializers.CharField(required=False, allow_blank=True)
     base_model = serializers.CharField(max_length=100)
-    base_model_retires_on = serializers.DateField(required=False, allow_null=True)
     provider = serializers.ChoiceField(choices=Provider.choices, required=False)
     business_owner = _owner_field()
     technical_owner = _owner_field()

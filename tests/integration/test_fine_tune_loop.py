@@ -37,7 +37,7 @@ KEY = "sk-integration-" + uuid.uuid4().hex
 
 @pytest.fixture
 def fake(settings):
-    state = FakeOpenAI(api_key=KEY, durations=Durations(validating=1, queued=1, running=3))
+    state = FakeOpenAI(api_key=KEY, last_job_day=None, durations=Durations(validating=1, queued=1, running=3))
     server, _ = serve(state)
     settings.OPENAI_API_KEY = KEY
     settings.OPENAI_BASE_URL = f"http://127.0.0.1:{server.server_port}/v1"

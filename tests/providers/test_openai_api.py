@@ -33,7 +33,7 @@ def test_it_follows_a_job_to_success_with_checkpoints(fake_openai):
     checkpoints = openai_api.job_checkpoints(job.id)
 
     assert statuses == ["queued", "running", "succeeded"]
-    assert done.fine_tuned_model.startswith("ft:gpt-3.5-turbo-0125:fake-org:support-v3:")
+    assert done.fine_tuned_model.startswith("ft:gpt-4.1-nano-2025-04-14:fake-org:support-v3:")
     assert done.trained_tokens > 0
     assert done.finished_at is not None
     assert done.result_files

@@ -84,7 +84,6 @@ def test_it_records_an_admin_governance_change(admin_client, compliance, registe
         "out_of_scope_uses": "",
         "provider": "openai",
         "base_model": registered_model.base_model,
-        "base_model_retires_on": "2027-06-30",
         "business_owner": compliance.pk,
         "technical_owner": registered_model.technical_owner_id,
         "risk_tier": "high",

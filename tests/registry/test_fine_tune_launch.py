@@ -61,13 +61,13 @@ def test_it_uploads_checked_files_and_starts_the_job(api, engineer, draft, fake_
         "fineprint_version": f"{draft.model.name}:v7",
     }
     assert job["_suffix"] == f"{draft.model.name}-v7"
-    assert (job["hyperparameters"], job["seed"], job["model"]) == ({"n_epochs": 2}, 11, "gpt-3.5-turbo-0125")
+    assert (job["hyperparameters"], job["seed"], job["model"]) == ({"n_epochs": 2}, 11, "gpt-4.1-nano-2025-04-14")
     stored = ModelVersion.objects.get(pk=draft.pk)
     assert (stored.training_file_id, stored.validation_file_id) == (job["training_file"], job["validation_file"])
     row = stored.history.first()
     assert (row.history_user, row.history_change_reason) == (
         engineer,
-        f"Fine-tune job {job['id']} started on gpt-3.5-turbo-0125",
+        f"Fine-tune job {job['id']} started on gpt-4.1-nano-2025-04-14",
     )
 
 

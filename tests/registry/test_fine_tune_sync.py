@@ -65,7 +65,7 @@ def test_it_follows_a_job_to_success_one_history_row_per_change(fake_openai, fak
         (JobStatus.SUCCEEDED, VersionStatus.EVALUATING),
     ]
     done = fresh(version)
-    assert done.fine_tuned_model.startswith("ft:gpt-3.5-turbo-0125:fake-org:")
+    assert done.fine_tuned_model.startswith("ft:gpt-4.1-nano-2025-04-14:fake-org:")
     assert done.trained_tokens > 0
     assert done.job_finished_at is not None
     assert done.result_files

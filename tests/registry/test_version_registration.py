@@ -25,7 +25,7 @@ def test_it_registers_a_draft_version_with_its_first_evaluation_inline(api, engi
     [evaluation] = body["evaluations"]
     assert evaluation["metrics"]["win_rate"] == pytest.approx(0.61)
     assert evaluation["per_intent"] == {"billing": 0.64, "returns": 0.58}
-    assert evaluation["baseline_version"] == "gpt-3.5-turbo-0125"
+    assert evaluation["baseline_version"] == "gpt-4.1-nano-2025-04-14"
 
 
 def test_it_registers_a_version_without_evaluations_or_validation_file(api, engineer, registered_model):
@@ -165,7 +165,7 @@ def test_it_registers_with_an_inline_evaluation_in_a_fixed_number_of_statements(
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     reads = [s for s in statements if s == "SELECT"]
     writes = [s for s in statements if s == "INSERT"]
-    assert len(reads) == 3  # the token with its user, the roles, the model
+    assert len(reads) == 4  # the token with its user, the roles, the model, its base model in the catalogue
     assert len(writes) == 6  # the version and each evaluation, each with its history row
 
 

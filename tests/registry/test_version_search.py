@@ -17,7 +17,9 @@ URL = "/api/v1/versions/"
 @pytest.fixture
 def catalogue(engineer):
     """Two models; three versions with win rates 0.5, 0.6, 0.7 on the first, one on the second."""
-    support = services.model_create(actor=engineer, **model_payload(name="support", base_model="gpt-3.5-turbo-0125"))
+    support = services.model_create(
+        actor=engineer, **model_payload(name="support", base_model="gpt-4.1-nano-2025-04-14")
+    )
     claims = services.model_create(actor=engineer, **model_payload(name="claims", base_model="gpt-4o-mini"))
     versions = {}
     for label, win in (("v1", 0.5), ("v2", 0.6), ("v3", 0.7)):

@@ -32,7 +32,7 @@ MODELS = [
         "support-assistant",
         "Customer support assistant",
         "Answers billing and returns questions in chat.",
-        "gpt-3.5-turbo-0125",
+        "gpt-4.1-mini-2025-04-14",
     ),
     (
         "claims-triage",
@@ -44,7 +44,7 @@ MODELS = [
         "pharmacy-faq",
         "Pharmacy FAQ bot",
         "Answers opening-hours and stock questions; never gives medical advice.",
-        "gpt-3.5-turbo-0125",
+        "gpt-4.1-mini-2025-04-14",
     ),
 ]
 CHANGES = [
@@ -88,8 +88,6 @@ class Command(BaseCommand):
                     base_model=base,
                     permitted_uses="Answering customers' questions in the web chat.",
                     out_of_scope_uses="Legal, medical or financial advice.",
-                    # One base model the vendor retires soon: the monthly report flags it.
-                    base_model_retires_on=last_month(28).date() + timedelta(days=75) if index == 2 else None,
                     reason="Demo data",
                 )
                 self._versions(model, engineer, count=3 - index % 2)

@@ -1,0 +1,134 @@
+"""Reads of the catalogue: the runway of a model id, resolved through its base model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from django.db.models import Q
+from django.utils import timezone
+
+from lifecycle.models import CatalogueSync, LifecycleState, ProviderModel, ValueSource, base_of, state_on
+
+UNKNOWN = "unknown"
+
+
+def today() -> date:
+    """The day every runway is counted from (the configured time zone's date)."""
+    return timezone.localdate()
+
+
+@dataclass(frozen=True)
+class Runway:
+    """How long a model has left, as the catalogue knows it on a given day."""
+
+    provider: str
+    model_id: str  # what was looked up: the fine-tuned model, or the base model
+    base_model: str
+    state: str  # active, deprecated, shutdown, or unknown (not in the catalogue)
+    shutdown_date: date | None
+    days_left: int | None
+    replacement: str
+    source: str  # provider, manual, base_model, or "" when unknown
+
+    @property
+    def known(self) -> bool:
+        return self.state != UNKNOWN
+
+    @property
+    def shut_down(self) -> bool:
+        return self.state == LifecycleState.SHUTDOWN
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["shutdown_date"] = self.shutdown_date.isoformat() if self.shutdown_date else None
+        return data
+
+
+@dataclass(frozen=True)
+class Lookup:
+    provider: str
+    base_model: str
+    fine_tuned_model: str = ""
+
+
+def _entries(lookups: Iterable[Lookup]) -> dict[tuple[str, str], ProviderModel]:
+    wanted: dict[str, set[str]] = {}
+    for item in lookups:
+        ids = wanted.setdefault(item.provider, set())
+        ids.add(item.base_model)
+        if item.fine_tuned_model:
+            ids.add(item.fine_tuned_model)
+    if not wanted:
+        return {}
+    condition = Q()
+    for provider, ids in wanted.items():
+        condition |= Q(provider=provider, model_id__in=ids)
+    return {(e.provider, e.model_id): e for e in ProviderModel.objects.filter(condition)}
+
+
+def runway_resolve(item: Lookup, entries: dict[tuple[str, str], ProviderModel], *, on: date) -> Runway:
+    """The runway of one lookup from catalogue entries already loaded."""
+    own = entries.get((item.provider, item.fine_tuned_model)) if item.fine_tuned_model else None
+    base = entries.get((item.provider, item.base_model))
+    entry = own if own is not None and own.shutdown_date is not None else base or own
+    looked_up = item.fine_tuned_model or item.base_model
+    if entry is None:
+        return Runway(item.provider, looked_up, item.base_model, UNKNOWN, None, None, "", "")
+    shutdown = entry.shutdown_date
+    source = entry.shutdown_date_source
+    if entry is base and own is not None:
+        source = ValueSource.BASE_MODEL
+    replacement = (own.replacement if own is not None else "") or (base.replacement if base is not None else "")
+    return Runway(
+        provider=item.provider,
+        model_id=looked_up,
+        base_model=item.base_model,
+        state=state_on(shutdown, on),
+        shutdown_date=shutdown,
+        days_left=(shutdown - on).days if shutdown else None,
+        replacement=replacement,
+        source=source,
+    )
+
+
+def runways(lookups: Iterable[Lookup], *, on: date | None = None) -> dict[Lookup, Runway]:
+    """The runway of each lookup, in one query."""
+    lookups = list(lookups)
+    on = on or today()
+    entries = _entries(lookups)
+    return {item: runway_resolve(item, entries, on=on) for item in lookups}
+
+
+def runway(*, provider: str, base_model: str, fine_tuned_model: str = "", on: date | None = None) -> Runway:
+    item = Lookup(provider, base_model, fine_tuned_model)
+    return runways([item], on=on)[item]
+
+
+def runways_as_of(lookups: Iterable[Lookup], *, at) -> dict[Lookup, Runway]:
+    """The runways as the catalogue stood at the instant `at` (from its history), counted from that day."""
+    lookups = list(lookups)
+    on = timezone.localtime(at).date()
+    wanted = {(item.provider, m) for item in lookups for m in (item.base_model, item.fine_tuned_model) if m}
+    entries: dict[tuple[str, str], ProviderModel] = {}
+    if wanted:
+        condition = Q()
+        for provider, model_id in wanted:
+            condition |= Q(provider=provider, model_id=model_id)
+        rows = ProviderModel.history.filter(condition, history_date__lte=at).order_by(
+            "provider", "model_id", "-history_date", "-history_id"
+        )
+        for row in rows:
+            key = (row.provider, row.model_id)
+            if key not in entries and row.history_type != "-":
+                entries[key] = row
+    return {item: runway_resolve(item, entries, on=on) for item in lookups}
+
+
+def base_model_of(model_id: str) -> str:
+    return base_of(model_id)
+
+
+def last_sync(provider: str) -> CatalogueSync | None:
+    return CatalogueSync.objects.filter(provider=provider, ok=True).first()
