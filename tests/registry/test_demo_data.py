@@ -17,8 +17,9 @@ def test_it_seeds_one_user_per_role_and_a_small_registry_once(db, settings, caps
     out = capsys.readouterr().out
     assert "engineer" in out and "compliance" in out and "executive" in out
     assert RegisteredModel.objects.count() == 3
-    assert ModelVersion.objects.count() == 8
-    assert EvaluationResult.objects.count() == 9  # one per version, and v3 re-evaluated against production
+    assert ModelVersion.objects.count() == 9
+    # One per version, and the support assistant's v3 re-evaluated against production.
+    assert EvaluationResult.objects.count() == 10
     assert set(ModelVersion.history.values_list("history_source", flat=True)) == {Source.COMMAND}
 
 
@@ -38,7 +39,7 @@ def test_it_can_start_a_live_job_for_a_new_version_of_each_demo_model(db, settin
     assert training.count() == 3
     assert set(training.values_list("status", flat=True)) == {"training"}
     assert len(fake_openai.jobs) == 3
-    assert "Started the fine-tune job of support-assistant:v4" in capsys.readouterr().out
+    assert "Started the fine-tune job of support-assistant:v5" in capsys.readouterr().out
 
 
 def test_the_demo_release_history_reads_like_a_real_one(db, settings):
@@ -47,9 +48,23 @@ def test_the_demo_release_history_reads_like_a_real_one(db, settings):
     settings.DEBUG = True
     call_command("seed_demo")
 
-    live = {d.environment: (d.version.version, d.traffic_percent) for d in Deployment.objects.filter(ended_at=None)}
-    assert live == {"production": ("v1", 100), "canary": ("v3", 10)}
+    live = {
+        (d.model.name, d.environment): (d.version.version, d.version.base_model, d.traffic_percent)
+        for d in Deployment.objects.filter(ended_at=None)
+    }
+    assert live == {
+        ("support-assistant", "production"): ("v3", "gpt-4.1-mini-2025-04-14", 100),
+        ("pharmacy-faq", "production"): ("v3", "gpt-4o-mini-2024-07-18", 100),
+    }
     assert Deployment.objects.filter(kind="rollback").count() == 1
     assert Promotion.objects.filter(status="rejected", gate_passed=False).count() == 1
     assert Promotion.objects.exclude(override_justification="").count() == 1
-    assert ModelVersion.objects.get(model__name="support-assistant", version="v2").status == "rolled_back"
+    support = {v.version: v for v in ModelVersion.objects.filter(model__name="support-assistant")}
+    # The migration off gpt-3.5-turbo-0125: the old versions retired, the next candidate on a base with no date.
+    assert {label: (v.base_model, v.status) for label, v in support.items()} == {
+        "v1": ("gpt-3.5-turbo-0125", "retired"),
+        "v2": ("gpt-3.5-turbo-0125", "retired"),
+        "v3": ("gpt-4.1-mini-2025-04-14", "production"),
+        "v4": ("gpt-4.1-nano-2025-04-14", "draft"),
+    }
+    assert RegisteredModel.objects.get(name="support-assistant").base_model == "gpt-4.1-nano-2025-04-14"

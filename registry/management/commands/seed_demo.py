@@ -27,12 +27,13 @@ USERS = [
     ("compliance", Role.COMPLIANCE, True),
     ("executive", Role.EXECUTIVE, False),
 ]
+# (name, display name, purpose, base model of its first versions)
 MODELS = [
     (
         "support-assistant",
         "Customer support assistant",
         "Answers billing and returns questions in chat.",
-        "gpt-4.1-mini-2025-04-14",
+        "gpt-3.5-turbo-0125",
     ),
     (
         "claims-triage",
@@ -44,9 +45,13 @@ MODELS = [
         "pharmacy-faq",
         "Pharmacy FAQ bot",
         "Answers opening-hours and stock questions; never gives medical advice.",
-        "gpt-4.1-mini-2025-04-14",
+        "gpt-4o-mini-2024-07-18",
     ),
 ]
+# The support assistant's migration: off gpt-3.5-turbo-0125 (shut down 2026-10-23) to gpt-4.1-mini,
+# which in turn shuts down on 2027-01-14; its next candidate trains on a base with no announced date.
+MIGRATED_TO = "gpt-4.1-mini-2025-04-14"
+NEXT_BASE = "gpt-4.1-nano-2025-04-14"
 CHANGES = [
     "Initial curated set: 1,200 chats from the help desk. Expect polite, concise answers.",
     "Added 300 returns-policy chats after the policy change. Expect fewer wrong refund promises.",
@@ -90,10 +95,15 @@ class Command(BaseCommand):
                     out_of_scope_uses="Legal, medical or financial advice.",
                     reason="Demo data",
                 )
-                self._versions(model, engineer, count=3 - index % 2)
+                # The support assistant's v3 was retrained on the base model it migrated to.
+                self._versions(model, engineer, count=3 - index % 2, later_base=MIGRATED_TO if index == 0 else "")
                 clock.advance(hours=3)
-                if index == 0:
-                    self._releases(model, engineer, users["compliance"])
+            support, pharmacy = (RegisteredModel.objects.get(name=n) for n in ("support-assistant", "pharmacy-faq"))
+            if not support.deployments.exists():
+                self._releases(support, engineer, users["compliance"])
+                self._migration(support, engineer, users["compliance"])
+            if not pharmacy.deployments.exists():
+                self._pharmacy_release(pharmacy, engineer, users["compliance"])
             token = token_issue(
                 user=engineer,
                 name="demo",
@@ -154,6 +164,58 @@ class Command(BaseCommand):
         )
         self.clock.at(last_month(18, 10))
         promote(v3, "canary", "Re-evaluated against v1: wins 60%.", "Canary at 10% for two weeks.", traffic=10)
+        self.clock.at(last_month(21, 10))
+        promote(
+            v3,
+            "production",
+            "Migration off gpt-3.5-turbo-0125, which OpenAI shuts down on 2026-10-23: v3 on gpt-4.1-mini held "
+            "up in canary.",
+            "Canary clean for three days; CAB-14.",
+        )
+
+    def _migration(self, model: RegisteredModel, engineer, compliance) -> None:
+        """After the move: the old versions retired, and the next candidate on a base with no shutdown date."""
+        self.clock.at(last_month(22, 9))
+        for label in ("v1", "v2"):
+            services.version_retire(
+                version=ModelVersion.objects.get(model=model, version=label),
+                actor=compliance,
+                reason="Its base model gpt-3.5-turbo-0125 shuts down on 2026-10-23; v3 on gpt-4.1-mini replaces it.",
+            )
+        self.clock.at(last_month(26, 11))
+        services.model_update(
+            model=model,
+            actor=engineer,
+            data={"base_model": NEXT_BASE},
+            reason=f"{MIGRATED_TO} shuts down on 2027-01-14 too: new versions train on {NEXT_BASE}.",
+        )
+        services.version_register(
+            model=model,
+            actor=engineer,
+            version="v4",
+            training_file_sha256=_sha(f"{model.name}-v4-train"),
+            validation_file_sha256=_sha(f"{model.name}-v4-valid"),
+            changelog=f"Same curated set as v3, retrained on {NEXT_BASE}. Expect the same behaviour.",
+            evaluations=[
+                {
+                    "suite": "golden-v1",
+                    "golden_set_sha256": _sha("golden-v1"),
+                    "baseline_version": "v3",
+                    "metrics": {"win_rate": 0.61, "refusal_rate": 0.05, "p95_latency_ms": 880, "golden_score": 0.88},
+                    "per_intent": {"billing": 0.64, "returns": 0.6, "medical advice": 0.55},
+                }
+            ],
+            reason="Demo data",
+        )
+
+    def _pharmacy_release(self, model: RegisteredModel, engineer, compliance) -> None:
+        """In production on gpt-4o-mini, which shuts down on 2027-01-14, with no candidate yet."""
+        self.clock.at(last_month(8, 15))
+        latest = ModelVersion.objects.filter(model=model).order_by("-id").first()
+        promotion = releases.promotion_request(
+            version=latest, actor=engineer, target="production", justification="Stock answers refreshed."
+        )
+        releases.promotion_approve(promotion=promotion, actor=compliance, reason="Gate passed; CAB-9.")
 
     def _jobs(self, engineer) -> None:
         """A new version of each demo model, trained on a small generated data set: its job runs live."""
@@ -206,7 +268,7 @@ class Command(BaseCommand):
             users[username] = user
         return users
 
-    def _versions(self, model: RegisteredModel, engineer, *, count: int) -> None:
+    def _versions(self, model: RegisteredModel, engineer, *, count: int, later_base: str = "") -> None:
         previous = model.base_model
         for n in range(1, count + 1):
             label = f"v{n}"
@@ -219,6 +281,7 @@ class Command(BaseCommand):
                 version=label,
                 training_file_sha256=_sha(f"{model.name}-{label}-train"),
                 validation_file_sha256=_sha(f"{model.name}-{label}-valid"),
+                base_model=later_base if later_base and n == count else model.base_model,
                 changelog=CHANGES[(n - 1) % len(CHANGES)],
                 evaluations=[
                     {
