@@ -125,3 +125,99 @@ def test_the_state_turns_to_shutdown_when_the_day_comes(fake_openai):
 
     assert entry("gpt-4.1-2025-04-14").state == LifecycleState.SHUTDOWN
     assert report.changed == sum(1 for d in OPENAI_MODELS.values() if d == "2027-01-14")
+
+
+def test_a_manual_date_on_a_base_model_reaches_its_fine_tuned_models(fake_openai, compliance):
+    fake_openai.model_set(FINE_TUNED, None, owned_by="fake-org")
+    catalogue_sync(on=TODAY)
+
+    catalogue_entry_correct(
+        entry=entry("gpt-4.1-mini-2025-04-14"),
+        actor=compliance,
+        reason="Extension agreed with OpenAI",
+        shutdown_date=date(2027, 4, 30),
+        replacement="gpt-4.1-nano-2025-04-14",
+    )
+
+    fine_tuned = entry(FINE_TUNED)
+    assert (fine_tuned.shutdown_date, fine_tuned.shutdown_date_source) == (date(2027, 4, 30), ValueSource.BASE_MODEL)
+    row = fine_tuned.history.first()
+    assert row.history_user.username == settings.FINEPRINT_SERVICE_USERNAME
+    assert "base model gpt-4.1-mini-2025-04-14" in row.history_change_reason
+    base = entry("gpt-4.1-mini-2025-04-14")
+    assert (base.replacement, base.replacement_source, base.manual_by) == (
+        "gpt-4.1-nano-2025-04-14",
+        ValueSource.MANUAL,
+        compliance,
+    )
+    assert base.history.first().history_change_reason == "Extension agreed with OpenAI"
+
+
+def test_handing_a_date_back_to_the_provider_takes_the_provider_date_again(fake_openai, compliance):
+    catalogue_sync(on=TODAY)
+    gpt4o = entry("gpt-4o-2024-08-06")
+    catalogue_entry_correct(entry=gpt4o, actor=compliance, reason="Extension", shutdown_date=date(2027, 6, 1))
+
+    catalogue_entry_correct(entry=gpt4o, actor=compliance, reason="Extension withdrawn", use_provider_date=True)
+
+    gpt4o.refresh_from_db()
+    assert (gpt4o.shutdown_date, gpt4o.shutdown_date_source) == (date(2027, 1, 14), ValueSource.PROVIDER)
+    assert not gpt4o.disagrees
+
+
+def test_only_compliance_corrects_and_always_with_a_reason(fake_openai, engineer, compliance):
+    from core.errors import PermissionDenied, ValidationFailed
+
+    catalogue_sync(on=TODAY)
+    gpt4o = entry("gpt-4o-2024-08-06")
+
+    with pytest.raises(PermissionDenied):
+        catalogue_entry_correct(entry=gpt4o, actor=engineer, reason="Mine", shutdown_date=date(2027, 6, 1))
+    with pytest.raises(ValidationFailed) as raised:
+        catalogue_entry_correct(entry=gpt4o, actor=compliance, reason="  ", shutdown_date=date(2027, 6, 1))
+
+    assert "reason" in raised.value.fields
+    gpt4o.refresh_from_db()
+    assert gpt4o.shutdown_date == date(2027, 1, 14) and gpt4o.history.count() == 1
+
+
+def test_the_command_syncs_and_fails_loudly_on_an_outage(fake_openai, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    call_command("sync_catalogue")
+
+    assert f"{len(OPENAI_MODELS)} models listed, {len(OPENAI_MODELS)} new" in capsys.readouterr().out
+    assert set(ProviderModel.history.values_list("history_source", flat=True)) == {Source.COMMAND}
+    fake_openai.inject(Fault(status=503, path="/v1/models"))
+    with pytest.raises(CommandError, match="left as it was"):
+        call_command("sync_catalogue")
+
+
+def test_the_task_syncs_as_the_service_account_for_whoever_asked(fake_openai, eager_celery, compliance):
+    from lifecycle.tasks import catalogue_sync_task
+
+    result = catalogue_sync_task.delay(on_behalf_of_id=compliance.pk).get()
+
+    assert result["ok"] and result["created"] == len(OPENAI_MODELS)
+    row = entry("gpt-4o-2024-08-06").history.get()
+    assert (row.history_source, row.history_on_behalf_of) == (Source.TASK, compliance)
+    assert row.history_user.username == settings.FINEPRINT_SERVICE_USERNAME
+
+
+def test_an_unreadable_shutdown_date_is_an_outage_not_a_half_written_catalogue(fake_openai):
+    fake_openai.model_set("gpt-4o-2024-08-06", "soon")
+
+    report = catalogue_sync(on=TODAY)
+
+    assert not report.ok and "unreadable shutdown_date" in report.error
+    assert ProviderModel.objects.count() == 0
+
+
+def test_the_secret_never_reaches_the_sync_log(fake_openai, settings):
+    settings.OPENAI_API_KEY = "sk-wrong-key-that-must-not-leak"
+
+    report = catalogue_sync(on=TODAY)
+
+    assert not report.ok and "401" in report.error
+    assert "sk-wrong" not in report.error and "sk-wrong" not in CatalogueSync.objects.get().error
