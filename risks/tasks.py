@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from core.audit import Source, audit_source
-from risks import controls, services
+from risks import controls, lifecycle, services
 
 
 @shared_task(name="risks.tasks.metric_checks_evaluate")
@@ -20,3 +20,10 @@ def acceptances_expire() -> int:
     """Reopen the risks whose acceptance expired."""
     with audit_source(Source.TASK):
         return services.acceptances_expire()
+
+
+@shared_task(name="risks.tasks.lifecycle_risks_update_task")
+def lifecycle_risks_update_task() -> dict:
+    """Hourly: open, raise and close the runway risks of live deployments; email the owners what is owed."""
+    with audit_source(Source.TASK):
+        return lifecycle.lifecycle_risks_update().as_dict()

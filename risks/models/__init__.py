@@ -1,5 +1,6 @@
 from risks.models.controls import Control, DocumentEvidence, MetricCheck, MetricCheckResult, Outcome, Verdict
 from risks.models.incidents import Incident, IncidentExample, IncidentStatus, SeriousKind, Severity
+from risks.models.lifecycle import NoticeStatus, RunwayNotice, RunwayRisk, RunwayStage
 from risks.models.risk import (
     Acceptance,
     AcceptanceStatus,
@@ -23,9 +24,13 @@ __all__ = [
     "IncidentStatus",
     "MetricCheck",
     "MetricCheckResult",
+    "NoticeStatus",
     "Outcome",
     "Risk",
     "RiskStatus",
+    "RunwayNotice",
+    "RunwayRisk",
+    "RunwayStage",
     "SeriousKind",
     "Severity",
     "Treatment",
