@@ -9,6 +9,7 @@ from core.admin_audit import ActionReasonForm, AuditedAdmin, ReadOnlyInline, rea
 from core.errors import ApplicationError
 from core.roles import Role, has_role
 from registry import gates, releases, services
+from registry.admin_lifecycle import lifecycle_urls, runway_display
 from registry.models import (
     Checkpoint,
     Deployment,
@@ -19,6 +20,7 @@ from registry.models import (
     PromotionStatus,
     RegisteredModel,
 )
+from registry.runway import models_runway, versions_runway
 from registry.tasks import fine_tune_job_sync
 
 
@@ -59,13 +61,13 @@ class RegisteredModelAdmin(AuditedAdmin):
     inlines = [DeploymentInline]
     fieldsets = [
         (None, {"fields": ["name", "display_name", "purpose", "permitted_uses", "out_of_scope_uses"]}),
-        ("Base model", {"fields": ["provider", "base_model"]}),
+        ("Base model", {"fields": ["provider", "base_model", "runway"]}),
         ("Governance", {"fields": ["business_owner", "technical_owner", "risk_tier", "is_retired"]}),
         ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["created_by", "created_at", "updated_at"]
+        readonly = ["created_by", "created_at", "updated_at", "runway"]
         if obj:
             readonly.append("name")
         if not has_role(request.user, Role.COMPLIANCE):
@@ -78,6 +80,12 @@ class RegisteredModelAdmin(AuditedAdmin):
     @admin.display(description="Versions", ordering="_version_count")
     def version_count(self, obj) -> int:
         return obj._version_count
+
+    @admin.display(description="Runway of new versions")
+    def runway(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return runway_display(models_runway([obj])[obj.pk])
 
     def save_model(self, request, obj, form, change):
         reason = form.cleaned_data["change_reason"]
@@ -146,11 +154,19 @@ class ModelVersionAdmin(AuditedAdmin):
         (
             "Identity (fixed at registration)",
             {
-                "fields": ["model", "version", "training_file_sha256", "validation_file_sha256", "provider_job_id"],
+                "fields": [
+                    "model",
+                    "version",
+                    "base_model",
+                    "training_file_sha256",
+                    "validation_file_sha256",
+                    "provider_job_id",
+                ],
             },
         ),
         ("Record", {"fields": ["changelog", "training_file_id", "validation_file_id", "fine_tuned_model"]}),
         ("Status", {"fields": ["status", "evidence_hold", "created_by", "created_at", "updated_at", "retired_at"]}),
+        ("Runway (provider lifecycle)", {"fields": ["runway"]}),
         ("Release gate", {"fields": ["gate_explanation"]}),
         (
             "Fine-tune job (kept in sync with the provider)",
@@ -171,10 +187,17 @@ class ModelVersionAdmin(AuditedAdmin):
         # The job is the provider's word, kept by the sync: never typed in.
         *ModelVersion.JOB_FIELDS,
         "gate_explanation",
+        "runway",
     ]
 
     def has_add_permission(self, request) -> bool:
         return False  # versions are registered by engineers over the API
+
+    @admin.display(description="Runway")
+    def runway(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return runway_display(versions_runway([obj])[obj.pk])
 
     def has_change_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.evidence_hold:
@@ -378,6 +401,11 @@ class DeploymentAdmin(AuditedAdmin):
     list_filter = ["environment", "kind", "model"]
     list_select_related = ["model", "version", "approved_by"]
     readonly_fields = [f.name for f in Deployment._meta.fields]
+    change_list_template = "admin/registry/deployment/change_list.html"
+
+    def get_urls(self):
+        # The runway pages read deployments: /admin/registry/deployment/runway/ and .../migration/.
+        return [*lifecycle_urls(self.admin_site), *super().get_urls()]
 
     def has_add_permission(self, request) -> bool:
         return False
