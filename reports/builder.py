@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from registry.migration import migration_plans_as_of
 from registry.models import (
     Deployment,
     Environment,
@@ -30,6 +31,7 @@ from registry.models import (
     PromotionStatus,
     RegisteredModel,
 )
+from registry.runway import live_deployments_as_of
 from reports.periods import Period, zone
 from risks.models import Acceptance, Control, Incident, IncidentExample, IncidentStatus, Risk, TreatmentAction
 from risks.models.risk import ACTION_FINISHED
@@ -38,7 +40,10 @@ from risks.scoring import SCALE, Band, matrix
 TREND_MONTHS = 6
 TOP_RISKS = 10
 EXPIRY_WINDOW_DAYS = 30
-RETIREMENT_WINDOW_DAYS = 90
+# The runway's urgency words: the days left at which the lifecycle risk rises to High and to Critical
+# (issue 11); "warning" below LIFECYCLE_WARN_DAYS, where the risk opens.
+RUNWAY_HIGH_DAYS = 30
+RUNWAY_CRITICAL_DAYS = 7
 # A regression: the win rate drops by this much, or p95 latency rises by this share, against the previous evaluation.
 WIN_RATE_DROP = 0.02
 LATENCY_RISE = 0.10
@@ -95,10 +100,10 @@ def report_data(period: Period, *, now: datetime | None = None) -> dict[str, Any
         "risks": _risk_register(period, risks, people),
         "evaluations": _evaluation_trends(end),
         "incidents": _incidents(start, end, people),
-        "base_models_retiring": _base_models_retiring(end),
+        "runway": _runway(period),
         "audit": _audit(start, end, people),
     }
-    data["decisions"] = _decisions(start, end, risks, people)
+    data["decisions"] = _decisions(start, end, risks, people, runway=data["runway"]["deployments"])
     data["generated_at"] = _iso(now or timezone.now())
     return data
 
@@ -284,7 +289,12 @@ def _evaluation_trends(end: datetime) -> list[dict]:
     since = end - timedelta(days=31 * TREND_MONTHS)
     evaluations = (
         EvaluationResult.objects.filter(
-            version__model_id__in=production, ran_at__gte=since, ran_at__lt=end, metrics__has_key="win_rate"
+            version__model_id__in=production,
+            ran_at__gte=since,
+            ran_at__lt=end,
+            # Recorded by then too: an evaluation backdated later does not rewrite a past month.
+            created_at__lt=end,
+            metrics__has_key="win_rate",
         )
         .select_related("version")
         .order_by("ran_at", "id")
@@ -334,7 +344,7 @@ def _regressions(series: list[dict]) -> list[str]:
     return found
 
 
-# --- Incidents, base models, audit trail ------------------------------------------------
+# --- Incidents, runway, audit trail ------------------------------------------------
 
 
 def _incidents(start, end, people) -> dict:
@@ -391,23 +401,88 @@ def _incidents(start, end, people) -> dict:
     }
 
 
-def _base_models_retiring(end: datetime) -> list[dict]:
-    last_day = timezone.localtime(end, zone()).date() - timedelta(days=1)
-    horizon = last_day + timedelta(days=RETIREMENT_WINDOW_DAYS)
-    rows = [
-        m
-        for m in RegisteredModel.history.as_of(end)
-        if not m.is_retired and m.base_model_retires_on and m.base_model_retires_on <= horizon
-    ]
-    return [
-        {
-            "model": m.name,
-            "base_model": m.base_model,
-            "retires_on": m.base_model_retires_on.isoformat(),
-            "days_left": (m.base_model_retires_on - last_day).days,
-        }
-        for m in sorted(rows, key=lambda m: (m.base_model_retires_on, m.name))
-    ]
+def _urgency(days_left: int | None) -> str:
+    """How urgent a runway is at month end, in the words the report prints beside the days."""
+    if days_left is None:
+        return "none"
+    if days_left <= 0:
+        return "shut_down"
+    if days_left <= RUNWAY_CRITICAL_DAYS:
+        return "critical"
+    if days_left <= RUNWAY_HIGH_DAYS:
+        return "high"
+    if days_left < settings.LIFECYCLE_WARN_DAYS:
+        return "warning"
+    return "ok"
+
+
+def _runway(period: Period) -> dict:
+    """Every deployment live at the end of the month, its runway then, and its best migration candidate then."""
+    at = period.last_instant
+    plans = {plan.live.deployment.pk: plan for plan in migration_plans_as_of(at=at)}
+    rows = []
+    for live in live_deployments_as_of(at=at):
+        deployment, runway = live.deployment, live.runway
+        plan = plans.get(deployment.pk)
+        best = plan.best if plan is not None else None
+        if plan is None:
+            gate = None  # not retiring: no migration needed
+        elif best is None:
+            gate = "none"
+        else:
+            gate = "passed" if best.gate.passed else "failed"
+        rows.append(
+            {
+                "model": deployment.model.name,
+                "environment": deployment.environment,
+                "version": deployment.version.version,
+                "model_id": runway.model_id,
+                "base_model": runway.base_model,
+                "state": runway.state,
+                "shutdown_date": _day(runway.shutdown_date),
+                "days_left": runway.days_left,
+                "urgency": _urgency(runway.days_left),
+                "replacement": runway.replacement,
+                "source": runway.source,
+                "candidate": (
+                    {
+                        "version": best.version.version,
+                        "base_model": best.version.base_model,
+                        "passed": best.gate.passed,
+                        "failing": [r.rule for r in best.gate.rules if r.outcome != "pass"],
+                    }
+                    if best is not None
+                    else None
+                ),
+                "candidates": len(plan.candidates) if plan is not None else 0,
+                "gate": gate,
+            }
+        )
+    return {
+        "counted_from": period.last_day.isoformat(),
+        "thresholds": {
+            "warning": settings.LIFECYCLE_WARN_DAYS,
+            "high": RUNWAY_HIGH_DAYS,
+            "critical": RUNWAY_CRITICAL_DAYS,
+        },
+        "deployments": rows,
+    }
+
+
+def _runway_statement(row: dict) -> str:
+    """One line for the decisions page: what runs out, when, and why nothing is ready."""
+    days = row["days_left"]
+    if days > 0:
+        when = f"shuts down {row['shutdown_date']}, {days} day{'s' if days != 1 else ''} after month end"
+    elif days == 0:
+        when = f"shut down {row['shutdown_date']}, the month's last day"
+    else:
+        when = f"shut down {row['shutdown_date']}, {-days} day{'s' if days != -1 else ''} before month end"
+    if row["candidate"] is None:
+        why = "no candidate passes the gate (none on an active base model)"
+    else:
+        why = f"no candidate passes the gate ({row['candidate']['version']} fails it)"
+    return f"{row['model']} {row['version']} in {row['environment']}: base {row['base_model']} {when}; {why}"
 
 
 def _history_models() -> list:
@@ -454,7 +529,7 @@ def _audit(start, end, people) -> dict:
 # --- Decisions required -----------------------------------------------------------------
 
 
-def _decisions(start: datetime, end: datetime, risks: list, people) -> dict:
+def _decisions(start: datetime, end: datetime, risks: list, people, *, runway: list[dict]) -> dict:
     """What needs an executive's decision: the summary page."""
     scoring = matrix()
     # Over appetite and not accepted: an accepted risk already had its decision.
@@ -513,5 +588,23 @@ def _decisions(start: datetime, end: datetime, risks: list, people) -> dict:
                 "justification": p.override_justification,
             }
             for p in overridden
+        ],
+        # Production versions whose base shuts down within LIFECYCLE_WARN_DAYS of month end with nothing
+        # ready to replace them (no candidate on an active base passes the gate).
+        "runway_without_candidate": [
+            {
+                "version": f"{row['model']}:{row['version']}",
+                "base_model": row["base_model"],
+                "shutdown_date": row["shutdown_date"],
+                "days_left": row["days_left"],
+                "urgency": row["urgency"],
+                "candidate": row["candidate"]["version"] if row["candidate"] else None,
+                "statement": _runway_statement(row),
+            }
+            for row in runway
+            if row["environment"] == Environment.PRODUCTION
+            and row["days_left"] is not None
+            and row["days_left"] < settings.LIFECYCLE_WARN_DAYS
+            and row["gate"] != "passed"
         ],
     }

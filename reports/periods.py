@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -52,6 +52,16 @@ class Period:
     def end(self) -> datetime:
         """The first instant after the period (exclusive)."""
         return self.shift(1).start
+
+    @property
+    def last_instant(self) -> datetime:
+        """The last instant inside the period: what "as it stood at the end of the month" reads."""
+        return self.end - timedelta(microseconds=1)
+
+    @property
+    def last_day(self) -> date:
+        """The month's last day, from which "days left at month end" are counted."""
+        return self.shift(1).first_day - timedelta(days=1)
 
     @property
     def label(self) -> str:

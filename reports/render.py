@@ -298,6 +298,10 @@ def _summary(data: dict) -> list:
         ["Risk reviews overdue", len(d["overdue_reviews"])],
         ["Promotions waiting for a decision", len(d["pending_promotions"])],
         ["Release gates overridden this month", len(d["gate_overrides"])],
+        [
+            f"Production versions under {data['runway']['thresholds']['warning']} days of runway, no candidate ready",
+            len(d["runway_without_candidate"]),
+        ],
         ["Breached controls", len(data["risks"]["breached_controls"])],
         ["Incidents opened / closed", f"{len(incidents['opened'])} / {len(incidents['closed'])}"],
         [
@@ -314,6 +318,13 @@ def _summary(data: dict) -> list:
             ["Risk", "Title", "Residual", "Owner"],
             [[r["reference"], r["title"], r["residual"], r["owner"]] for r in d["over_appetite"]],
             [0.14, 0.5, 0.16, 0.2],
+        ),
+        (
+            "Production running out of runway, with no candidate ready",
+            ["Days left", "What runs out, and why nothing is ready to replace it"],
+            [[_coloured_days(r["days_left"], r["urgency"]), r["statement"]] for r in d["runway_without_candidate"]],
+            [0.14, 0.86],
+            [r["urgency"] for r in d["runway_without_candidate"]],
         ),
         (
             "Acceptances expiring within 30 days: renew or treat",
@@ -349,10 +360,15 @@ def _summary(data: dict) -> list:
             [0.22, 0.12, 0.16, 0.12, 0.38],
         ),
     ]
-    for title, header, rows, widths in sections:
+    for title, header, rows, widths, *urgencies in sections:
         flow.append(markup(escape(title), st.h2))
         shown, more = capped(rows, SUMMARY_ROWS)
-        flow.append(table(header, shown, widths) if rows else _none("None."))
+        if not rows:
+            flow.append(_none("None."))
+        elif urgencies:
+            flow.append(_urgency_styles(table(header, shown, widths), urgencies[0][: len(shown)], column=0))
+        else:
+            flow.append(table(header, shown, widths))
         if more:
             flow.append(more)
     flow.append(PageBreak())
@@ -626,19 +642,124 @@ def _incident(i: dict) -> list:
     return flow
 
 
+# The urgency of a runway: a word always (never colour alone), and a background behind it.
+URGENCY = {
+    "shut_down": ("SHUT DOWN", colors.HexColor("#7f0000"), colors.white),
+    "critical": ("CRITICAL", BAND_COLOURS["critical"], colors.white),
+    "high": ("HIGH", BAND_COLOURS["high"], colors.white),
+    "warning": ("WARNING", colors.HexColor("#fff3c4"), colors.black),
+}
+
+
+def _urgency_label(urgency: str, thresholds: dict) -> str:
+    return {
+        "shut_down": "shut down",
+        "critical": f"{thresholds['critical']} days or fewer",
+        "high": f"{thresholds['high']} days or fewer",
+        "warning": f"under {thresholds['warning']} days",
+    }.get(urgency, "")
+
+
+@functools.cache
+def _days_style(urgency: str) -> ParagraphStyle:
+    """The days-left cell's text, in the colour that reads on the urgency's background."""
+    colour = URGENCY[urgency][2] if urgency in URGENCY else colors.black
+    return ParagraphStyle(f"Days-{urgency}", parent=_styles().cell, textColor=colour)
+
+
+def _coloured_days(days: int | None, urgency: str) -> Paragraph:
+    """Days left at month end, with the urgency's word under them (its background is set on the table)."""
+    if days is None:
+        return text("-", _styles().cell)
+    if days > 0:
+        count = f"{days} day{'s' if days != 1 else ''}"
+    elif days == 0:
+        count = "0 (last day)"
+    else:
+        count = f"{-days} day{'s' if days != -1 else ''} ago"
+    word = URGENCY.get(urgency, ("", None, None))[0]
+    return markup(f"<b>{escape(count)}</b>" + (f"<br/>{word}" if word else ""), _days_style(urgency))
+
+
+def _urgency_styles(table_: Table, urgencies: list[str], column: int, first_row: int = 1) -> Table:
+    commands = []
+    for index, urgency in enumerate(urgencies, start=first_row):
+        if urgency in URGENCY:
+            _, background, _ = URGENCY[urgency]
+            commands.append(("BACKGROUND", (column, index), (column, index), background))
+    if commands:
+        table_.setStyle(TableStyle(commands))
+    return table_
+
+
+def _runway(data: dict) -> list:
+    st = _styles()
+    runway = data["runway"]
+    thresholds = runway["thresholds"]
+    flow = [PageBreak(), markup("7. Runway of live deployments", st.h1)]
+    flow.append(
+        text(
+            f"Every deployment live at the end of the month, with the shutdown date of the model it runs on as "
+            f"the provider catalogue stood then, and the days left counted from {runway['counted_from']}, the "
+            f"month's last day. A deployment on a retiring base model shows its best migration candidate then (a "
+            f"version of the same model on a base with no announced shutdown) and that candidate's release gate."
+        )
+    )
+    flow.append(
+        text(
+            f"Urgency: WARNING under {thresholds['warning']} days (the lifecycle risk opens), HIGH at "
+            f"{thresholds['high']} days or fewer, CRITICAL at {thresholds['critical']} or fewer, SHUT DOWN once "
+            "the date has passed.",
+            st.small,
+        )
+    )
+    flow.append(Spacer(1, 0.2 * cm))
+    rows = runway["deployments"]
+    if not rows:
+        return [*flow, _none("No deployment was live at the end of the month.")]
+    shown, more = capped(rows, SECTION_ROWS)
+
+    def shutdown(r: dict) -> str:
+        if r["state"] == "unknown":
+            return "not in the catalogue"
+        return r["shutdown_date"] or "none announced"
+
+    def candidate(r: dict) -> Paragraph:
+        # Its base model is left out: a candidate runs on a base with no announced shutdown by definition.
+        if r["gate"] is None:
+            return text("not needed", st.cell)
+        if r["candidate"] is None:
+            return markup("<b>none</b>", st.cell)
+        more_ = f" (best of {r['candidates']})" if r["candidates"] > 1 else ""
+        return text(r["candidate"]["version"] + more_, st.cell)
+
+    gate_words = {"passed": "passed", "failed": "<b>failed</b>", "none": "<b>none</b>", None: "-"}
+    result = table(
+        ["Deployment", "Base model", "Shuts down", "Days left", "Replacement", "Candidate", "Gate"],
+        [
+            [
+                markup(f"{escape(r['model'])} <b>{escape(r['version'])}</b><br/>{escape(r['environment'])}", st.cell),
+                r["base_model"],
+                shutdown(r),
+                _coloured_days(r["days_left"], r["urgency"]),
+                r["replacement"] or ("none named" if r["shutdown_date"] else "-"),
+                candidate(r),
+                markup(gate_words[r["gate"]], st.cell),
+            ]
+            for r in shown
+        ],
+        [0.17, 0.22, 0.13, 0.14, 0.14, 0.12, 0.08],
+    )
+    flow.append(_urgency_styles(result, [r["urgency"] for r in shown], column=3))
+    if more:
+        flow.append(more)
+    flow.append(Spacer(1, 0.4 * cm))
+    return flow
+
+
 def _closing(data: dict, sha256: str) -> list:
     st = _styles()
-    flow = [CondPageBreak(6 * cm), markup("7. Base models nearing retirement", st.h1)]
-    retiring = data["base_models_retiring"]
-    flow.append(
-        table(
-            ["Model", "Base model", "Retires on", "Days left"],
-            [[r["model"], r["base_model"], r["retires_on"], str(r["days_left"])] for r in retiring],
-            [0.3, 0.35, 0.2, 0.15],
-        )
-        if retiring
-        else _none("No base model retires within 90 days.")
-    )
+    flow = _runway(data)
     audit = data["audit"]
     flow += [markup("8. Audit trail", st.h1)]
     flow.append(

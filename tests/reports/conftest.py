@@ -123,3 +123,61 @@ def build_world(engineer, compliance) -> dict:
 def in_october():
     """Report as if generated on 2026-11-01 06:00."""
     return at(11, 1, 6)
+
+
+NOVEMBER = Period(2026, 11)
+MINI = "gpt-4.1-mini-2025-04-14"  # shuts down 2027-01-14 in the fake catalogue
+NANO = "gpt-4.1-nano-2025-04-14"  # no shutdown announced
+
+
+@pytest.fixture
+def runway_world(db, engineer, compliance, fake_openai):
+    """The catalogue synced on 1 September; support-assistant v3 in production on MINI from September, faq-bot
+    on NANO; in November a candidate v4 on NANO whose evaluation fails the gate against v3."""
+    from lifecycle.services import catalogue_sync
+
+    approver = make_user("ada-approver", Role.COMPLIANCE)
+    with demo_clock(at(9, 1)) as clock:
+        catalogue_sync(on=at(9, 1).date())
+        clock.at(at(9, 3))
+        model = services.model_create(actor=engineer, **model_payload(name="support-assistant", base_model=MINI))
+        v3 = _evaluated(model, engineer, "v3", 0.62)
+        _release(v3, engineer, approver)
+        faq = services.model_create(actor=engineer, **model_payload(name="faq-bot", base_model=NANO))
+        _release(_evaluated(faq, engineer, "v1", 0.6), engineer, approver)
+        clock.at(at(11, 10))
+        v4 = services.version_register(
+            model=model,
+            actor=engineer,
+            base_model=NANO,
+            evaluations=[
+                evaluation_payload(
+                    baseline_version="v3",
+                    metrics={"win_rate": 0.50, "refusal_rate": 0.04, "p95_latency_ms": 900},
+                    per_intent={},
+                )
+            ],
+            **version_payload(version="v4"),
+        )
+    return {"model": model, "v3": v3, "v4": v4, "faq": faq, "fake_openai": fake_openai, "engineer": engineer}
+
+
+def december_changes(w: dict) -> None:
+    """After November: the provider moves MINI's shutdown, v4 passes a new evaluation, and one is backdated."""
+    from lifecycle.services import catalogue_sync
+
+    passing = {"win_rate": 0.60, "refusal_rate": 0.04, "p95_latency_ms": 900}
+    with demo_clock(at(12, 2)) as clock:
+        w["fake_openai"].model_set(MINI, "2027-06-30")
+        catalogue_sync(on=at(12, 2).date())
+        clock.at(at(12, 5))
+        for ran_at in (at(12, 5), at(11, 20)):  # the second recorded in December, backdated into November
+            services.evaluation_record(
+                version=w["v4"],
+                actor=w["engineer"],
+                suite="golden-v1",
+                golden_set_sha256="a" * 64,
+                metrics=passing,
+                baseline_version="v3",
+                ran_at=ran_at,
+            )

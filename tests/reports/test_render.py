@@ -37,7 +37,7 @@ def test_it_has_a_cover_summary_and_every_section_in_order(pdf_text):
         "4. Treatment actions overdue",
         "5. Evaluation trends of production models",
         "6. Incidents",
-        "7. Base models nearing retirement",
+        "7. Runway of live deployments",
         "8. Audit trail",
     ]
     positions = [text.index(title) for title in titles]
