@@ -19,8 +19,11 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from lifecycle.models import LifecycleState
+from lifecycle.selectors import Runway
 from registry import gates
 from registry.models import Deployment, ModelVersion, Promotion, PromotionStatus
+from registry.runway import versions_runway
 
 # Apps that hold more facts about a version (the risk register) add them to its card:
 # each provider returns lines of plain text. Registered in the app's ready(), so the
@@ -41,8 +44,33 @@ def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
 
 
+_SOURCES = {"provider": "the provider", "manual": "set by compliance", "base_model": "the base model's date"}
+
+
+def lifecycle_facts(found: Runway) -> dict[str, str]:
+    """What the provider catalogue says today about the model a version runs on: its shutdown and replacement."""
+    if not found.known:
+        missing = f"not in the catalogue ({found.model_id})"
+        return {"Runs on": found.model_id, "Shuts down": missing, "Replacement": "not in the catalogue"}
+    if found.shutdown_date is None:
+        shutdown = "none announced"
+    else:
+        day = found.shutdown_date.isoformat()
+        if found.state == LifecycleState.SHUTDOWN:
+            shutdown = f"shut down on {day}"
+        else:
+            shutdown = f"{day} ({found.days_left} day{'s' if found.days_left != 1 else ''} left)"
+        shutdown += f"; source: {_SOURCES.get(found.source, found.source)}"
+    return {
+        "Runs on": found.model_id,
+        "Shuts down": shutdown,
+        "Replacement": found.replacement or "none announced",
+    }
+
+
 def card_data(version: ModelVersion) -> dict[str, Any]:
     model = version.model
+    found = versions_runway([version])[version.pk]
     gate = gates.gate_evaluate(version)
     decided = (
         Promotion.objects.filter(version=version)
@@ -59,13 +87,15 @@ def card_data(version: ModelVersion) -> dict[str, Any]:
             "Out-of-scope uses": model.out_of_scope_uses or "-",
             "Business owner": _user(model.business_owner),
             "Technical owner": _user(model.technical_owner),
-            "Base model": model.base_model,
-            "Base model retires on": str(model.base_model_retires_on or "-"),
+            "Base model (new versions)": model.base_model,
             "Risk tier": model.get_risk_tier_display(),
         },
         "version": {
             "Status": version.get_status_display(),
             "Registered": f"{_when(version.created_at)} by {_user(version.created_by)}",
+            "Base model": version.base_model,
+            # From the provider catalogue as it is today (the fine-tuned model's own date, else its base model's).
+            **lifecycle_facts(found),
             "Training file SHA-256": version.training_file_sha256,
             "Validation file SHA-256": version.validation_file_sha256 or "-",
             "Provider file ids": ", ".join(f for f in (version.training_file_id, version.validation_file_id) if f)
