@@ -30,6 +30,7 @@ from registry.models import (
     RegisteredModel,
     VersionStatus,
 )
+from registry.selectors import version_get, version_record, version_row
 
 # Versions that may be put in front of users: trained (by a job Fineprint followed, or
 # registered as trained elsewhere) and not retired, failed or rolled back. The gate decides the rest.
@@ -37,11 +38,13 @@ PROMOTABLE = (VersionStatus.DRAFT, VersionStatus.EVALUATING, VersionStatus.APPRO
 
 
 def version_record_sha256(version: ModelVersion) -> str:
-    """The SHA-256 of the version's record (what the API shows of it, evaluations included)."""
-    from registry.api.serializers import VersionOutputSerializer
-    from registry.selectors import version_get
+    """The SHA-256 of the version's record (registry.selectors.version_record, evaluations included).
 
-    record = VersionOutputSerializer(version_get(model_name=version.model.name, version=version.version)).data
+    The record, not the API's answer: the runway the API adds is the catalogue's view on a
+    given day, and a fingerprint that changed every midnight would prove nothing.
+    """
+    stored = version_get(model_name=version.model.name, version=version.version)
+    record = version_record(version_row(stored))
     record.pop("updated_at", None)
     return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from core.history import history_entries
+from lifecycle.selectors import Lookup, Runway, runways
 from registry.metrics import METRIC_NAME
 from registry.models import (
     MODEL_NAME_PATTERN,
@@ -22,6 +25,7 @@ from registry.models import (
     ModelVersion,
     RegisteredModel,
 )
+from registry.runway import models_runway, versions_runway
 
 MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
 VERSION_LABEL = re.compile(VERSION_LABEL_PATTERN)
@@ -84,6 +88,7 @@ def version_get(*, model_name: str, version: str, with_evaluations: bool = True)
         # Checkpoints are recorded when a job succeeds: no query for the versions without.
         has_checkpoints = found.job_status == JobStatus.SUCCEEDED
         found.latest_checkpoint = found.checkpoints.order_by("-step_number").first() if has_checkpoints else None
+        found.runway = versions_runway([found])[found.pk]
     return found
 
 
@@ -120,6 +125,7 @@ def metric_filters_from(params: dict[str, Any]) -> tuple[list[tuple[str, str, st
 VERSION_COLUMNS = (
     "id",
     "version",
+    "base_model",
     "training_file_sha256",
     "validation_file_sha256",
     "training_file_id",
@@ -169,7 +175,12 @@ def version_list(*, filters: VersionFilters | None = None, model: RegisteredMode
     for metric, op, value in filters.metrics:
         matching = EvaluationResult.objects.filter(version=OuterRef("pk"), **{f"metrics__{metric}__{op}": value})
         queryset = queryset.filter(Exists(matching))
-    return queryset.values(*VERSION_COLUMNS, model_name=F("model__name"), created_by_username=F("created_by__username"))
+    return queryset.values(
+        *VERSION_COLUMNS,
+        model_name=F("model__name"),
+        model_provider=F("model__provider"),
+        created_by_username=F("created_by__username"),
+    )
 
 
 def with_evaluations(rows: list[dict]) -> list[dict]:
@@ -185,6 +196,124 @@ def with_evaluations(rows: list[dict]) -> list[dict]:
     for row in rows:
         row["evaluations"] = by_version[row["id"]]
     return rows
+
+
+def with_runways(rows: list[dict]) -> list[dict]:
+    """Attach each row's runway (its fine-tuned model, else its base model), in one catalogue query for the page."""
+    lookups = {row["id"]: Lookup(row["model_provider"], row["base_model"], row["fine_tuned_model"]) for row in rows}
+    found = runways(lookups.values())
+    for row in rows:
+        row["runway"] = found[lookups[row["id"]]]
+    return rows
+
+
+def models_with_runways(models: Iterable[RegisteredModel]) -> list[RegisteredModel]:
+    """Attach each model's runway (its current base model, what new versions train on), in one query."""
+    models = list(models)
+    found = models_runway(models)
+    for model in models:
+        model.runway = found[model.pk]
+    return models
+
+
+def model_runway(model: RegisteredModel) -> Runway:
+    """The model's runway, as attached by `models_with_runways`, or read now (one query)."""
+    found = getattr(model, "runway", None)
+    return found if found is not None else models_with_runways([model])[0].runway
+
+
+# --- The canonical record of a version ------------------------------------------------------
+# One plain dict, built here, that the API shows (adding the runway, which is the catalogue's
+# view on a day, not part of the record) and the approval and incident fingerprints hash.
+
+
+def _username(user) -> str | None:
+    return user.get_username() if user else None
+
+
+def _datetime(value) -> str | None:
+    """As DRF's DateTimeField renders it: in the current time zone, UTC as 'Z'."""
+    if value is None:
+        return None
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def evaluation_row(evaluation: EvaluationResult) -> dict:
+    """An evaluation as the row a list page reads (see EVALUATION_COLUMNS)."""
+    return {
+        **{name: getattr(evaluation, name) for name in EVALUATION_COLUMNS},
+        "ran_by_username": _username(evaluation.ran_by),
+    }
+
+
+def version_row(version: ModelVersion) -> dict:
+    """A version as the row a list page reads (see VERSION_COLUMNS), its runway read if not attached."""
+    found = getattr(version, "runway", None)
+    return {
+        **{name: getattr(version, name) for name in VERSION_COLUMNS},
+        "model_name": version.model.name,
+        "model_provider": version.model.provider,
+        "created_by_username": _username(version.created_by),
+        "evaluations": [evaluation_row(e) for e in version.evaluation_list],
+        "runway": found if found is not None else versions_runway([version])[version.pk],
+    }
+
+
+def evaluation_entry(row: dict) -> dict:
+    """An evaluation as the API shows it (and as a version's record holds it)."""
+    return {
+        "id": row["id"],
+        "suite": row["suite"],
+        "golden_set_sha256": row["golden_set_sha256"],
+        "baseline_version": row["baseline"],
+        "metrics": {name: float(value) for name, value in row["metrics"].items()},
+        "per_intent": {name: float(value) for name, value in row["per_intent"].items()},
+        "ran_by": row["ran_by_username"],
+        "ran_at": _datetime(row["ran_at"]),
+        "created_at": _datetime(row["created_at"]),
+    }
+
+
+def version_record(row: dict) -> dict:
+    """A version's record from its row: what it is, what it was trained on, its job and evaluations."""
+    return {
+        "model": row["model_name"],
+        "version": row["version"],
+        "base_model": row["base_model"],
+        "training_file_sha256": row["training_file_sha256"],
+        "validation_file_sha256": row["validation_file_sha256"],
+        "training_file_id": row["training_file_id"],
+        "validation_file_id": row["validation_file_id"],
+        "changelog": row["changelog"],
+        "provider_job_id": row["provider_job_id"],
+        "fine_tuned_model": row["fine_tuned_model"],
+        "status": row["status"],
+        "created_by": row["created_by_username"],
+        "created_at": _datetime(row["created_at"]),
+        "updated_at": _datetime(row["updated_at"]),
+        "retired_at": _datetime(row["retired_at"]),
+        "job": {
+            "status": row["job_status"],
+            "trained_tokens": row["trained_tokens"],
+            "hyperparameters": row["hyperparameters"],
+            "seed": row["seed"],
+            "error_code": row["job_error_code"],
+            "error_message": row["job_error_message"],
+            "finished_at": _datetime(row["job_finished_at"]),
+            "result_files": row["result_files"],
+        },
+        "evaluations": [evaluation_entry(e) for e in row["evaluations"]],
+    }
+
+
+LIFECYCLE_KEYS = ("base_model", "state", "shutdown_date", "days_left", "replacement", "source")
+
+
+def lifecycle_block(found: Runway) -> dict:
+    """The `lifecycle` block of the API: a runway as a client reads it."""
+    data = found.as_dict()
+    return {key: data[key] for key in LIFECYCLE_KEYS}
 
 
 def model_history(*, model: RegisteredModel) -> list[dict]:

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.parsers import json_loads
 from core.serializers import StrictInputSerializer
-from registry import gates
+from registry import gates, selectors
 from registry.models import (
     Checkpoint,
     Deployment,
@@ -24,45 +23,40 @@ from registry.models import (
     sha256_validator,
     version_label_validator,
 )
-from registry.selectors import EVALUATION_COLUMNS, VERSION_COLUMNS
+from registry.selectors import evaluation_entry, evaluation_row, lifecycle_block, version_record, version_row
 
 User = get_user_model()
-
-
-def _username(user) -> str | None:
-    return user.get_username() if user else None
-
-
-def _datetime(value) -> str | None:
-    """As DRF's DateTimeField renders it: in the current time zone, UTC as 'Z'."""
-    if value is None:
-        return None
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def evaluation_row(evaluation: EvaluationResult) -> dict:
-    """An evaluation as the row a list page reads (see registry.selectors.EVALUATION_COLUMNS)."""
-    return {
-        **{name: getattr(evaluation, name) for name in EVALUATION_COLUMNS},
-        "ran_by_username": _username(evaluation.ran_by),
-    }
-
-
-def version_row(version: ModelVersion) -> dict:
-    """A version as the row a list page reads (see registry.selectors.VERSION_COLUMNS)."""
-    return {
-        **{name: getattr(version, name) for name in VERSION_COLUMNS},
-        "model_name": version.model.name,
-        "created_by_username": _username(version.created_by),
-        "evaluations": [evaluation_row(e) for e in version.evaluation_list],
-    }
 
 
 def _owner_field() -> serializers.SlugRelatedField:
     return serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.filter(is_active=True), required=False, allow_null=True
     )
+
+
+# --- Lifecycle ----------------------------------------------------------------------------
+
+
+class LifecycleSerializer(serializers.Serializer):
+    """The runway of a model or version, from the provider catalogue (lifecycle app)."""
+
+    base_model = serializers.CharField(help_text="The base model it runs on (a fine-tuned model shuts down with it).")
+    state = serializers.ChoiceField(
+        choices=["active", "deprecated", "shutdown", "unknown"],
+        help_text="unknown: the catalogue does not know the model (not synced, or not the provider's).",
+    )
+    shutdown_date = serializers.DateField(allow_null=True, help_text="null: no shutdown announced, or unknown.")
+    days_left = serializers.IntegerField(
+        allow_null=True, help_text="Until the shutdown date, from today; negative after."
+    )
+    replacement = serializers.CharField(help_text="The recommended replacement, where known; '' otherwise.")
+    source = serializers.CharField(
+        help_text="Where the date came from: provider, manual (a correction), base_model (the base model's date); "
+        "'' when unknown.",
+    )
+
+    def to_representation(self, found) -> dict:
+        return lifecycle_block(found)
 
 
 # --- Registered models ----------------------------------------------------------------
@@ -72,6 +66,9 @@ class ModelOutputSerializer(serializers.ModelSerializer):
     business_owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     technical_owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    lifecycle = LifecycleSerializer(
+        source="runway", read_only=True, help_text="The runway of the model's current base model (new versions')."
+    )
 
     class Meta:
         model = RegisteredModel
@@ -84,14 +81,19 @@ class ModelOutputSerializer(serializers.ModelSerializer):
             "business_owner",
             "technical_owner",
             "base_model",
-            "base_model_retires_on",
             "provider",
             "risk_tier",
             "is_retired",
             "created_by",
             "created_at",
             "updated_at",
+            "lifecycle",
         ]
+
+    def to_representation(self, model: RegisteredModel) -> dict:
+        # A list page attaches every model's runway in one query (selectors.models_with_runways).
+        model.runway = selectors.model_runway(model)
+        return super().to_representation(model)
 
 
 class _ModelFieldsSerializer(StrictInputSerializer):
@@ -142,18 +144,7 @@ class EvaluationOutputSerializer(serializers.ModelSerializer):
     def to_representation(self, evaluation) -> dict:
         # Hand-written because list pages render hundreds of these; the declared
         # fields above give the schema, and a test keeps the two identical.
-        row = evaluation if isinstance(evaluation, dict) else evaluation_row(evaluation)
-        return {
-            "id": row["id"],
-            "suite": row["suite"],
-            "golden_set_sha256": row["golden_set_sha256"],
-            "baseline_version": row["baseline"],
-            "metrics": {name: float(value) for name, value in row["metrics"].items()},
-            "per_intent": {name: float(value) for name, value in row["per_intent"].items()},
-            "ran_by": row["ran_by_username"],
-            "ran_at": _datetime(row["ran_at"]),
-            "created_at": _datetime(row["created_at"]),
-        }
+        return evaluation_entry(evaluation if isinstance(evaluation, dict) else evaluation_row(evaluation))
 
 
 class EvaluationInputSerializer(StrictInputSerializer):
@@ -197,12 +188,16 @@ class VersionOutputSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     job = JobSerializer(source="*", read_only=True)
     evaluations = EvaluationOutputSerializer(many=True, read_only=True, source="evaluation_list")
+    lifecycle = LifecycleSerializer(
+        source="runway", read_only=True, help_text="The runway of its fine-tuned model, else of its base model."
+    )
 
     class Meta:
         model = ModelVersion
         fields = [
             "model",
             "version",
+            "base_model",
             "training_file_sha256",
             "validation_file_sha256",
             "training_file_id",
@@ -217,40 +212,15 @@ class VersionOutputSerializer(serializers.ModelSerializer):
             "retired_at",
             "job",
             "evaluations",
+            "lifecycle",
         ]
 
     def to_representation(self, version) -> dict:
         # Hand-written for list pages, like EvaluationOutputSerializer's. A list page
-        # passes rows (registry.selectors.version_list); everything else, instances.
+        # passes rows (registry.selectors.version_list, with_evaluations, with_runways);
+        # everything else, instances. The record itself is built once, in registry.selectors.
         row = version if isinstance(version, dict) else version_row(version)
-        evaluation = EvaluationOutputSerializer()
-        return {
-            "model": row["model_name"],
-            "version": row["version"],
-            "training_file_sha256": row["training_file_sha256"],
-            "validation_file_sha256": row["validation_file_sha256"],
-            "training_file_id": row["training_file_id"],
-            "validation_file_id": row["validation_file_id"],
-            "changelog": row["changelog"],
-            "provider_job_id": row["provider_job_id"],
-            "fine_tuned_model": row["fine_tuned_model"],
-            "status": row["status"],
-            "created_by": row["created_by_username"],
-            "created_at": _datetime(row["created_at"]),
-            "updated_at": _datetime(row["updated_at"]),
-            "retired_at": _datetime(row["retired_at"]),
-            "job": {
-                "status": row["job_status"],
-                "trained_tokens": row["trained_tokens"],
-                "hyperparameters": row["hyperparameters"],
-                "seed": row["seed"],
-                "error_code": row["job_error_code"],
-                "error_message": row["job_error_message"],
-                "finished_at": _datetime(row["job_finished_at"]),
-                "result_files": row["result_files"],
-            },
-            "evaluations": [evaluation.to_representation(e) for e in row["evaluations"]],
-        }
+        return {**version_record(row), "lifecycle": lifecycle_block(row["runway"])}
 
 
 class VersionDetailSerializer(VersionOutputSerializer):
@@ -273,6 +243,12 @@ class VersionDetailSerializer(VersionOutputSerializer):
 
 class VersionRegisterSerializer(StrictInputSerializer):
     version = serializers.CharField(max_length=64, validators=[version_label_validator])
+    base_model = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="What it trains on; default: the model's base model. A shut-down base answers 409 model_shut_down.",
+    )
     training_file_sha256 = serializers.CharField(validators=[sha256_validator])
     validation_file_sha256 = serializers.CharField(required=False, allow_blank=True, validators=[sha256_validator])
     training_file_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
@@ -485,3 +461,63 @@ class WhatRanSerializer(serializers.Serializer):
 
 class WhatRanQuerySerializer(StrictInputSerializer):
     at = serializers.DateTimeField(required=False)
+
+
+# --- Lifecycle: live deployments and their migration --------------------------------------------
+
+
+class LifecycleQuerySerializer(StrictInputSerializer):
+    within_days = serializers.IntegerField(
+        required=False, min_value=0, max_value=36500, help_text="Only deployments shutting down within this many days."
+    )
+    provider = serializers.ChoiceField(choices=Provider.choices, required=False)
+    model = serializers.CharField(required=False, max_length=63, help_text="A registered model's name.")
+
+
+class MigrationQuerySerializer(StrictInputSerializer):
+    model = serializers.CharField(required=False, max_length=63, help_text="A registered model's name.")
+
+
+class LiveDeploymentSerializer(serializers.Serializer):
+    model = serializers.CharField(source="deployment.model.name")
+    provider = serializers.CharField(source="deployment.model.provider")
+    environment = serializers.ChoiceField(choices=Environment.choices, source="deployment.environment")
+    version = serializers.CharField(source="deployment.version.version")
+    traffic_percent = serializers.IntegerField(source="deployment.traffic_percent")
+    started_at = serializers.DateTimeField(source="deployment.started_at")
+    lifecycle = LifecycleSerializer(source="runway", help_text="The runway of the version it serves.")
+
+
+class LiveDeploymentListSerializer(serializers.Serializer):
+    on = serializers.DateField(help_text="The day the days left are counted from (today).")
+    results = LiveDeploymentSerializer(many=True, help_text="Soonest shutdown first; no shutdown announced last.")
+
+
+class MigrationCandidateSerializer(serializers.Serializer):
+    version = serializers.CharField(source="version.version")
+    status = serializers.CharField(source="version.status")
+    base_model = serializers.CharField(source="version.base_model")
+    lifecycle = LifecycleSerializer(source="runway")
+    gate = GateResultSerializer(help_text="Judged against the current production version.")
+
+    def to_representation(self, candidate) -> dict:
+        return {**super().to_representation(candidate), "gate": candidate.gate.as_dict()}
+
+
+class MigrationPlanSerializer(LiveDeploymentSerializer):
+    deadline = serializers.DateField(allow_null=True, help_text="The shutdown date of the deployment's base model.")
+    ready = serializers.BooleanField(help_text="A candidate on an active base model passes the gate today.")
+    candidates = MigrationCandidateSerializer(many=True, help_text="Versions of the same model on an active base.")
+
+    def to_representation(self, plan) -> dict:
+        return {
+            **LiveDeploymentSerializer(plan.live).data,
+            "deadline": plan.deadline.isoformat() if plan.deadline else None,
+            "ready": plan.ready,
+            "candidates": MigrationCandidateSerializer(plan.candidates, many=True).data,
+        }
+
+
+class MigrationPlanListSerializer(serializers.Serializer):
+    on = serializers.DateField(help_text="The day the days left are counted from (today).")
+    results = MigrationPlanSerializer(many=True, help_text="Each live deployment on a retiring base, soonest first.")

@@ -50,4 +50,6 @@ urlpatterns = [
         name="version-history",
     ),
     path("versions/", views.VersionSearchView.as_view(), name="version-search"),
+    path("lifecycle/", views.LifecycleView.as_view(), name="lifecycle"),
+    path("lifecycle/migrations/", views.MigrationView.as_view(), name="lifecycle-migrations"),
 ]

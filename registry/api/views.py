@@ -13,7 +13,8 @@ from core.idempotency import idempotent
 from core.parsers import JSONParser, MultiPartParser
 from core.roles import READERS, Role
 from core.serializers import validated
-from registry import cards, fine_tuning, gates, releases, selectors, services
+from lifecycle.selectors import today
+from registry import cards, fine_tuning, gates, migration, releases, runway, selectors, services
 from registry.api.serializers import (
     CheckpointSerializer,
     DeploymentSerializer,
@@ -24,6 +25,10 @@ from registry.api.serializers import (
     GatePolicySerializer,
     GateResultSerializer,
     HistoryEntrySerializer,
+    LifecycleQuerySerializer,
+    LiveDeploymentListSerializer,
+    MigrationPlanListSerializer,
+    MigrationQuerySerializer,
     ModelCreateSerializer,
     ModelOutputSerializer,
     ModelUpdateSerializer,
@@ -59,7 +64,7 @@ class ModelListCreateView(generics.GenericAPIView):
 
     @extend_schema(summary="List registered models", responses={200: ModelOutputSerializer(many=True)})
     def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
+        page = selectors.models_with_runways(self.paginate_queryset(self.get_queryset()))
         return self.get_paginated_response(ModelOutputSerializer(page, many=True).data)
 
     @extend_schema(
@@ -103,7 +108,9 @@ class ModelVersionListCreateView(generics.GenericAPIView):
     @extend_schema(summary="List a model's versions, newest first", responses={200: VersionOutputSerializer(many=True)})
     def get(self, request, name: str):
         model = selectors.model_get(name=name)
-        page = selectors.with_evaluations(self.paginate_queryset(selectors.version_list(model=model)))
+        page = selectors.with_runways(
+            selectors.with_evaluations(self.paginate_queryset(selectors.version_list(model=model)))
+        )
         return self.get_paginated_response(VersionOutputSerializer(page, many=True).data)
 
     @extend_schema(
@@ -114,7 +121,14 @@ class ModelVersionListCreateView(generics.GenericAPIView):
         ),
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False)],
         request=VersionRegisterSerializer,
-        responses={201: VersionOutputSerializer, 409: OpenApiResponse(description="Version already exists."), **ERRORS},
+        responses={
+            201: VersionOutputSerializer,
+            409: OpenApiResponse(
+                description="The version already exists (`conflict`), or its base model has shut down "
+                "(`model_shut_down`: the message names the model and the date)."
+            ),
+            **ERRORS,
+        },
     )
     def post(self, request, name: str):
         model = selectors.model_get(name=name, with_people=False)
@@ -219,7 +233,9 @@ class VersionSearchView(generics.GenericAPIView):
         filters = selectors.VersionFilters(
             **{k: v for k, v in data.items() if k not in ("cursor", "page_size")}, metrics=tuple(metrics)
         )
-        page = selectors.with_evaluations(self.paginate_queryset(selectors.version_list(filters=filters)))
+        page = selectors.with_runways(
+            selectors.with_evaluations(self.paginate_queryset(selectors.version_list(filters=filters)))
+        )
         return self.get_paginated_response(VersionOutputSerializer(page, many=True).data)
 
 
@@ -270,7 +286,12 @@ class FineTuneLaunchView(generics.GenericAPIView):
         request={"multipart/form-data": FineTuneLaunchSerializer, "application/json": FineTuneLaunchSerializer},
         responses={
             201: VersionDetailSerializer,
-            409: OpenApiResponse(description="Hash mismatch, or the version already has a job."),
+            409: OpenApiResponse(
+                description="Refused before anything is uploaded: a hash mismatch or a job already started "
+                "(`conflict`); the base model has shut down (`model_shut_down`, naming the model and the date); the "
+                "provider accepts no new fine-tuning jobs (`provider_closed`, naming its last day); or the provider "
+                "does not fine-tune the base model (`conflict`, field `base_model`)."
+            ),
             502: OpenApiResponse(description="The provider refused."),
             503: OpenApiResponse(description="The provider is unavailable; retry later."),
             **ERRORS,
@@ -468,3 +489,45 @@ class ModelCardView(generics.GenericAPIView):
             response["Content-Disposition"] = f'inline; filename="{filename}.md"'
         response["X-Card-SHA256"] = data["sha256"]
         return response
+
+
+class LifecycleView(generics.GenericAPIView):
+    roles = {"GET": READERS}
+    serializer_class = LiveDeploymentListSerializer
+
+    @extend_schema(
+        summary="Every live deployment (production and canary) with its runway, soonest shutdown first",
+        description=(
+            "Not paged: bounded by the live deployments, two per model at most. A deployment whose base model "
+            "has no announced shutdown (or that the catalogue does not know) comes last; `within_days` leaves "
+            "those out. Read in a constant number of queries."
+        ),
+        parameters=[LifecycleQuerySerializer],
+        responses={200: LiveDeploymentListSerializer, **ERRORS},
+    )
+    def get(self, request):
+        data = validated(LifecycleQuerySerializer, request.query_params.dict())
+        on = today()
+        rows = runway.live_deployments(on=on, **data)
+        return Response(LiveDeploymentListSerializer({"on": on, "results": rows}).data)
+
+
+class MigrationView(generics.GenericAPIView):
+    roles = {"GET": READERS}
+    serializer_class = MigrationPlanListSerializer
+
+    @extend_schema(
+        summary="For each live deployment on a retiring base model, the versions that could replace it",
+        description=(
+            "Candidates are versions of the same model on a base model with no announced shutdown, with their "
+            "gate result against the current production version. `ready`: one of them passes the gate; "
+            "`deadline`: the base model's shutdown date."
+        ),
+        parameters=[MigrationQuerySerializer],
+        responses={200: MigrationPlanListSerializer, **ERRORS},
+    )
+    def get(self, request):
+        data = validated(MigrationQuerySerializer, request.query_params.dict())
+        on = today()
+        plans = migration.migration_plans(on=on, **data)
+        return Response(MigrationPlanListSerializer({"on": on, "results": plans}).data)

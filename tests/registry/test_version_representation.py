@@ -63,11 +63,11 @@ def test_it_renders_a_version_detail_exactly_as_its_declared_fields_do(registere
 
 
 def test_a_list_row_renders_exactly_as_the_version_itself(engineer, compliance, registered_version):
-    from registry.selectors import version_list, with_evaluations
+    from registry.selectors import version_list, with_evaluations, with_runways
 
     services.evaluation_record(version=registered_version, actor=engineer, **evaluation_payload(suite="second"))
     services.version_retire(version=registered_version, actor=compliance, reason="old")
-    [row] = with_evaluations(list(version_list(model=registered_version.model)))
+    [row] = with_runways(with_evaluations(list(version_list(model=registered_version.model))))
     version = version_get(model_name=registered_version.model.name, version=registered_version.version)
 
     assert VersionOutputSerializer(row).data == VersionOutputSerializer(version).data
