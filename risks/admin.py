@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin_audit import AuditedAdmin, ReadOnlyInline, reason_action
+from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, reason_action
 from core.errors import ApplicationError
 from core.history import history_entries
 from risks import controls, incidents, selectors, services
@@ -26,6 +26,8 @@ from risks.models import (
     MetricCheckResult,
     Risk,
     RiskStatus,
+    RunwayNotice,
+    RunwayRisk,
     TreatmentAction,
 )
 from risks.scoring import SCALE, Band, Impact, Likelihood, matrix
@@ -710,3 +712,23 @@ class IncidentExampleAdmin(_AddOnlyAdmin):
             expected_answer=form.cleaned_data["expected_answer"],
         )
         obj.pk = saved.pk
+
+
+@admin.register(RunwayRisk)
+class RunwayRiskAdmin(ReadOnlyAdmin):
+    """The runway risks Fineprint opened by itself (risks.lifecycle): which model, base, date and stage."""
+
+    list_display = ["risk", "model", "base_model", "shutdown_date", "stage", "closed_at"]
+    list_filter = ["stage", ("closed_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["risk", "model"]
+    search_fields = ["model__name", "base_model", "risk__reference"]
+
+
+@admin.register(RunwayNotice)
+class RunwayNoticeAdmin(ReadOnlyAdmin):
+    """The emails owed to model owners as a runway risk crosses a threshold, and whether each was sent."""
+
+    list_display = ["subject", "email", "stage", "status", "attempts", "sent_at"]
+    list_filter = ["status", "stage"]
+    list_select_related = ["runway_risk"]
+    search_fields = ["email", "subject"]
