@@ -33,6 +33,7 @@ from registry.models import (
 )
 from registry.runway import live_deployments_as_of
 from reports.periods import Period, zone
+from risks.lifecycle import IMMINENT_DAYS, NEAR_DAYS, runway_stage
 from risks.models import Acceptance, Control, Incident, IncidentExample, IncidentStatus, Risk, TreatmentAction
 from risks.models.risk import ACTION_FINISHED
 from risks.scoring import SCALE, Band, matrix
@@ -40,10 +41,6 @@ from risks.scoring import SCALE, Band, matrix
 TREND_MONTHS = 6
 TOP_RISKS = 10
 EXPIRY_WINDOW_DAYS = 30
-# The runway's urgency words: the days left at which the lifecycle risk rises to High and to Critical
-# (issue 11); "warning" below LIFECYCLE_WARN_DAYS, where the risk opens.
-RUNWAY_HIGH_DAYS = 30
-RUNWAY_CRITICAL_DAYS = 7
 # A regression: the win rate drops by this much, or p95 latency rises by this share, against the previous evaluation.
 WIN_RATE_DROP = 0.02
 LATENCY_RISE = 0.10
@@ -402,18 +399,8 @@ def _incidents(start, end, people) -> dict:
 
 
 def _urgency(days_left: int | None) -> str:
-    """How urgent a runway is at month end, in the words the report prints beside the days."""
-    if days_left is None:
-        return "none"
-    if days_left <= 0:
-        return "shut_down"
-    if days_left <= RUNWAY_CRITICAL_DAYS:
-        return "critical"
-    if days_left <= RUNWAY_HIGH_DAYS:
-        return "high"
-    if days_left < settings.LIFECYCLE_WARN_DAYS:
-        return "warning"
-    return "ok"
+    """How urgent a runway is at month end: the runway risk's stage (risks.lifecycle owns the thresholds)."""
+    return runway_stage(days_left, warn_days=settings.LIFECYCLE_WARN_DAYS) or "none"
 
 
 def _runway(period: Period) -> dict:
@@ -462,8 +449,8 @@ def _runway(period: Period) -> dict:
         "counted_from": period.last_day.isoformat(),
         "thresholds": {
             "warning": settings.LIFECYCLE_WARN_DAYS,
-            "high": RUNWAY_HIGH_DAYS,
-            "critical": RUNWAY_CRITICAL_DAYS,
+            "near": NEAR_DAYS,
+            "imminent": IMMINENT_DAYS,
         },
         "deployments": rows,
     }
@@ -589,8 +576,8 @@ def _decisions(start: datetime, end: datetime, risks: list, people, *, runway: l
             }
             for p in overridden
         ],
-        # Production versions whose base shuts down within LIFECYCLE_WARN_DAYS of month end with nothing
-        # ready to replace them (no candidate on an active base passes the gate).
+        # Production versions in the runway risk's window at month end (their base shuts down within
+        # LIFECYCLE_WARN_DAYS, or has shut down) with nothing ready: no candidate on an active base passes the gate.
         "runway_without_candidate": [
             {
                 "version": f"{row['model']}:{row['version']}",
@@ -602,9 +589,6 @@ def _decisions(start: datetime, end: datetime, risks: list, people, *, runway: l
                 "statement": _runway_statement(row),
             }
             for row in runway
-            if row["environment"] == Environment.PRODUCTION
-            and row["days_left"] is not None
-            and row["days_left"] < settings.LIFECYCLE_WARN_DAYS
-            and row["gate"] != "passed"
+            if row["environment"] == Environment.PRODUCTION and row["urgency"] != "none" and row["gate"] != "passed"
         ],
     }

@@ -299,7 +299,8 @@ def _summary(data: dict) -> list:
         ["Promotions waiting for a decision", len(d["pending_promotions"])],
         ["Release gates overridden this month", len(d["gate_overrides"])],
         [
-            f"Production versions under {data['runway']['thresholds']['warning']} days of runway, no candidate ready",
+            f"Production versions within {data['runway']['thresholds']['warning']} days of shutdown, "
+            "no candidate ready",
             len(d["runway_without_candidate"]),
         ],
         ["Breached controls", len(data["risks"]["breached_controls"])],
@@ -645,19 +646,10 @@ def _incident(i: dict) -> list:
 # The urgency of a runway: a word always (never colour alone), and a background behind it.
 URGENCY = {
     "shut_down": ("SHUT DOWN", colors.HexColor("#7f0000"), colors.white),
-    "critical": ("CRITICAL", BAND_COLOURS["critical"], colors.white),
-    "high": ("HIGH", BAND_COLOURS["high"], colors.white),
+    "imminent": ("CRITICAL", BAND_COLOURS["critical"], colors.white),
+    "near": ("HIGH", BAND_COLOURS["high"], colors.white),
     "warning": ("WARNING", colors.HexColor("#fff3c4"), colors.black),
 }
-
-
-def _urgency_label(urgency: str, thresholds: dict) -> str:
-    return {
-        "shut_down": "shut down",
-        "critical": f"{thresholds['critical']} days or fewer",
-        "high": f"{thresholds['high']} days or fewer",
-        "warning": f"under {thresholds['warning']} days",
-    }.get(urgency, "")
 
 
 @functools.cache
@@ -707,9 +699,9 @@ def _runway(data: dict) -> list:
     )
     flow.append(
         text(
-            f"Urgency: WARNING under {thresholds['warning']} days (the lifecycle risk opens), HIGH at "
-            f"{thresholds['high']} days or fewer, CRITICAL at {thresholds['critical']} or fewer, SHUT DOWN once "
-            "the date has passed.",
+            f"Urgency, as the runway risk in the register: WARNING within {thresholds['warning']} days (the risk "
+            f"opens), HIGH at {thresholds['near']} days or fewer, CRITICAL at {thresholds['imminent']} or fewer, "
+            "SHUT DOWN once the date has come.",
             st.small,
         )
     )

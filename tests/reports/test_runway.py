@@ -7,12 +7,16 @@ import re
 from datetime import date
 
 import pytest
+from django.contrib.auth import get_user_model
 from pypdf import PdfReader
 
+from core.demo import demo_clock
+from registry import services
 from reports.builder import data_sha256, report_data
 from reports.periods import Period
 from reports.render import render_pdf
-from tests.reports.conftest import MINI, NANO, NOVEMBER, OCTOBER, at, december_changes
+from tests.conftest import model_payload
+from tests.reports.conftest import MINI, NANO, NOVEMBER, OCTOBER, _evaluated, _release, at, december_changes
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +114,7 @@ def test_the_pdf_shows_the_runway_and_the_decision(runway_world):
     pages, text = pdf_text(report_data(NOVEMBER, now=at(12, 1, 6)))
 
     assert STATEMENT in re.sub(r"\s+", " ", pages[1])  # the summary: decisions required
-    assert "Production versions under 90 days of runway, no candidate ready 1" in text
+    assert "Production versions within 90 days of shutdown, no candidate ready 1" in text
     runway = text[text.index("7. Runway of live deployments") : text.index("8. Audit trail")]
     assert "support-assistant v3 production" in runway
     assert "45 days WARNING" in runway
@@ -123,5 +127,24 @@ def test_the_pdf_of_a_month_without_a_retiring_production_version_has_no_runway_
     _, text = pdf_text(report_data(SEPTEMBER, now=at(10, 1, 6)))
 
     assert "support-assistant v3 in production" not in text
-    assert "Production versions under 90 days of runway, no candidate ready 0" in text
+    assert "Production versions within 90 days of shutdown, no candidate ready 0" in text
     assert "106 days" in text
+
+
+def test_a_production_version_whose_base_has_shut_down_is_a_decision_too(runway_world, engineer):
+    approver = get_user_model().objects.get(username="ada-approver")
+    with demo_clock(at(9, 5)):  # before gpt-3.5-turbo-0125 shut down on 2026-10-23
+        legacy = services.model_create(actor=engineer, **model_payload(name="legacy", base_model="gpt-3.5-turbo-0125"))
+        _release(_evaluated(legacy, engineer, "v7", 0.6), engineer, approver)
+
+    data = report_data(NOVEMBER, now=at(12, 1, 6))
+
+    row = rows_by_model(data)["legacy"]
+    assert (row["state"], row["days_left"], row["urgency"]) == ("shutdown", -38, "shut_down")
+    statements = [r["statement"] for r in data["decisions"]["runway_without_candidate"]]
+    assert statements[0] == (
+        "legacy v7 in production: base gpt-3.5-turbo-0125 shut down 2026-10-23, 38 days before month end; "
+        "no candidate passes the gate (none on an active base model)"
+    )
+    _, text = pdf_text(data)
+    assert "38 days ago SHUT DOWN" in text
