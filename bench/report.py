@@ -37,6 +37,7 @@ from simple_history.utils import bulk_create_with_history  # noqa: E402
 
 from core.demo import demo_clock  # noqa: E402
 from core.models import ReferenceSequence  # noqa: E402
+from lifecycle.models import ProviderModel  # noqa: E402
 from registry.models import (  # noqa: E402
     Deployment,
     Environment,
@@ -84,8 +85,8 @@ def seed(*, models: int, versions: int, risks: int, target: Period) -> dict:
                     name=f"bench-model-{i:03d}",
                     display_name=f"Bench model {i}",
                     purpose="Benchmark.",
-                    base_model="gpt-3.5-turbo-0125",
-                    base_model_retires_on=(_month_start(target) + timedelta(days=40 + i)).date() if i < 5 else None,
+                    # Five base models that shut down soon after the month (the runway section), one with no date.
+                    base_model=f"bench-base-{min(i, 5)}",
                     created_by=actor,
                 )
                 for i in range(models)
@@ -96,6 +97,22 @@ def seed(*, models: int, versions: int, risks: int, target: Period) -> dict:
             default_change_reason="Benchmark seed",
         )
         registered = list(RegisteredModel.objects.order_by("pk"))
+        bulk_create_with_history(
+            [
+                ProviderModel(
+                    provider="openai",
+                    model_id=f"bench-base-{i}",
+                    kind="base",
+                    state="deprecated" if i < 5 else "active",
+                    shutdown_date=(_month_start(target) + timedelta(days=40 + i)).date() if i < 5 else None,
+                    provider_shutdown_date=(_month_start(target) + timedelta(days=40 + i)).date() if i < 5 else None,
+                )
+                for i in range(6)
+            ],
+            ProviderModel,
+            default_user=actor,
+            default_change_reason="Benchmark seed",
+        )
         all_versions = []
         for month in range(MONTHS):
             # Spread evenly, the remainder in the first months: exactly `versions` and `risks` in all.
@@ -105,6 +122,7 @@ def seed(*, models: int, versions: int, risks: int, target: Period) -> dict:
                 ModelVersion(
                     model=registered[(len(all_versions) + i) % models],
                     version=f"m{month}-v{i}",
+                    base_model=registered[(len(all_versions) + i) % models].base_model,
                     training_file_sha256=SHA,
                     changelog=f"Benchmark version {i} of month {month}: <b>markup</b> & more text to wrap.",
                     status=VersionStatus.EVALUATING,
@@ -115,7 +133,7 @@ def seed(*, models: int, versions: int, risks: int, target: Period) -> dict:
             bulk_create_with_history(
                 batch, ModelVersion, batch_size=1000, default_user=actor, default_change_reason="Seed"
             )
-            saved = list(ModelVersion.objects.filter(version__startswith=f"m{month}-"))
+            saved = list(ModelVersion.objects.filter(version__startswith=f"m{month}-").select_related("model"))
             all_versions += saved
             bulk_create_with_history(
                 [
@@ -123,7 +141,7 @@ def seed(*, models: int, versions: int, risks: int, target: Period) -> dict:
                         version=v,
                         suite="golden-v1",
                         golden_set_sha256=SHA,
-                        baseline="gpt-3.5-turbo-0125",
+                        baseline=v.model.base_model,
                         metrics={
                             "win_rate": round(rng.uniform(0.45, 0.75), 3),
                             "refusal_rate": round(rng.uniform(0.01, 0.1), 3),

@@ -203,6 +203,9 @@ def _message(delivery: Delivery) -> EmailMessage:
             f"- {len(d['overdue_reviews'])} risk review(s) overdue",
             f"- {len(d['pending_promotions'])} promotion(s) waiting for a decision",
             f"- {len(d['gate_overrides'])} release gate(s) overridden this month",
+            # Revisions built before the runway section existed have no such list.
+            f"- {len(d.get('runway_without_candidate', []))} production version(s) running out of runway with no "
+            "candidate ready",
             "",
             f"Open risks: {data['risks']['open']}. Incidents opened this month: {len(data['incidents']['opened'])}.",
             "",
