@@ -110,9 +110,14 @@ class CheckpointInline(ReadOnlyInline):
 class EvaluationInline(ReadOnlyInline):
     model = EvaluationResult
     fk_name = "version"
-    fields = ["suite", "golden_set_sha256", "baseline", "metrics", "per_intent", "ran_by", "ran_at"]
+    # The golden set's hash in short (whole in its tooltip and on the evaluation's page): the page fits 1280 px.
+    fields = ["suite", "short_golden_hash", "baseline", "metrics", "per_intent", "ran_by", "ran_at"]
     readonly_fields = fields
     show_change_link = True
+
+    @admin.display(description="Golden set SHA-256")
+    def short_golden_hash(self, obj) -> str:
+        return format_html('<code title="{}">{}…</code>', obj.golden_set_sha256, obj.golden_set_sha256[:12])
 
 
 @admin.register(ModelVersion)

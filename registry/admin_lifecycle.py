@@ -50,11 +50,9 @@ def runway_display(runway: Runway):
         ),
         ("Days left", days_badge(runway.days_left, with_band=True)),
         ("Replacement", runway.replacement or "none named"),
-        (
-            "Model looked up",
-            format_html("<code>{}</code> (base model <code>{}</code>)", runway.model_id, runway.base_model),
-        ),
     ]
+    if runway.model_id != runway.base_model:
+        rows.insert(0, ("Fine-tuned model", format_html("<code>{}</code>", runway.model_id)))
     return format_html(
         '<table class="fp-runway">{}</table>',
         format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', rows),

@@ -62,9 +62,14 @@ def correction(**values) -> dict:
     return {**form, **values}
 
 
+def listed(model_id: str) -> str:
+    """How the list shows an entry's id: a link, with its provider and kind beneath."""
+    return f'>{model_id}<span class="fp-sub">'
+
+
 def row_of(html: str, model_id: str) -> str:
     """The list's table row that shows `model_id`."""
-    start = html.index(f">{model_id}</a>")
+    start = html.index(listed(model_id))
     return html[html.rindex("<tr", 0, start) : html.index("</tr>", start)]
 
 
@@ -74,16 +79,17 @@ def test_it_lists_each_entry_with_its_state_days_left_and_source(admin_client, c
     html = response.content.decode()
     assert response.status_code == 200
     soon = row_of(html, SOON)
-    assert "5 days left" in soon and "fp-week" in soon and "Deprecated" in soon
-    assert f'{(today() + timedelta(days=5)).isoformat()} <span class="quiet">(provider)</span>' in soon
+    assert ">5 days<" in soon and "fp-week" in soon and "Deprecated" in soon
+    assert f'{(today() + timedelta(days=5)).isoformat()}<span class="fp-sub">provider</span>' in soon
+    assert "OpenAI · base model" in soon
     gpt35 = row_of(html, GPT35)
     assert "Shut down" in gpt35 and "fp-shutdown" in gpt35
     nano = row_of(html, NANO)
-    assert "No date announced" in nano and "Active" in nano and "fp-none" in nano
+    assert ">No date<" in nano and "Active" in nano and "fp-none" in nano
     later = row_of(html, "gpt-4.1-mini-2025-04-14")
     expected = (OPENAI_MODELS["gpt-4.1-mini-2025-04-14"], today())
     days = (today().fromisoformat(expected[0]) - expected[1]).days
-    assert f"{days} days left" in later
+    assert f">{days} days<" in later
 
 
 def test_it_shows_when_the_catalogue_was_last_synced(admin_client, catalogue):
@@ -123,9 +129,9 @@ def test_it_filters_and_searches(admin_client, compliance, catalogue, query, sho
 
     html = admin_client.get(f"{LIST}?{query}").content.decode()
 
-    assert f">{shown}</a>" in html
+    assert listed(shown) in html
     if hidden:
-        assert f">{hidden}</a>" not in html
+        assert listed(hidden) not in html
 
 
 def test_a_manual_date_the_provider_disagrees_with_is_marked(admin_client, compliance, catalogue):
@@ -136,8 +142,8 @@ def test_a_manual_date_the_provider_disagrees_with_is_marked(admin_client, compl
     html = admin_client.get(LIST).content.decode()
 
     provider_date = (today() + timedelta(days=5)).isoformat()
-    assert f"⚠ says {provider_date}" in row_of(html, SOON)
-    assert "⚠ says" not in row_of(html, NANO)
+    assert f"⚠ provider says {provider_date}" in row_of(html, SOON)
+    assert "⚠" not in row_of(html, NANO)
 
 
 def test_the_list_reads_a_fixed_number_of_queries(admin_client, catalogue):
@@ -149,7 +155,7 @@ def test_the_list_reads_a_fixed_number_of_queries(admin_client, catalogue):
         everything = admin_client.get(LIST)
 
     assert response.content.decode().count('class="fp-badge fp-none"') >= 1
-    assert everything.content.decode().count("days left") > 3
+    assert everything.content.decode().count('class="fp-sub"') > 2 * 3
     assert len(all_rows) == len(one)
 
 
@@ -167,6 +173,9 @@ def test_the_change_page_shows_the_provider_date_beside_the_manual_one_and_the_h
     assert "Extension agreed" in html and compliance.username in html  # the history, with who and why
     assert "Listed by OpenAI" in html
     assert 'name="change_reason"' in html and 'name="use_provider_date"' in html
+    assert "40 days left · within 90 days" in html
+    history = admin_client.get(change_url(SOON).replace("/change/", "/history/"))
+    assert history.status_code == 200 and "Extension agreed" in history.content.decode()
 
 
 def test_a_correction_without_a_reason_is_refused(admin_client, catalogue):

@@ -167,7 +167,7 @@ def test_the_migration_page_says_ready_or_not_rule_by_rule(admin_client, fleet, 
         ("later-bot", "Production"),
     ]  # soonest first; then by environment
     soon_plan, later_plan = plans["soon-bot", "Production"], plans["later-bot", "Production"]
-    assert "Ready to move: v2-nano passes the gate" in soon_plan
+    assert "Ready to move: v2-nano passes the gate on an active base model. Promote before" in soon_plan
     assert f"/admin/registry/modelversion/{ready.pk}/change/" in soon_plan
     assert (today() + timedelta(days=5)).isoformat() in soon_plan and "5 days left" in soon_plan
     assert "Not ready: no candidate passes the gate yet" in later_plan
