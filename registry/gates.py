@@ -6,6 +6,10 @@ for the win rate of every intent, `{"metric": "win_rate", "per_intent": true,
 "min": 0.5}`. Each is judged on the version's latest evaluation that measured
 the metric; a win rate counts only against the production version (when the
 model has one). Missing evidence fails the gate, and says so.
+
+Every gate also holds one rule no policy can drop, metric `lifecycle`: a version
+whose base model shuts down within LIFECYCLE_GATE_DAYS days (or has shut down)
+fails it, so promoting it needs an approver's override justification.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ from django.db import IntegrityError, transaction
 
 from core.audit import mark_change
 from core.errors import Conflict, ValidationFailed
+from lifecycle.selectors import Runway
 from registry.metrics import METRIC_NAME
 from registry.models import EvaluationResult, GatePolicy, ModelVersion, RegisteredModel, VersionStatus
+from registry.runway import versions_runway
 
 MAX_RULES = 50
 PASS, FAIL, MISSING = "pass", "fail", "missing"
+LIFECYCLE = "lifecycle"
 
 
 def rules_errors(rules: Any) -> dict[str, list[str]]:
@@ -137,13 +144,51 @@ def _production_label(version: ModelVersion) -> str | None:
     return label
 
 
-def gate_evaluate(version: ModelVersion) -> GateResult:
-    """Judge a version's latest evaluations against its model's policy, rule by rule."""
+def gate_evaluate(version: ModelVersion, *, runway: Runway | None = None) -> GateResult:
+    """Judge a version's latest evaluations against its model's policy, rule by rule, then its runway.
+
+    `runway` is the version's runway when the caller has it already (one catalogue query otherwise).
+    """
     policy = policy_in_effect(version.model)
     evaluations = list(EvaluationResult.objects.filter(version=version).order_by("-ran_at", "-id"))
     production = _production_label(version)
     results = [_judge(rule, evaluations, production) for rule in policy.rules]
+    results.append(lifecycle_judge(runway if runway is not None else versions_runway([version])[version.pk]))
     return GateResult(passed=all(r.outcome == PASS for r in results), policy=policy, rules=results)
+
+
+def lifecycle_judge(found: Runway, *, gate_days: int | None = None) -> RuleResult:
+    """The lifecycle rule: fails when the version's model shuts down within `gate_days` (LIFECYCLE_GATE_DAYS) days.
+
+    A model the catalogue does not know, or without an announced shutdown, passes: the
+    gate judges what is known, and says what is not.
+    """
+    days = settings.LIFECYCLE_GATE_DAYS if gate_days is None else gate_days
+    result = RuleResult(
+        rule=f"{LIFECYCLE}: more than {days} days before the base model shuts down",
+        metric=LIFECYCLE,
+        outcome=PASS,
+        value=float(found.days_left) if found.days_left is not None else None,
+        threshold={"min": days + 1},
+    )
+    name = found.model_id if found.model_id == found.base_model else f"{found.model_id} (on {found.base_model})"
+    if not found.known:
+        result.detail = f"The provider catalogue does not know {name}: no shutdown date to judge."
+    elif found.shutdown_date is None:
+        result.detail = f"{name}: no shutdown announced."
+    elif found.days_left <= 0:
+        result.outcome = FAIL
+        ago = f"{-found.days_left} days ago" if found.days_left else "today"
+        result.detail = f"{name} shut down on {found.shutdown_date.isoformat()} ({ago})."
+    else:
+        within = found.days_left <= days
+        result.outcome = FAIL if within else PASS
+        result.detail = f"{name} shuts down on {found.shutdown_date.isoformat()}: {found.days_left} days left" + (
+            f", within the {days}-day window." if within else "."
+        )
+    if found.replacement and result.outcome == FAIL:
+        result.detail += f" Its replacement: {found.replacement}."
+    return result
 
 
 def _judge(rule: dict, evaluations: list[EvaluationResult], production: str | None) -> RuleResult:

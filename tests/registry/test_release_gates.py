@@ -24,6 +24,13 @@ def outcomes(gate: dict) -> dict[str, str]:
     return {r["rule"]: r["outcome"] for r in gate["rules"]}
 
 
+def policy_rules(gate: dict) -> list[dict]:
+    """The rules of the policy, without the lifecycle rule every gate ends with (test_gate_lifecycle.py)."""
+    *rules, lifecycle = gate["rules"]
+    assert lifecycle["metric"] == "lifecycle"
+    return rules
+
+
 def test_a_model_without_a_policy_is_judged_by_the_default_shown_as_such(api, executive, registered_version):
     gate = gate_of(api, executive, registered_version)
 
@@ -32,6 +39,7 @@ def test_a_model_without_a_policy_is_judged_by_the_default_shown_as_such(api, ex
         "win_rate >= 0.55": "pass",
         "refusal_rate within [0.02, 0.08]": "pass",
         "p95_latency_ms <= 1200": "pass",
+        "lifecycle: more than 14 days before the base model shuts down": "pass",  # the catalogue is empty
     }
     assert gate["passed"] is True
 
@@ -61,7 +69,7 @@ def test_it_judges_every_rule_kind(api, engineer, compliance, registered_model, 
 
     gate = gate_of(api, engineer, version)
 
-    assert [r["outcome"] for r in gate["rules"]] == [outcome]
+    assert [r["outcome"] for r in policy_rules(gate)] == [outcome]
     assert gate["passed"] is (outcome == "pass")
     assert gate["policy"] == {"version": 1, "source": "model"}
     if outcome == "missing":
@@ -77,7 +85,7 @@ def test_it_judges_the_win_rate_of_every_intent(api, engineer, compliance, regis
         **version_payload(),
     )
 
-    [rule] = gate_of(api, engineer, version)["rules"]
+    [rule] = policy_rules(gate_of(api, engineer, version))
 
     assert rule["outcome"] == "fail"
     assert rule["intents"] == {
