@@ -11,10 +11,11 @@ once; the registry's runway pages use them too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import PermissionDenied
@@ -46,14 +47,18 @@ class Urgency:
 SHUT_DOWN = Urgency("shutdown", "Shut down", "#6a1b1a")
 WEEK = Urgency("week", "Within 7 days", "#c62828")
 MONTH = Urgency("month", "Within 30 days", "#e65100")
-QUARTER = Urgency("quarter", "Within 90 days", "#f9a825", "#000")
-LATER = Urgency("later", "More than 90 days", "#558b2f")
+QUARTER = Urgency("quarter", "Within the warning window", "#f9a825", "#000")
+LATER = Urgency("later", "Beyond the warning window", "#558b2f")
 NO_DATE = Urgency("none", "No date announced", "#2e7d32")
-URGENCIES = (SHUT_DOWN, WEEK, MONTH, QUARTER, LATER, NO_DATE)
 
 
 def urgency(days_left: int | None) -> Urgency:
-    """How pressing a shutdown is, from the days left (none: no date announced)."""
+    """How pressing a shutdown is, from the days left (none: no date announced).
+
+    The same stages as the runway risk (risks.lifecycle: Critical at 7 days, High at 30, opened
+    within LIFECYCLE_WARN_DAYS), so a colour here never contradicts the risk register.
+    """
+    warn_days = settings.LIFECYCLE_WARN_DAYS
     if days_left is None:
         return NO_DATE
     if days_left <= 0:
@@ -62,9 +67,9 @@ def urgency(days_left: int | None) -> Urgency:
         return WEEK
     if days_left <= 30:
         return MONTH
-    if days_left <= 90:
-        return QUARTER
-    return LATER
+    if days_left <= warn_days:
+        return replace(QUARTER, word=f"Within {warn_days} days")
+    return replace(LATER, word=f"More than {warn_days} days")
 
 
 def _badge(text: str, colour: Urgency, title: str = ""):
@@ -400,7 +405,8 @@ class ProviderModelAdmin(AuditedAdmin):
 class CatalogueSyncAdmin(ReadOnlyAdmin):
     """The sync log: when each sync ran, what it listed and changed, and why a failed one failed."""
 
-    list_display = ["provider", "started_at", "finished_at", "ok", "calls", "listed", "changed", "short_error"]
+    # Columns that fit beside the navigation and the filters at 1280 px.
+    list_display = ["started", "provider", "ok", "took", "listed", "changed", "short_error"]
     list_filter = ["provider", "ok"]
     date_hierarchy = "started_at"
 
@@ -410,6 +416,19 @@ class CatalogueSyncAdmin(ReadOnlyAdmin):
     def has_view_permission(self, request, obj=None) -> bool:
         return has_role(request.user, Role.COMPLIANCE) or super().has_view_permission(request, obj)
 
+    @admin.display(description="Started", ordering="started_at")
+    def started(self, obj) -> str:
+        return timezone.localtime(obj.started_at).strftime("%Y-%m-%d %H:%M")
+
+    @admin.display(description="Took")
+    def took(self, obj) -> str:
+        if obj.finished_at is None:
+            return "-"
+        return f"{(obj.finished_at - obj.started_at).total_seconds():.1f} s"
+
     @admin.display(description="Error")
-    def short_error(self, obj) -> str:
-        return obj.error[:120] + ("…" if len(obj.error) > 120 else "")
+    def short_error(self, obj):
+        if not obj.error:
+            return "-"
+        shown = obj.error[:60] + ("…" if len(obj.error) > 60 else "")
+        return format_html('<span title="{}">{}</span>', obj.error, shown)

@@ -8,6 +8,7 @@ of rows. The urgency words and colours come from the catalogue's admin.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -107,7 +108,7 @@ def runway_view(request, *, admin_site):
         **_context(admin_site, request, "Runway of live deployments"),
         "form": form,
         "rows": rows,
-        "quick": [("Within 7 days", 7), ("Within 30 days", 30), ("Within 90 days", 90)],
+        "quick": [(f"Within {days} days", days) for days in sorted({7, 30, settings.LIFECYCLE_WARN_DAYS})],
         "within_days": within_days,
         "provider": provider or "",
     }

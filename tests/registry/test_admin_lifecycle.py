@@ -238,3 +238,11 @@ def test_readers_without_a_role_are_kept_out(db):
 
     assert client.get(RUNWAY).status_code == 403
     assert client.get(MIGRATION).status_code == 403
+
+
+def test_the_bands_follow_the_configured_warning_window(admin_client, fleet, settings):
+    settings.LIFECYCLE_WARN_DAYS = 45
+
+    rows = rows_of(admin_client.get(RUNWAY).content.decode())
+
+    assert "fp-later" in rows[1] and "60 days left · more than 45 days" in rows[1]
