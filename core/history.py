@@ -24,7 +24,11 @@ def history_entries(history: QuerySet, *, kind: str | None = None) -> list[dict]
     rows = list(history.select_related("history_user", "history_on_behalf_of").order_by("history_date", "history_id"))
     if not rows:
         return []
-    fields = [f for f in rows[0].instance_type._meta.concrete_fields if f.attname not in _IGNORED]
+    # The tracked fields: a field kept out of history (excluded_fields) has no column to diff.
+    recorded = {f.attname for f in rows[0]._meta.concrete_fields}
+    fields = [
+        f for f in rows[0].instance_type._meta.concrete_fields if f.attname not in _IGNORED and f.attname in recorded
+    ]
     # People are shown by username, not id: one query for all the users the rows mention.
     user_model = get_user_model()
     user_fields = [f.attname for f in fields if f.is_relation and f.related_model is user_model]

@@ -75,7 +75,11 @@ ROLE_PERMISSIONS = {
             "deployment": ["view"],
         },
         "providers": {"webhookreceipt": ["view"]},
+        # Entries come from the provider; compliance corrects a date or a replacement, with a reason.
+        "lifecycle": {"providermodel": ["view", "change"], "cataloguesync": ["view"]},
         "risks": {
+            "runwayrisk": ["view"],
+            "runwaynotice": ["view"],
             "risk": ["view", "add", "change"],
             "treatmentaction": ["view", "add", "change"],
             "acceptance": ["view"],
@@ -102,6 +106,7 @@ ROLE_PERMISSIONS = {
             "evaluationresult": ["view"],
             "checkpoint": ["view"],
         },
+        "lifecycle": {"providermodel": ["view"]},
         "risks": {name: ["view"] for name in RISK_RECORDS},
         "reports": {"report": ["view"], "reportrevision": ["view"], "delivery": ["view"]},
     },
@@ -113,6 +118,7 @@ ROLE_PERMISSIONS = {
             "evaluationresult": ["view"],
             "checkpoint": ["view"],
         },
+        "lifecycle": {"providermodel": ["view"]},
         "risks": {name: ["view"] for name in RISK_RECORDS},
     },
 }

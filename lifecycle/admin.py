@@ -26,10 +26,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReasonForm
+from core.history import history_entries
 from core.roles import READERS, Role, has_role
 from lifecycle import services
 from lifecycle.models import CatalogueSync, LifecycleState, ModelKind, Provider, ProviderModel, ValueSource
-from lifecycle.selectors import last_sync
+from lifecycle.selectors import IMMINENT, NEAR, WARNING, last_sync, runway_urgency
+from lifecycle.selectors import SHUT_DOWN as SHUT_DOWN_STAGE
 from lifecycle.selectors import today as lifecycle_today
 from lifecycle.tasks import catalogue_sync_task
 
@@ -55,21 +57,18 @@ NO_DATE = Urgency("none", "No date announced", "#2e7d32")
 def urgency(days_left: int | None) -> Urgency:
     """How pressing a shutdown is, from the days left (none: no date announced).
 
-    The same stages as the runway risk (risks.lifecycle: Critical at 7 days, High at 30, opened
-    within LIFECYCLE_WARN_DAYS), so a colour here never contradicts the risk register.
+    The stages of lifecycle.selectors.runway_urgency, which the runway risk and the report use
+    too, so a colour here never contradicts the risk register.
     """
     warn_days = settings.LIFECYCLE_WARN_DAYS
     if days_left is None:
         return NO_DATE
-    if days_left <= 0:
-        return SHUT_DOWN
-    if days_left <= 7:
-        return WEEK
-    if days_left <= 30:
-        return MONTH
-    if days_left <= warn_days:
+    stage = runway_urgency(days_left, warn_days=warn_days)
+    if stage is None:
+        return replace(LATER, word=f"More than {warn_days} days")
+    if stage == WARNING:
         return replace(QUARTER, word=f"Within {warn_days} days")
-    return replace(LATER, word=f"More than {warn_days} days")
+    return {SHUT_DOWN_STAGE: SHUT_DOWN, IMMINENT: WEEK, NEAR: MONTH}[stage]
 
 
 def _badge(text: str, colour: Urgency, title: str = ""):
@@ -327,26 +326,22 @@ class ProviderModelAdmin(AuditedAdmin):
         if obj is None or obj.pk is None:
             return "-"
         # Newest ten, each diffed against the row before it (an eleventh row gives the tenth its "before").
-        # core.history.history_entries would read last_synced_at, which this history leaves out.
-        rows = list(obj.history.select_related("history_user").order_by("-history_date", "-history_id")[:11])
-        if not rows:
+        ids = obj.history.order_by("-history_date", "-history_id").values_list("history_id", flat=True)[:11]
+        entries = history_entries(obj.history.filter(history_id__in=list(ids)))[-10:]
+        if not entries:
             return "No history yet."
-        shown = []
-        for row, previous in zip(rows[:10], [*rows[1:], None], strict=False):
-            changes = [
-                f"{name}: {_shown(getattr(previous, name))} → {_shown(getattr(row, name))}"
-                for name in services.TRACKED
-                if previous is not None and getattr(row, name) != getattr(previous, name)
-            ]
-            shown.append(
-                (
-                    timezone.localtime(row.history_date).strftime("%Y-%m-%d %H:%M"),
-                    row.history_user.get_username() if row.history_user else "-",
-                    row.history_source,
-                    row.history_change_reason or "-",
-                    "; ".join(changes) or ("created" if row.history_type == "+" else "-"),
-                )
+        shown = [
+            (
+                timezone.localtime(entry["at"]).strftime("%Y-%m-%d %H:%M"),
+                entry["user"] or "-",
+                entry["source"],
+                entry["reason"] or "-",
+                "; ".join(f"{c['field']}: {_shown(c['old'])} → {_shown(c['new'])}" for c in entry["changes"])
+                if entry["action"] != "created"
+                else "created",
             )
+            for entry in reversed(entries)
+        ]
         return format_html(
             "<table><tr><th>When</th><th>Who</th><th>From</th><th>Why</th><th>What changed</th></tr>{}</table>",
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", shown),

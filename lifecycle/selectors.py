@@ -13,6 +13,25 @@ from lifecycle.models import CatalogueSync, LifecycleState, ProviderModel, Value
 
 UNKNOWN = "unknown"
 
+# How pressing a shutdown is: the runway risk's stages (risks.lifecycle), the admin's colours
+# and the report's urgency words all read these, so they never contradict each other.
+NEAR_DAYS = 30
+IMMINENT_DAYS = 7
+SHUT_DOWN, IMMINENT, NEAR, WARNING = "shut_down", "imminent", "near", "warning"
+
+
+def runway_urgency(days_left: int | None, *, warn_days: int) -> str | None:
+    """`shut_down`, `imminent` (<= 7 days), `near` (<= 30), `warning` (<= warn_days), or None (later, no date)."""
+    if days_left is None or days_left > warn_days:
+        return None
+    if days_left <= 0:
+        return SHUT_DOWN
+    if days_left <= IMMINENT_DAYS:
+        return IMMINENT
+    if days_left <= NEAR_DAYS:
+        return NEAR
+    return WARNING
+
 
 def today() -> date:
     """The day every runway is counted from (the configured time zone's date)."""

@@ -152,7 +152,7 @@ def gate_evaluate(version: ModelVersion, *, runway: Runway | None = None) -> Gat
     policy = policy_in_effect(version.model)
     evaluations = list(EvaluationResult.objects.filter(version=version).order_by("-ran_at", "-id"))
     production = _production_label(version)
-    results = [_judge(rule, evaluations, production) for rule in policy.rules]
+    results = [rule_judge(rule, evaluations, production) for rule in policy.rules]
     results.append(lifecycle_judge(runway if runway is not None else versions_runway([version])[version.pk]))
     return GateResult(passed=all(r.outcome == PASS for r in results), policy=policy, rules=results)
 
@@ -191,7 +191,7 @@ def lifecycle_judge(found: Runway, *, gate_days: int | None = None) -> RuleResul
     return result
 
 
-def _judge(rule: dict, evaluations: list[EvaluationResult], production: str | None) -> RuleResult:
+def rule_judge(rule: dict, evaluations: list[EvaluationResult], production: str | None) -> RuleResult:
     metric = rule["metric"]
     result = RuleResult(
         rule=describe(rule), metric=metric, outcome=MISSING, threshold={k: rule[k] for k in ("min", "max") if k in rule}

@@ -74,12 +74,12 @@ def migration_plans(*, model: str | None = None, on: date | None = None) -> list
     )
     found = versions_runway(versions, on=on)
     active = [v for v in versions if found[v.pk].state == LifecycleState.ACTIVE]
-    gates = {v.pk: gate_evaluate(v) for v in active}
+    judged = {v.pk: gate_evaluate(v, runway=found[v.pk]) for v in active}
     return [
         MigrationPlan(
             live=live,
             candidates=[
-                Candidate(v, found[v.pk], gates[v.pk]) for v in active if v.model_id == live.deployment.model_id
+                Candidate(v, found[v.pk], judged[v.pk]) for v in active if v.model_id == live.deployment.model_id
             ],
         )
         for live in retiring
@@ -120,7 +120,7 @@ def migration_plans_as_of(*, at: datetime) -> list[MigrationPlan]:
         for row in live
         if row.deployment.environment == Environment.PRODUCTION
     }
-    judged = _gates_as_of(active, at=at, production=production)
+    judged = _gates_as_of(active, at=at, production=production, runways={v.pk: found[lookups[v.pk]] for v in active})
     return [
         MigrationPlan(
             live=row,
@@ -134,7 +134,9 @@ def migration_plans_as_of(*, at: datetime) -> list[MigrationPlan]:
     ]
 
 
-def _gates_as_of(versions: list[ModelVersion], *, at: datetime, production: dict[int, str]) -> dict[int, GateResult]:
+def _gates_as_of(
+    versions: list[ModelVersion], *, at: datetime, production: dict[int, str], runways: dict[int, Runway]
+) -> dict[int, GateResult]:
     """Each version's gate as it would have been judged at `at`, by the gate's own rules (registry.gates)."""
     if not versions:
         return {}
@@ -159,7 +161,8 @@ def _gates_as_of(versions: list[ModelVersion], *, at: datetime, production: dict
         )
         baseline = production.get(v.model_id)
         baseline = baseline if baseline != v.version else None
-        # The gate's own judge of one rule, so the rule lives once (gates.gate_evaluate reads "now" only).
-        rules = [gates._judge(rule, evaluations[v.pk], baseline) for rule in in_effect.rules]
+        # The gate's own judges, so each rule lives once (gates.gate_evaluate reads "now" only).
+        rules = [gates.rule_judge(rule, evaluations[v.pk], baseline) for rule in in_effect.rules]
+        rules.append(gates.lifecycle_judge(runways[v.pk]))
         results[v.pk] = GateResult(passed=all(r.outcome == gates.PASS for r in rules), policy=in_effect, rules=rules)
     return results

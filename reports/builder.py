@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from lifecycle.selectors import IMMINENT_DAYS, NEAR_DAYS
 from registry.migration import migration_plans_as_of
 from registry.models import (
     Deployment,
@@ -33,7 +34,7 @@ from registry.models import (
 )
 from registry.runway import live_deployments_as_of
 from reports.periods import Period, zone
-from risks.lifecycle import IMMINENT_DAYS, NEAR_DAYS, runway_stage
+from risks.lifecycle import runway_stage
 from risks.models import Acceptance, Control, Incident, IncidentExample, IncidentStatus, Risk, TreatmentAction
 from risks.models.risk import ACTION_FINISHED
 from risks.scoring import SCALE, Band, matrix

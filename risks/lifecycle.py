@@ -54,7 +54,7 @@ from django.utils import timezone
 from core.audit import audited_save, service_user
 from core.references import reference_next
 from core.validation import full_clean
-from lifecycle.selectors import Runway
+from lifecycle.selectors import IMMINENT_DAYS, NEAR_DAYS, Runway, runway_urgency
 from lifecycle.selectors import today as lifecycle_today
 from registry.models import Environment, RegisteredModel
 from registry.runway import LiveDeployment, live_deployments
@@ -78,8 +78,6 @@ from risks.services import _active_acceptance, _end_acceptance, _lock, _set_rela
 logger = logging.getLogger(__name__)
 
 # The stages after the warning window (LIFECYCLE_WARN_DAYS, a setting): fixed by issue 11.
-NEAR_DAYS = 30
-IMMINENT_DAYS = 7
 INHERENT = (5, 5)  # (likelihood, impact): without a migration the model certainly stops answering
 RESIDUAL = {
     RunwayStage.WARNING: (2, 4),  # Medium 8: time to migrate, nothing done yet
@@ -97,15 +95,8 @@ ACTION_LEAD_DAYS = 1  # the action is due the day before the shutdown: the last 
 
 def runway_stage(days_left: int | None, *, warn_days: int) -> str | None:
     """The stage of a runway with `days_left`, or None outside the warning window (or no date)."""
-    if days_left is None or days_left > warn_days:
-        return None
-    if days_left <= 0:
-        return RunwayStage.SHUT_DOWN
-    if days_left <= IMMINENT_DAYS:
-        return RunwayStage.IMMINENT
-    if days_left <= NEAR_DAYS:
-        return RunwayStage.NEAR
-    return RunwayStage.WARNING
+    # RunwayStage's values are lifecycle's urgency words: the thresholds live once, there.
+    return runway_urgency(days_left, warn_days=warn_days)
 
 
 def threshold_of(stage: str, *, warn_days: int) -> str:

@@ -221,3 +221,20 @@ def test_the_secret_never_reaches_the_sync_log(fake_openai, settings):
 
     assert not report.ok and "401" in report.error
     assert "sk-wrong" not in report.error and "sk-wrong" not in CatalogueSync.objects.get().error
+
+
+def test_its_history_reads_as_audit_entries_without_the_bookkeeping(fake_openai):
+    from core.history import history_entries
+
+    catalogue_sync(on=TODAY)
+    fake_openai.model_set("gpt-4o-2024-08-06", "2027-03-31")
+    catalogue_sync(on=TODAY)
+
+    entries = history_entries(entry("gpt-4o-2024-08-06").history.all())
+
+    assert [e["action"] for e in entries] == ["created", "changed"]
+    changed = {c["field"]: (c["old"], c["new"]) for c in entries[1]["changes"]}
+    assert changed == {
+        "shutdown_date": ("2027-01-14", "2027-03-31"),
+        "provider_shutdown_date": ("2027-01-14", "2027-03-31"),
+    }
