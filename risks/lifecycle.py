@@ -73,7 +73,7 @@ from risks.models import (
 )
 from risks.models.risk import ACTION_FINISHED
 from risks.scoring import Band, matrix
-from risks.services import _active_acceptance, _end_acceptance, _lock, _set_relations
+from risks.services import acceptance_active, acceptance_end, relations_set, risk_lock, risk_scores_settle
 
 logger = logging.getLogger(__name__)
 
@@ -324,7 +324,7 @@ def _open(model: RegisteredModel, *, affected: list[LiveDeployment], warn_days: 
         f"{_scored(likelihood, impact)}"
     )
     audited_save(risk, actor=actor, reason=reason)
-    _set_relations(risk, {"registered_models": [model], "model_versions": facts.versions}, actor=actor, reason=reason)
+    relations_set(risk, {"registered_models": [model], "model_versions": facts.versions}, actor=actor, reason=reason)
     action = TreatmentAction(risk=risk, action=facts.action, owner=owner, due_on=facts.due_on, created_by=actor)
     full_clean(action, exclude=["risk", "owner", "created_by"])
     audited_save(action, actor=actor, reason=f"Treatment action for {risk.reference} planned by Fineprint: {reason}")
@@ -345,7 +345,7 @@ def _open(model: RegisteredModel, *, affected: list[LiveDeployment], warn_days: 
 def _follow(link: RunwayRisk, *, model: RegisteredModel, affected: list[LiveDeployment], warn_days: int, actor, run):
     """Bring an open runway risk in line with the facts; write only what changed."""
     facts = Facts(model, affected, warn_days)
-    risk = _lock(link.risk)
+    risk = risk_lock(link.risk)
     reasons: list[str] = []
     if risk.status == RiskStatus.CLOSED:
         # Closed by hand while the deployment still runs on a retiring base: the risk is still there.
@@ -386,7 +386,7 @@ def _follow(link: RunwayRisk, *, model: RegisteredModel, affected: list[LiveDepl
         reason = "; ".join(reasons)
         _risk_save(risk, actor=actor, reason=reason)
         if restated:
-            _set_relations(risk, {"model_versions": facts.versions}, actor=actor, reason=reason)
+            relations_set(risk, {"model_versions": facts.versions}, actor=actor, reason=reason)
             _action_restate(link, facts=facts, actor=actor, reason=reason)
         link.base_model, link.shutdown_date, link.deployments = facts.base_model, facts.shutdown_date, facts.deployments
         link.stage = facts.stage
@@ -396,24 +396,10 @@ def _follow(link: RunwayRisk, *, model: RegisteredModel, affected: list[LiveDepl
 
 
 def _risk_save(risk: Risk, *, actor, reason: str) -> None:
-    """risk_update's rules for a change of scores: validation, review cadence, no acceptance of Critical."""
+    """A change of scores by risk_update's rules (risks.services.risk_scores_settle)."""
     previous = Risk.objects.only("residual_band").get(pk=risk.pk).residual_band
     full_clean(risk, exclude=["reference", "owner", "delegate", "created_by"], validate_unique=False)
-    if risk.residual_band != previous:
-        since = risk.last_reviewed_at or risk.created_at
-        risk.next_review_at = matrix(risk.matrix_version).next_review(risk.residual_band, since)
-    if risk.residual_band == Band.CRITICAL:
-        acceptance = _active_acceptance(risk)
-        if acceptance is not None:
-            _end_acceptance(
-                acceptance,
-                status=AcceptanceStatus.REVOKED,
-                actor=actor,
-                reason=f"Revoked: the residual risk is now Critical, which cannot be accepted ({reason})",
-                now=timezone.now(),
-            )
-            risk.status = RiskStatus.OPEN
-            reason = f"{reason}; the acceptance no longer holds (Critical residual risk), the risk is open again"
+    reason = risk_scores_settle(risk, previous_band=previous, actor=actor, reason=reason)
     audited_save(risk, actor=actor, reason=reason)
 
 
@@ -430,12 +416,12 @@ def _action_restate(link: RunwayRisk, *, facts: Facts, actor, reason: str) -> No
 
 def _close(link: RunwayRisk, *, model: RegisteredModel, rows: list[LiveDeployment], warn_days: int, actor, run):
     why, migrated = _close_reason(link, model=model, rows=rows, warn_days=warn_days)
-    risk = _lock(link.risk)
+    risk = risk_lock(link.risk)
     now = timezone.now()
     if risk.status != RiskStatus.CLOSED:
-        acceptance = _active_acceptance(risk)
+        acceptance = acceptance_active(risk)
         if acceptance is not None:
-            _end_acceptance(
+            acceptance_end(
                 acceptance, status=AcceptanceStatus.REVOKED, actor=actor, reason=f"Risk closed: {why}", now=now
             )
         risk.status = RiskStatus.CLOSED

@@ -66,7 +66,10 @@ def require_reason(reason: str, field: str = "reason") -> str:
     return reason.strip()
 
 
-def _set_relations(instance, relations: Mapping[str, Iterable], *, actor, reason: str) -> None:
+# Shared with risks.lifecycle, where Fineprint keeps its own runway risks by the same rules.
+
+
+def relations_set(instance, relations: Mapping[str, Iterable], *, actor, reason: str) -> None:
     # simple-history records an m2m change as another history row of the instance,
     # with the user and reason still attached to it by mark_change.
     mark_change(instance, actor=actor, reason=reason)
@@ -74,18 +77,41 @@ def _set_relations(instance, relations: Mapping[str, Iterable], *, actor, reason
         getattr(instance, name).set(list(values))
 
 
-def _lock(risk: Risk) -> Risk:
+def risk_lock(risk: Risk) -> Risk:
     return Risk.objects.select_for_update().get(pk=risk.pk)
 
 
-def _active_acceptance(risk: Risk) -> Acceptance | None:
+def acceptance_active(risk: Risk) -> Acceptance | None:
     return risk.acceptances.select_for_update().filter(status=AcceptanceStatus.ACTIVE).first()
 
 
-def _end_acceptance(acceptance: Acceptance, *, status: str, actor, reason: str, now: datetime) -> None:
+def acceptance_end(acceptance: Acceptance, *, status: str, actor, reason: str, now: datetime) -> None:
     acceptance.status = status
     acceptance.ended_at = now
     audited_save(acceptance, actor=actor, reason=reason)
+
+
+def risk_scores_settle(risk: Risk, *, previous_band: str, actor, reason: str) -> str:
+    """The rules after a risk's scores change (before it is saved); returns the reason to record.
+
+    The review cadence follows the residual band (a worse band brings the next review
+    closer), and a Critical residual risk cannot stay accepted.
+    """
+    if risk.residual_band != previous_band:
+        since = risk.last_reviewed_at or risk.created_at
+        risk.next_review_at = matrix(risk.matrix_version).next_review(risk.residual_band, since)
+    acceptance = acceptance_active(risk) if risk.residual_band == Band.CRITICAL else None
+    if acceptance is not None:
+        acceptance_end(
+            acceptance,
+            status=AcceptanceStatus.REVOKED,
+            actor=actor,
+            reason=f"Revoked: the residual risk is now Critical, which cannot be accepted ({reason})",
+            now=timezone.now(),
+        )
+        risk.status = RiskStatus.OPEN
+        reason = f"{reason}; the acceptance no longer holds (Critical residual risk), the risk is open again"
+    return reason
 
 
 # --- Risks ----------------------------------------------------------------------------
@@ -145,7 +171,7 @@ def risk_create(
         if values
     }
     if relations:
-        _set_relations(risk, relations, actor=actor, reason=reason)
+        relations_set(risk, relations, actor=actor, reason=reason)
     return risk
 
 
@@ -155,7 +181,7 @@ def risk_update(*, risk: Risk, actor, data: Mapping[str, Any], reason: str = "")
     unknown = set(data) - RISK_EDITABLE_FIELDS
     if unknown:
         raise ValidationFailed("These fields cannot be changed.", fields={f: ["Cannot be changed."] for f in unknown})
-    risk = _lock(risk)
+    risk = risk_lock(risk)
     relations = {name: list(data[name]) for name in RELATION_FIELDS if name in data}
     changed = {
         field: value for field, value in data.items() if field not in RELATION_FIELDS and getattr(risk, field) != value
@@ -175,25 +201,10 @@ def risk_update(*, risk: Risk, actor, data: Mapping[str, Any], reason: str = "")
         for field, value in changed.items():
             setattr(risk, field, value)
         full_clean(risk, exclude=["reference", "owner", "delegate", "created_by"], validate_unique=False)
-        if risk.residual_band != previous_band:
-            # The cadence follows the residual band: a worse band brings the next review closer.
-            since = risk.last_reviewed_at or risk.created_at
-            risk.next_review_at = matrix(risk.matrix_version).next_review(risk.residual_band, since)
-        acceptance = _active_acceptance(risk) if risk.residual_band == Band.CRITICAL else None
-        if acceptance is not None:
-            now = timezone.now()
-            _end_acceptance(
-                acceptance,
-                status=AcceptanceStatus.REVOKED,
-                actor=actor,
-                reason=f"Revoked: the residual risk is now Critical, which cannot be accepted ({reason})",
-                now=now,
-            )
-            risk.status = RiskStatus.OPEN
-            reason = f"{reason}; the acceptance no longer holds (Critical residual risk), the risk is open again"
+        reason = risk_scores_settle(risk, previous_band=previous_band, actor=actor, reason=reason)
         audited_save(risk, actor=actor, reason=reason)
     if relations:
-        _set_relations(risk, relations, actor=actor, reason=reason)
+        relations_set(risk, relations, actor=actor, reason=reason)
     return risk
 
 
@@ -201,7 +212,7 @@ def risk_update(*, risk: Risk, actor, data: Mapping[str, Any], reason: str = "")
 def risk_review(*, risk: Risk, actor, reason: str = "", reviewed_at: datetime | None = None) -> Risk:
     """Record a review (now, or when the committee met): the next review follows the residual band's cadence."""
     require_compliance(actor, "review risks")
-    risk = _lock(risk)
+    risk = risk_lock(risk)
     if risk.status == RiskStatus.CLOSED:
         raise Conflict(f"{risk.reference} is closed; it has no reviews.")
     now = timezone.now()
@@ -225,7 +236,7 @@ def risk_accept(*, risk: Risk, actor, rationale: str, expires_at: datetime, cond
     """Accept the risk at its residual score until `expires_at`. A Critical residual risk cannot be accepted."""
     require_compliance(actor, "accept risks")
     rationale = require_reason(rationale, "rationale")
-    risk = _lock(risk)
+    risk = risk_lock(risk)
     now = timezone.now()
     if risk.status == RiskStatus.CLOSED:
         raise Conflict(f"{risk.reference} is closed; reopen it before accepting it.")
@@ -243,9 +254,9 @@ def risk_accept(*, risk: Risk, actor, rationale: str, expires_at: datetime, cond
         raise ValidationFailed(
             "An acceptance runs at most a year.", fields={"expires_at": [f"At most {ACCEPTANCE_MAX_DAYS} days ahead."]}
         )
-    previous = _active_acceptance(risk)
+    previous = acceptance_active(risk)
     if previous is not None:
-        _end_acceptance(
+        acceptance_end(
             previous, status=AcceptanceStatus.REVOKED, actor=actor, reason="Replaced by a new acceptance", now=now
         )
     acceptance = Acceptance(
@@ -285,10 +296,10 @@ def acceptances_expire(*, now: datetime | None = None) -> int:
             if acceptance is None:
                 continue  # another run got there first
             on = timezone.localdate(acceptance.expires_at)
-            _end_acceptance(
+            acceptance_end(
                 acceptance, status=AcceptanceStatus.EXPIRED, actor=actor, reason=f"Expired on {on:%Y-%m-%d}", now=now
             )
-            risk = _lock(acceptance.risk)
+            risk = risk_lock(acceptance.risk)
             if risk.status == RiskStatus.ACCEPTED:
                 risk.status = RiskStatus.OPEN
                 audited_save(
@@ -307,13 +318,13 @@ def acceptances_expire(*, now: datetime | None = None) -> int:
 def risk_close(*, risk: Risk, actor, reason: str) -> Risk:
     require_compliance(actor, "close risks")
     reason = require_reason(reason)
-    risk = _lock(risk)
+    risk = risk_lock(risk)
     if risk.status == RiskStatus.CLOSED:
         raise Conflict(f"{risk.reference} is already closed.")
     now = timezone.now()
-    acceptance = _active_acceptance(risk)
+    acceptance = acceptance_active(risk)
     if acceptance is not None:
-        _end_acceptance(
+        acceptance_end(
             acceptance, status=AcceptanceStatus.REVOKED, actor=actor, reason=f"Risk closed: {reason}", now=now
         )
     risk.status = RiskStatus.CLOSED
@@ -325,12 +336,12 @@ def risk_close(*, risk: Risk, actor, reason: str) -> Risk:
 def risk_reopen(*, risk: Risk, actor, reason: str) -> Risk:
     require_compliance(actor, "reopen risks")
     reason = require_reason(reason)
-    risk = _lock(risk)
+    risk = risk_lock(risk)
     if risk.status not in (RiskStatus.CLOSED, RiskStatus.ACCEPTED):
         raise Conflict(f"{risk.reference} is {risk.status}; only a closed or accepted risk is reopened.")
-    acceptance = _active_acceptance(risk)
+    acceptance = acceptance_active(risk)
     if acceptance is not None:
-        _end_acceptance(
+        acceptance_end(
             acceptance,
             status=AcceptanceStatus.REVOKED,
             actor=actor,
@@ -348,7 +359,7 @@ def risk_reopen(*, risk: Risk, actor, reason: str) -> Risk:
 @transaction.atomic
 def action_create(*, risk: Risk, actor, action: str, owner, due_on: date, reason: str = "") -> TreatmentAction:
     require_compliance(actor, "plan treatment actions")
-    risk = _lock(risk)
+    risk = risk_lock(risk)
     if risk.status == RiskStatus.CLOSED:
         raise Conflict(f"{risk.reference} is closed; it takes no new actions.")
     item = TreatmentAction(risk=risk, action=action, owner=owner, due_on=due_on, created_by=actor)
