@@ -31,6 +31,7 @@ from registry.models import (
     VersionStatus,
 )
 from registry.selectors import version_get, version_record, version_row
+from registry.signals import deployment_started
 
 # Versions that may be put in front of users: trained (by a job Fineprint followed, or
 # registered as trained elsewhere) and not retired, failed or rolled back. The gate decides the rest.
@@ -246,6 +247,7 @@ def _deploy(
     except IntegrityError:
         raise Conflict(f"Another {environment} deployment started at the same time; try again.") from None
     _set_status(version, environment, actor=actor, reason=reason)
+    deployment_started.send(sender=Deployment, deployment=deployment)
     return deployment
 
 

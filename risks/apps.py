@@ -10,3 +10,8 @@ class RisksConfig(AppConfig):
         from risks.cards import card_risk_lines
 
         register_risk_lines(card_risk_lines)
+
+        from registry.signals import deployment_started
+        from risks.tasks import lifecycle_risks_after_deployment
+
+        deployment_started.connect(lifecycle_risks_after_deployment, dispatch_uid="risks-lifecycle-after-deployment")

@@ -27,3 +27,8 @@ def lifecycle_risks_update_task() -> dict:
     """Hourly: open, raise and close the runway risks of live deployments; email the owners what is owed."""
     with audit_source(Source.TASK):
         return lifecycle.lifecycle_risks_update().as_dict()
+
+
+def lifecycle_risks_after_deployment(sender, deployment, **kwargs) -> None:
+    """A new deployment may end (or start) a runway risk: update them once it is committed, not in an hour."""
+    lifecycle_risks_update_task.delay_on_commit()

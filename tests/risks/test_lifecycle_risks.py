@@ -267,6 +267,24 @@ def test_promoting_a_version_on_an_active_base_closes_the_risk(assistant, tick, 
     assert written() == closed
 
 
+def test_the_risk_closes_as_soon_as_the_promotion_is_committed(
+    assistant, tick, engineer, compliance, eager_celery, django_capture_on_commit_callbacks
+):
+    tick(before(20))
+    v5 = version(assistant, "v5", engineer=engineer, base_model=NANO)
+
+    # No tick: the approval's commit queues the update (registry.signals.deployment_started).
+    with django_capture_on_commit_callbacks(execute=True):
+        deploy(v5, engineer=engineer, approver=compliance)
+
+    risk = the_risk(assistant)
+    assert risk.status == RiskStatus.CLOSED
+    assert risk.history.first().history_change_reason == (
+        f"Closed by Fineprint: production now runs v5 on {NANO} (no shutdown announced)"
+    )
+    assert risk.history.first().history_source == Source.TASK
+
+
 def test_a_withdrawn_date_closes_the_risk_and_cancels_its_action(assistant, tick, catalogue):
     tick(before(40))
     catalogue.model_set(MINI, None)
