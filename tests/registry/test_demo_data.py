@@ -68,3 +68,28 @@ def test_the_demo_release_history_reads_like_a_real_one(db, settings):
         "v4": ("gpt-4.1-nano-2025-04-14", "draft"),
     }
     assert RegisteredModel.objects.get(name="support-assistant").base_model == "gpt-4.1-nano-2025-04-14"
+
+
+def test_last_months_report_shows_the_demo_runway_as_it_stood(db, settings, fake_openai):
+    from datetime import date
+
+    from lifecycle.models import ProviderModel
+    from reports.builder import report_data
+    from reports.periods import Period
+
+    settings.DEBUG = True
+    call_command("seed_demo")
+
+    period = Period.previous_month()
+    # The daily sync ran during the demo month: the catalogue's history is dated then.
+    assert ProviderModel.history.filter(history_date__lt=period.end).count() == ProviderModel.objects.count() > 0
+    rows = {(r["model"], r["environment"]): r for r in report_data(period)["runway"]["deployments"]}
+    support = rows[("support-assistant", "production")]
+    assert (support["version"], support["base_model"], support["shutdown_date"]) == (
+        "v3",
+        "gpt-4.1-mini-2025-04-14",
+        "2027-01-14",
+    )
+    assert support["days_left"] == (date(2027, 1, 14) - period.last_day).days
+    assert (support["candidate"]["version"], support["gate"]) == ("v4", "passed")
+    assert rows[("pharmacy-faq", "production")]["candidate"] is None

@@ -18,6 +18,8 @@ from core.demo import demo_clock, last_month
 from core.errors import ApplicationError
 from core.roles import Role
 from core.services import token_issue
+from lifecycle.models import ProviderModel
+from lifecycle.services import catalogue_sync
 from registry import fine_tuning, releases, services
 from registry.models import ModelVersion, RegisteredModel
 
@@ -104,6 +106,8 @@ class Command(BaseCommand):
                 self._migration(support, engineer, users["compliance"])
             if not pharmacy.deployments.exists():
                 self._pharmacy_release(pharmacy, engineer, users["compliance"])
+            clock.at(last_month(27, 5))
+            self._catalogue()
             token = token_issue(
                 user=engineer,
                 name="demo",
@@ -119,6 +123,18 @@ class Command(BaseCommand):
             where = "admin at /admin/" if staff else "API with a token"
             self.stdout.write(f"  {username:<11} {role:<11} {where}")
         self.stdout.write(f"Engineer API token: {token.secret}")
+
+    def _catalogue(self) -> None:
+        """The provider catalogue as the daily sync left it late last month, so last month's report has a runway.
+
+        After the demo's releases: the catalogue is new to Fineprint, and the demo month's gates ran
+        without it (as they would have, a month before this feature), whatever month "last month" is.
+        """
+        if ProviderModel.objects.exists():
+            return
+        report = catalogue_sync()
+        if not report.ok:
+            self.stdout.write(f"The provider catalogue was not synced for the demo month: {report.error}")
 
     def _releases(self, model: RegisteredModel, engineer, compliance) -> None:
         """A release history that reads like a real one: an override, a replacement, a rollback,
