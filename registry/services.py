@@ -53,6 +53,8 @@ def model_create(
     model = RegisteredModel(
         name=name, display_name=display_name, purpose=purpose, base_model=base_model, created_by=actor, **fields
     )
+    # New versions would train on it: a base that has shut down cannot serve them.
+    runway.refuse_shut_down_base(provider=model.provider, base_model=base_model, work="register a model")
     if model.technical_owner_id is None:
         model.technical_owner = actor
     full_clean(model, validate_unique=False)
@@ -76,6 +78,12 @@ def model_update(*, model: RegisteredModel, actor, data: Mapping[str, Any], reas
     _require_compliance_for_governance(actor, changed)
     if not changed:
         return model
+    if "base_model" in changed or "provider" in changed:
+        runway.refuse_shut_down_base(
+            provider=data.get("provider", model.provider),
+            base_model=data.get("base_model", model.base_model),
+            work="move the model to this base model",
+        )
     for field, value in changed.items():
         setattr(model, field, value)
     full_clean(model, validate_unique=False)

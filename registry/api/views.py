@@ -70,7 +70,11 @@ class ModelListCreateView(generics.GenericAPIView):
     @extend_schema(
         summary="Register a model",
         request=ModelCreateSerializer,
-        responses={201: ModelOutputSerializer, 409: OpenApiResponse(description="Name taken."), **ERRORS},
+        responses={
+            201: ModelOutputSerializer,
+            409: OpenApiResponse(description="Name taken, or the base model has shut down (`model_shut_down`)."),
+            **ERRORS,
+        },
     )
     def post(self, request):
         data = validated(ModelCreateSerializer, request.data)
@@ -90,7 +94,11 @@ class ModelDetailView(generics.GenericAPIView):
         summary="Change a model",
         description="Owners, risk tier and retirement are governance fields: compliance staff only (403 otherwise).",
         request=ModelUpdateSerializer,
-        responses={200: ModelOutputSerializer, **ERRORS},
+        responses={
+            200: ModelOutputSerializer,
+            409: OpenApiResponse(description="The new base model has shut down (`model_shut_down`)."),
+            **ERRORS,
+        },
     )
     def patch(self, request, name: str):
         model = selectors.model_get(name=name)

@@ -58,7 +58,9 @@ def assert_nothing_sent(fake_openai, version) -> None:
 
 
 def test_it_refuses_to_register_a_version_on_a_shut_down_model(api, engineer, catalogue):
-    model = services.model_create(actor=engineer, **model_payload(base_model=GPT35))
+    # Registered in September, before its base model shut down.
+    with demo_clock(datetime(2026, 9, 1, 9, tzinfo=UTC)):
+        model = services.model_create(actor=engineer, **model_payload(base_model=GPT35))
 
     response = api(engineer).post(f"/api/v1/models/{model.name}/versions/", version_payload(), format="json")
 
@@ -68,6 +70,26 @@ def test_it_refuses_to_register_a_version_on_a_shut_down_model(api, engineer, ca
     assert GPT35 in error["message"] and "2026-10-23" in error["message"]
     assert error["fields"] == {"base_model": ["Shut down on 2026-10-23."]}
     assert not ModelVersion.objects.exists()
+
+
+def test_it_refuses_to_register_a_model_on_a_shut_down_base_model(api, engineer, catalogue):
+    response = api(engineer).post("/api/v1/models/", model_payload(base_model=GPT35), format="json")
+
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "model_shut_down" and "2026-10-23" in error["message"]
+    assert error["fields"] == {"base_model": ["Shut down on 2026-10-23."]}
+
+
+def test_it_refuses_to_move_a_model_to_a_shut_down_base_model(api, engineer, catalogue):
+    model = services.model_create(actor=engineer, **model_payload(base_model=NANO))
+
+    response = api(engineer).patch(f"/api/v1/models/{model.name}/", {"base_model": GPT35}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "model_shut_down"
+    model.refresh_from_db()
+    assert model.base_model == NANO and model.history.count() == 1
 
 
 def test_it_refuses_a_shut_down_base_model_given_for_the_version(api, engineer, catalogue):
