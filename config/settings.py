@@ -308,6 +308,8 @@ LIFECYCLE_WARN_DAYS = env_int("LIFECYCLE_WARN_DAYS", 90, minimum=1)
 LIFECYCLE_GATE_DAYS = env_int("LIFECYCLE_GATE_DAYS", 14, minimum=0)
 # The catalogue sync runs daily at this UTC hour (and on demand: admin action, sync_catalogue).
 LIFECYCLE_SYNC_HOUR = env_int("LIFECYCLE_SYNC_HOUR", 5, minimum=0)
+if LIFECYCLE_SYNC_HOUR > 23:
+    raise ImproperlyConfigured(f"LIFECYCLE_SYNC_HOUR is an hour of the day (0-23), got {LIFECYCLE_SYNC_HOUR}.")
 
 # --- Celery ---------------------------------------------------------------------------
 # How often metric checks (live control evidence) are evaluated against the latest evaluations.
