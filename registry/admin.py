@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from core.admin_audit import ActionReasonForm, AuditedAdmin, ReadOnlyInline, reason_action
@@ -20,7 +21,7 @@ from registry.models import (
     PromotionStatus,
     RegisteredModel,
 )
-from registry.runway import models_runway, versions_runway
+from registry.runway import live_deployments, models_runway, versions_runway
 from registry.tasks import fine_tune_job_sync
 
 
@@ -61,13 +62,13 @@ class RegisteredModelAdmin(AuditedAdmin):
     inlines = [DeploymentInline]
     fieldsets = [
         (None, {"fields": ["name", "display_name", "purpose", "permitted_uses", "out_of_scope_uses"]}),
-        ("Base model", {"fields": ["provider", "base_model", "runway"]}),
+        ("Base model", {"fields": ["provider", "base_model", "live_runway", "runway"]}),
         ("Governance", {"fields": ["business_owner", "technical_owner", "risk_tier", "is_retired"]}),
         ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["created_by", "created_at", "updated_at", "runway"]
+        readonly = ["created_by", "created_at", "updated_at", "live_runway", "runway"]
         if obj:
             readonly.append("name")
         if not has_role(request.user, Role.COMPLIANCE):
@@ -80,6 +81,29 @@ class RegisteredModelAdmin(AuditedAdmin):
     @admin.display(description="Versions", ordering="_version_count")
     def version_count(self, obj) -> int:
         return obj._version_count
+
+    @admin.display(description="Runway of what serves")
+    def live_runway(self, obj):
+        """The live deployments' runway: what stops answering, and when (the base of new versions is below)."""
+        if obj is None or obj.pk is None:
+            return "-"
+        rows = live_deployments(model=obj.name)
+        if not rows:
+            return "Nothing serves: no live deployment."
+        return format_html_join(
+            "",
+            '<p><a href="{}">{} {}</a> on <code>{}</code></p>{}',
+            (
+                (
+                    reverse("admin:registry_modelversion_change", args=[row.deployment.version_id]),
+                    row.deployment.get_environment_display(),
+                    row.deployment.version.version,
+                    row.runway.base_model,
+                    runway_display(row.runway),
+                )
+                for row in rows
+            ),
+        )
 
     @admin.display(description="Runway of new versions")
     def runway(self, obj):

@@ -246,3 +246,20 @@ def test_the_bands_follow_the_configured_warning_window(admin_client, fleet, set
     rows = rows_of(admin_client.get(RUNWAY).content.decode())
 
     assert "fp-later" in rows[1] and "60 days left · more than 45 days" in rows[1]
+
+
+def test_the_model_page_shows_what_serves_running_out_even_when_new_versions_train_elsewhere(
+    admin_client, fleet, engineer
+):
+    model = fleet["soon"].model
+    services.model_update(
+        model=model, actor=engineer, data={"base_model": ACTIVE_BASE}, reason="Next versions train on the active base"
+    )
+
+    html = admin_client.get(f"/admin/registry/registeredmodel/{model.pk}/change/").content.decode()
+
+    serving = html[html.index("Runway of what serves") : html.index("Runway of new versions")]
+    assert f"Production {fleet['soon'].version}" in serving and SOON_BASE in serving
+    assert "5 days left · within 7 days" in serving
+    new_versions = html[html.index("Runway of new versions") :]
+    assert "No date announced" in new_versions[: new_versions.index("</table>")]
