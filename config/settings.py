@@ -287,6 +287,22 @@ OPENAI_SYNC_BUDGET_SECONDS = env_int("OPENAI_SYNC_BUDGET_SECONDS", 45, minimum=1
 # Tags the jobs this deployment starts (job metadata), so a sync lists only its own.
 FINEPRINT_INSTANCE = env_str("FINEPRINT_INSTANCE", "fineprint")
 
+# --- Azure OpenAI (docs/providers.md) ------------------------------------------------------
+# The second provider, through the same SDK (openai.AzureOpenAI). Not configured (no endpoint):
+# every request for it is refused with a 400 naming the missing setting. Authentication is the
+# resource's key, or Entra ID (AZURE_OPENAI_USE_ENTRA_ID=1, with the azure-identity credentials
+# of the environment) when no key is set.
+AZURE_OPENAI_ENDPOINT = env_str("AZURE_OPENAI_ENDPOINT", "")
+AZURE_OPENAI_API_VERSION = env_str("AZURE_OPENAI_API_VERSION", "2025-04-01-preview")
+AZURE_OPENAI_API_KEY = env_str("AZURE_OPENAI_API_KEY", "")
+AZURE_OPENAI_USE_ENTRA_ID = env_bool("AZURE_OPENAI_USE_ENTRA_ID", False)
+# The control plane, for deploying a fine-tuned model (Azure serves one only once deployed).
+AZURE_MANAGEMENT_ENDPOINT = env_str("AZURE_MANAGEMENT_ENDPOINT", "https://management.azure.com")
+AZURE_SUBSCRIPTION_ID = env_str("AZURE_SUBSCRIPTION_ID", "")
+AZURE_RESOURCE_GROUP = env_str("AZURE_RESOURCE_GROUP", "")
+AZURE_OPENAI_RESOURCE_NAME = env_str("AZURE_OPENAI_RESOURCE_NAME", "")
+AZURE_MANAGEMENT_TOKEN = env_str("AZURE_MANAGEMENT_TOKEN", "")
+
 # --- Provider lifecycle (docs/lifecycle.md) ------------------------------------------------
 # The last day OpenAI accepts new fine-tuning jobs (its self-serve fine-tuning closes after
 # 2027-01-06), and the base models it fine-tunes. Empty: no closing day announced.
@@ -300,6 +316,18 @@ OPENAI_FINE_TUNABLE_MODELS = env_list(
         "gpt-4o-2024-08-06",
         "gpt-4o-mini-2024-07-18",
         "gpt-3.5-turbo-0125",
+    ],
+)
+# Azure announces no end to fine-tuning; its fine-tunable bases are also read from its model list.
+AZURE_LAST_FINE_TUNING_DAY = env_date("AZURE_LAST_FINE_TUNING_DAY", "")
+AZURE_FINE_TUNABLE_MODELS = env_list(
+    "AZURE_FINE_TUNABLE_MODELS",
+    [
+        "gpt-4.1-2025-04-14",
+        "gpt-4.1-mini-2025-04-14",
+        "gpt-4.1-nano-2025-04-14",
+        "gpt-4o-2024-08-06",
+        "gpt-4o-mini-2024-07-18",
     ],
 )
 # A live deployment whose base model shuts down within this many days opens a risk.

@@ -34,4 +34,10 @@ def capability(provider: str) -> Capability:
             last_job_day=settings.OPENAI_LAST_FINE_TUNING_DAY,
             fine_tunes=frozenset(settings.OPENAI_FINE_TUNABLE_MODELS),
         )
+    if provider == Provider.AZURE:
+        return Capability(
+            provider=provider,
+            last_job_day=settings.AZURE_LAST_FINE_TUNING_DAY,
+            fine_tunes=frozenset(settings.AZURE_FINE_TUNABLE_MODELS),
+        )
     raise ValueError(f"Unknown provider {provider!r}.")

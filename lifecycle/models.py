@@ -19,6 +19,7 @@ from core.audit import AuditedHistoryModel
 
 class Provider(models.TextChoices):
     OPENAI = "openai", "OpenAI"
+    AZURE = "azure", "Azure OpenAI"
 
 
 class ModelKind(models.TextChoices):
