@@ -12,87 +12,43 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 import openai
 from django.conf import settings
 
+from providers.base import (  # noqa: F401  (re-exported: callers still import them from here)
+    Checkpoint,
+    Job,
+    JobError,
+    ModelInfo,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderRejected,
+    ProviderUnavailable,
+    WebhookEvent,
+    WebhookRejected,
+)
 
-class ProviderError(Exception):
-    """A call to the provider failed. `retryable` says whether trying again later can help."""
-
-    retryable = False
-
-    def __init__(
-        self, message: str, *, status: int | None = None, code: str | None = None, retry_after: float | None = None
-    ):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
-
-
-class ProviderUnavailable(ProviderError):
-    """Rate limited, a server error, a timeout or a broken connection: try again later."""
-
-    retryable = True
-
-
-class ProviderRejected(ProviderError):
-    """The provider refused the request (400, 401, 403, 404...): retrying the same call will not help."""
-
-
-class WebhookRejected(ProviderError):
-    """A webhook whose signature, timestamp or body does not check out."""
-
-
-@dataclass(frozen=True)
-class JobError:
-    code: str
-    message: str
-    param: str | None = None
-
-
-@dataclass(frozen=True)
-class Job:
-    id: str
-    status: str
-    model: str
-    fine_tuned_model: str | None
-    trained_tokens: int | None
-    hyperparameters: dict[str, Any]
-    method: dict[str, Any]
-    seed: int | None
-    metadata: dict[str, str]
-    error: JobError | None
-    created_at: datetime
-    finished_at: datetime | None
-    estimated_finish: datetime | None
-    training_file: str
-    validation_file: str | None
-    result_files: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    id: str
-    step_number: int
-    fine_tuned_model_checkpoint: str
-    metrics: dict[str, float]
-    created_at: datetime
+NAME = "openai"
+LABEL = "OpenAI"
+# The job list filters by metadata, so a sync lists only this instance's jobs.
+FILTERS_BY_METADATA = True
+# OpenAI signs a webhook when a job ends (`webhook_unwrap`).
+HAS_WEBHOOKS = True
+# A fine-tuned model serves as soon as its job succeeds.
+NEEDS_DEPLOYMENT = False
 
 
 _SECRET_LIKE = re.compile(r"sk-[A-Za-z0-9_\-*]{3,}")
 
 
 def _scrub(text: str) -> str:
-    """Error text without anything that looks like an API key."""
-    key = settings.OPENAI_API_KEY
-    if key:
-        text = text.replace(key, "[redacted]")
+    """Error text without anything that looks like an API key (either provider's)."""
+    for key in (settings.OPENAI_API_KEY, settings.AZURE_OPENAI_API_KEY, settings.AZURE_MANAGEMENT_TOKEN):
+        if key:
+            text = text.replace(key, "[redacted]")
     return _SECRET_LIKE.sub("[redacted]", text)
 
 
@@ -105,18 +61,19 @@ def _retry_after(response) -> float | None:
 
 
 @contextmanager
-def _translated() -> Iterator[None]:
+def _translated(label: str = LABEL) -> Iterator[None]:
+    """SDK errors as ours; `label` names the provider in messages (azure_openai shares this)."""
     try:
         yield
     except openai.APITimeoutError:
-        raise ProviderUnavailable("OpenAI did not answer in time.", code="timeout") from None
+        raise ProviderUnavailable(f"{label} did not answer in time.", code="timeout") from None
     except openai.APIConnectionError:
-        raise ProviderUnavailable("Could not connect to OpenAI.", code="connection_error") from None
+        raise ProviderUnavailable(f"Could not connect to {label}.", code="connection_error") from None
     except openai.APIStatusError as exc:
         body = exc.body if isinstance(exc.body, Mapping) else {}
         error = body.get("error") if isinstance(body.get("error"), Mapping) else body
         code = error.get("code") if isinstance(error, Mapping) else None
-        message = _scrub(f"OpenAI answered {exc.status_code}: {exc.message}")
+        message = _scrub(f"{label} answered {exc.status_code}: {exc.message}")
         if exc.status_code == 429 or exc.status_code >= 500 or exc.status_code == 408:
             raise ProviderUnavailable(
                 message, status=exc.status_code, code=code, retry_after=_retry_after(exc.response)
@@ -126,7 +83,7 @@ def _translated() -> Iterator[None]:
 
 def client() -> openai.OpenAI:
     if not settings.OPENAI_API_KEY:
-        raise ProviderRejected("OPENAI_API_KEY is not set.", code="not_configured")
+        raise ProviderNotConfigured("OPENAI_API_KEY", provider="OpenAI")
     return openai.OpenAI(
         api_key=settings.OPENAI_API_KEY,
         base_url=settings.OPENAI_BASE_URL or None,
@@ -169,6 +126,16 @@ def _job(raw) -> Job:
         training_file=raw.training_file,
         validation_file=raw.validation_file,
         result_files=list(raw.result_files or []),
+    )
+
+
+def _checkpoint(raw) -> Checkpoint:
+    return Checkpoint(
+        id=raw.id,
+        step_number=raw.step_number,
+        fine_tuned_model_checkpoint=raw.fine_tuned_model_checkpoint,
+        metrics={k: v for k, v in _dump(raw.metrics).items() if isinstance(v, (int, float))},
+        created_at=_when(raw.created_at),
     )
 
 
@@ -229,32 +196,13 @@ def job_cancel(job_id: str) -> Job:
 def job_checkpoints(job_id: str) -> list[Checkpoint]:
     with _translated():
         page = client().fine_tuning.jobs.checkpoints.list(job_id, limit=100)
-        return [
-            Checkpoint(
-                id=raw.id,
-                step_number=raw.step_number,
-                fine_tuned_model_checkpoint=raw.fine_tuned_model_checkpoint,
-                metrics={k: v for k, v in _dump(raw.metrics).items() if isinstance(v, (int, float))},
-                created_at=_when(raw.created_at),
-            )
-            for raw in page.data
-        ]
+        return [_checkpoint(raw) for raw in page.data]
 
 
 def job_events(job_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
     with _translated():
         page = client().fine_tuning.jobs.list_events(job_id, limit=limit)
         return [{"at": _when(e.created_at), "level": e.level, "message": _scrub(e.message)} for e in page.data]
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A model the provider serves, with its announced shutdown date (None: none announced)."""
-
-    id: str
-    owned_by: str
-    created_at: datetime | None
-    shutdown_date: date | None
 
 
 def _shutdown_date(raw) -> date | None:
@@ -287,13 +235,6 @@ def model_retrieve(model_id: str) -> ModelInfo:
         return ModelInfo(
             id=raw.id, owned_by=raw.owned_by, created_at=_when(raw.created), shutdown_date=_shutdown_date(raw)
         )
-
-
-@dataclass(frozen=True)
-class WebhookEvent:
-    webhook_id: str
-    type: str
-    job_id: str
 
 
 # What the provider's ids look like (wh_..., ftjob-...), and at most what WebhookReceipt stores.
