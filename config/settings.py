@@ -404,9 +404,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "risks.tasks.acceptances_expire",
         "schedule": 3600.0,
     },
-    # Shutdown dates from the provider's model list, once a day (and on demand in the admin).
+    # Shutdown dates from each configured provider's model list, once a day (and on demand in the
+    # admin); one task syncs every provider in turn and skips one that is not configured.
     "sync-provider-catalogue": {
-        "task": "lifecycle.tasks.catalogue_sync_task",
+        "task": "lifecycle.tasks.catalogues_sync_task",
         "schedule": crontab(minute=0, hour=LIFECYCLE_SYNC_HOUR),
     },
     # Runway risks opened, escalated and closed as the days pass: hourly, so a threshold crossed

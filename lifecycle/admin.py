@@ -34,6 +34,7 @@ from lifecycle.selectors import IMMINENT, NEAR, WARNING, last_sync, runway_urgen
 from lifecycle.selectors import SHUT_DOWN as SHUT_DOWN_STAGE
 from lifecycle.selectors import today as lifecycle_today
 from lifecycle.tasks import catalogue_sync_task
+from providers.registry import configured_providers, missing_setting
 
 # --- urgency: words and colours, worst first --------------------------------------------
 
@@ -134,7 +135,12 @@ def state_badge(state: str):
     return _badge(STATE_WORDS.get(state, state), colour, title)
 
 
-SOURCE_WORDS = {ValueSource.PROVIDER: "provider", ValueSource.MANUAL: "manual", ValueSource.BASE_MODEL: "base model"}
+SOURCE_WORDS = {
+    ValueSource.PROVIDER: "provider",
+    ValueSource.MANUAL: "manual",
+    ValueSource.BASE_MODEL: "base model",
+    ValueSource.AZURE_FINE_TUNED: "base training + 1 year",
+}
 
 
 def _date(value: date | None) -> str:
@@ -225,6 +231,7 @@ class ProviderModelAdmin(AuditedAdmin):
         "replacement_source",
         "manual_by",
         "manual_reason",
+        "training_retires_on",
         "listed",
         "last_synced_at",
         "recent_history",
@@ -240,7 +247,7 @@ class ProviderModelAdmin(AuditedAdmin):
             ("Shutdown date", {"fields": dates}),
             ("Replacement", {"fields": ["replacement", "replacement_source"]}),
             ("Last manual correction", {"fields": ["manual_by", "manual_reason"]}),
-            ("Provider listing", {"fields": ["listed", "last_synced_at"]}),
+            ("Provider listing", {"fields": ["training_retires_on", "listed", "last_synced_at"]}),
             ("History (all: History, top right)", {"fields": ["recent_history"]}),
         ]
         if writable:
@@ -372,12 +379,22 @@ class ProviderModelAdmin(AuditedAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not has_role(request.user, Role.COMPLIANCE):
             raise PermissionDenied
-        for provider in Provider.values:
+        labels = dict(Provider.choices)
+        configured = configured_providers()
+        for provider in configured:
             catalogue_sync_task.delay_on_commit(provider, on_behalf_of_id=request.user.pk)
-        names = ", ".join(label for _, label in Provider.choices)
-        self.message_user(
-            request, f"Queued a sync of the {names} catalogue; refresh in a few seconds.", messages.SUCCESS
-        )
+        if configured:
+            names = " and ".join(labels[p] for p in configured)
+            self.message_user(
+                request, f"Queued a sync of the {names} catalogue; refresh in a few seconds.", messages.SUCCESS
+            )
+        for provider in Provider.values:
+            if provider not in configured:
+                self.message_user(
+                    request,
+                    f"{labels[provider]} is not configured ({missing_setting(provider)} is not set): not synced.",
+                    messages.INFO,
+                )
         return HttpResponseRedirect(reverse("admin:lifecycle_providermodel_changelist"))
 
     def changelist_view(self, request, extra_context=None):

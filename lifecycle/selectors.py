@@ -9,7 +9,15 @@ from datetime import date
 from django.db.models import Q
 from django.utils import timezone
 
-from lifecycle.models import CatalogueSync, LifecycleState, ProviderModel, ValueSource, base_of, state_on
+from lifecycle.models import (
+    CatalogueSync,
+    LifecycleState,
+    ProviderModel,
+    ValueSource,
+    base_of,
+    fine_tuned_shutdown,
+    state_on,
+)
 
 UNKNOWN = "unknown"
 
@@ -97,7 +105,18 @@ def runway_resolve(item: Lookup, entries: dict[tuple[str, str], ProviderModel], 
         return Runway(item.provider, looked_up, item.base_model, UNKNOWN, None, None, "", "")
     shutdown = entry.shutdown_date
     source = entry.shutdown_date_source
-    if entry is base and own is not None:
+    derived = None
+    if entry is base and item.fine_tuned_model:
+        # A fine-tuned model with no date of its own (or not listed yet): Azure's rule from its base.
+        derived = fine_tuned_shutdown(
+            provider=item.provider,
+            base_model_id=base.model_id,
+            base_shutdown=base.shutdown_date,
+            base_training_retires_on=base.training_retires_on,
+        )
+    if derived is not None and derived[1] == ValueSource.AZURE_FINE_TUNED:
+        shutdown, source = derived
+    elif entry is base and own is not None:
         source = ValueSource.BASE_MODEL
     replacement = (own.replacement if own is not None else "") or (base.replacement if base is not None else "")
     return Runway(

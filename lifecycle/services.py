@@ -1,10 +1,11 @@
 """Writes on the catalogue: the provider sync, and compliance's manual corrections.
 
-The sync asks the provider for its whole list first and writes nothing if that
-fails: a provider outage leaves the catalogue as it was. Then, in one
-transaction, each entry is saved only when a value really changed (one history
-row, by the service account, with a reason that names the change), so a second
-sync in a row writes nothing.
+Every provider is listed through its module (`providers.registry.provider_api`); a provider
+that is not configured is skipped and logged, never an error. The sync asks the provider for
+its whole list first and writes nothing if that fails: a provider outage leaves the catalogue
+as it was. Then, in one transaction, each entry is saved only when a value really changed (one
+history row, by the service account, with a reason that names the change), so a second sync in
+a row writes nothing.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ from lifecycle.models import (
     ProviderModel,
     ValueSource,
     base_of,
+    fine_tuned_shutdown,
+    is_fine_tuned,
     state_on,
 )
 from lifecycle.selectors import today as lifecycle_today
-from providers import openai_api
+from providers.base import ProviderError, ProviderNotConfigured
+from providers.registry import provider_api
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +45,12 @@ TRACKED = (
     "shutdown_date",
     "shutdown_date_source",
     "provider_shutdown_date",
+    "training_retires_on",
     "replacement",
     "replacement_source",
     "listed",
 )
 
-_LISTERS = {Provider.OPENAI: openai_api.models_list}
 _PROVIDER_NAMES = dict(Provider.choices)
 
 
@@ -59,6 +63,8 @@ class SyncReport:
     changed: int = 0
     calls: int = 0
     error: str = ""
+    # Not configured: the setting that is missing (nothing was called, nothing written or logged as a run).
+    skipped: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -67,7 +73,7 @@ def _date(value: date | None) -> str:
 
 
 def _entry_new(provider: str, model_id: str) -> ProviderModel:
-    fine_tuned = model_id.startswith("ft:")
+    fine_tuned = is_fine_tuned(model_id)
     return ProviderModel(
         provider=provider,
         model_id=model_id,
@@ -81,9 +87,15 @@ def _settle(entry: ProviderModel, *, base: ProviderModel | None, on: date) -> No
     if entry.shutdown_date_source != ValueSource.MANUAL:
         if entry.provider_shutdown_date is not None:
             entry.shutdown_date, entry.shutdown_date_source = entry.provider_shutdown_date, ValueSource.PROVIDER
-        elif entry.kind == ModelKind.FINE_TUNED and base is not None and base.shutdown_date is not None:
-            # A fine-tuned model shuts down with its base model.
-            entry.shutdown_date, entry.shutdown_date_source = base.shutdown_date, ValueSource.BASE_MODEL
+        elif entry.kind == ModelKind.FINE_TUNED and base is not None:
+            # With its base model (OpenAI), or a year after the base stops training (Azure's newer models).
+            derived, source = fine_tuned_shutdown(
+                provider=entry.provider,
+                base_model_id=base.model_id,
+                base_shutdown=base.shutdown_date,
+                base_training_retires_on=base.training_retires_on,
+            )
+            entry.shutdown_date, entry.shutdown_date_source = derived, source if derived else ValueSource.PROVIDER
         else:
             entry.shutdown_date, entry.shutdown_date_source = None, ValueSource.PROVIDER
     entry.state = state_on(entry.shutdown_date, on)
@@ -93,9 +105,23 @@ def _snapshot(entry: ProviderModel) -> dict:
     return {name: getattr(entry, name) for name in TRACKED}
 
 
+_AZURE_RULE = "stops serving a year after training retires on its base model"
+
+
+def _listed_reason(entry: ProviderModel, provider_name: str) -> str:
+    reason = f"Listed by {provider_name}: shutdown {_date(entry.shutdown_date)}"
+    if entry.shutdown_date_source == ValueSource.AZURE_FINE_TUNED:
+        reason += f" ({_AZURE_RULE} {entry.base_model_id})"
+    elif entry.shutdown_date_source == ValueSource.BASE_MODEL:
+        reason += f" (with its base model {entry.base_model_id})"
+    if entry.training_retires_on:
+        reason += f"; training retires {_date(entry.training_retires_on)}"
+    return reason
+
+
 def _describe(entry: ProviderModel, before: dict | None, provider_name: str) -> str:
     if before is None:
-        return f"Listed by {provider_name}: shutdown {_date(entry.shutdown_date)}"
+        return _listed_reason(entry, provider_name)
     parts = []
     if entry.provider_shutdown_date != before["provider_shutdown_date"]:
         said = f"{provider_name} now says shutdown {_date(entry.provider_shutdown_date)}"
@@ -103,9 +129,13 @@ def _describe(entry: ProviderModel, before: dict | None, provider_name: str) -> 
             who = entry.manual_by.get_username() if entry.manual_by_id else "compliance"
             said += f"; the manual date {_date(entry.shutdown_date)} (set by {who}) stays in force"
         parts.append(said)
+    if entry.training_retires_on != before["training_retires_on"]:
+        parts.append(f"{provider_name} now says training retires {_date(entry.training_retires_on)}")
     if entry.shutdown_date != before["shutdown_date"] and entry.shutdown_date_source == ValueSource.BASE_MODEL:
         parts.append(f"shuts down with its base model {entry.base_model_id}: {_date(entry.shutdown_date)}")
-    elif entry.shutdown_date != before["shutdown_date"] and "now says" not in " ".join(parts):
+    elif entry.shutdown_date != before["shutdown_date"] and entry.shutdown_date_source == ValueSource.AZURE_FINE_TUNED:
+        parts.append(f"{_AZURE_RULE} {entry.base_model_id}: {_date(entry.shutdown_date)}")
+    elif entry.shutdown_date != before["shutdown_date"] and "now says shutdown" not in " ".join(parts):
         parts.append(f"shutdown {_date(before['shutdown_date'])} -> {_date(entry.shutdown_date)}")
     if entry.state != before["state"]:
         parts.append(f"state {before['state']} -> {entry.state}")
@@ -122,15 +152,25 @@ def _save_if_changed(entry: ProviderModel, before: dict | None, *, actor, reason
 
 
 def catalogue_sync(*, provider: str = Provider.OPENAI, on: date | None = None) -> SyncReport:
-    """List the provider's models and bring the catalogue up to date; nothing is written if listing fails."""
+    """List the provider's models and bring the catalogue up to date; nothing is written if listing fails.
+
+    A provider that is not configured is skipped: logged, reported (`skipped` names the missing
+    setting), and neither an error nor a failed run in the sync log.
+    """
     on = on or lifecycle_today()
     report = SyncReport(provider=provider)
-    log = CatalogueSync(provider=provider, started_at=timezone.now())
     provider_name = _PROVIDER_NAMES.get(provider, provider)
     try:
+        api = provider_api(provider)
+    except ProviderNotConfigured as exc:
+        report.skipped = exc.setting
+        logger.info("catalogue sync of %s skipped: %s is not set", provider, exc.setting)
+        return report
+    log = CatalogueSync(provider=provider, started_at=timezone.now())
+    try:
         report.calls += 1
-        listed = _LISTERS[provider]()
-    except openai_api.ProviderError as exc:
+        listed = api.models_list()
+    except ProviderError as exc:
         report.error = exc.message
         logger.warning("catalogue sync of %s failed; the catalogue is left as it was: %s", provider, exc.message)
         log.error, log.calls, log.finished_at = exc.message, report.calls, timezone.now()
@@ -143,8 +183,8 @@ def catalogue_sync(*, provider: str = Provider.OPENAI, on: date | None = None) -
         entries = {e.model_id: e for e in ProviderModel.objects.select_for_update().filter(provider=provider)}
         seen = {info.id: info for info in listed}
         ids = set(entries) | set(seen)
-        # Base models first: a fine-tuned model inherits the date its base model ends up with.
-        for model_id in sorted(ids, key=lambda m: (m.startswith("ft:"), m)):
+        # Base models first: a fine-tuned model's date derives from the dates its base model ends up with.
+        for model_id in sorted(ids, key=lambda m: (is_fine_tuned(m), m)):
             entry = entries.get(model_id)
             before = _snapshot(entry) if entry is not None else None
             if entry is None:
@@ -153,6 +193,7 @@ def catalogue_sync(*, provider: str = Provider.OPENAI, on: date | None = None) -
             entry.listed = info is not None
             if info is not None:
                 entry.provider_shutdown_date = info.shutdown_date
+                entry.training_retires_on = info.training_retires_on
             base = entries.get(entry.base_model_id) if entry.kind == ModelKind.FINE_TUNED else None
             _settle(entry, base=base, on=on)
             if _save_if_changed(entry, before, actor=actor, reason=_describe(entry, before, provider_name)):
@@ -165,6 +206,11 @@ def catalogue_sync(*, provider: str = Provider.OPENAI, on: date | None = None) -
         log.save()
     report.ok = True
     return report
+
+
+def catalogues_sync(*, on: date | None = None) -> list[SyncReport]:
+    """The daily sync: every provider in turn, one list call each; one provider's outage leaves the others whole."""
+    return [catalogue_sync(provider=provider, on=on) for provider in Provider.values]
 
 
 def _require_compliance(actor) -> None:
@@ -226,5 +272,9 @@ def _children_settle(base: ProviderModel, *, on: date, actor) -> None:
             child,
             before,
             actor=actor,
-            reason=f"Shuts down with its base model {base.model_id}: {_date(child.shutdown_date)}",
+            reason=(
+                f"{_AZURE_RULE.capitalize()} {base.model_id}: {_date(child.shutdown_date)}"
+                if child.shutdown_date_source == ValueSource.AZURE_FINE_TUNED
+                else f"Shuts down with its base model {base.model_id}: {_date(child.shutdown_date)}"
+            ),
         )

@@ -11,11 +11,22 @@ class Command(BaseCommand):
     help = "Sync the provider model catalogue now (shutdown dates from the provider's model list)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--provider", default=Provider.OPENAI, choices=Provider.values)
+        parser.add_argument(
+            "--provider", choices=Provider.values, help="Only this provider (default: every configured provider)."
+        )
 
     def handle(self, *args, provider, **options):
         with audit_source(Source.COMMAND):
-            report = services.catalogue_sync(provider=provider)
-        if not report.ok:
-            raise CommandError(f"The {provider} catalogue was not synced (left as it was): {report.error}")
-        self.stdout.write(f"{provider}: {report.listed} models listed, {report.created} new, {report.changed} changed.")
+            reports = [services.catalogue_sync(provider=provider)] if provider else services.catalogues_sync()
+        failed = []
+        for report in reports:
+            if report.skipped:
+                self.stdout.write(f"{report.provider}: not configured ({report.skipped} is not set), skipped.")
+            elif report.ok:
+                self.stdout.write(
+                    f"{report.provider}: {report.listed} models listed, {report.created} new, {report.changed} changed."
+                )
+            else:
+                failed.append(f"{report.provider}: {report.error}")
+        if failed:
+            raise CommandError(f"The catalogue was not synced (left as it was) for {'; '.join(failed)}")
