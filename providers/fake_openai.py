@@ -71,7 +71,7 @@ class Fault:
     retry_after: float | None = None
     delay: float = 0.0  # seconds to wait before answering
     drop: bool = False  # close the connection without an answer
-    path: str = "/v1/"
+    path: str = ""  # "" matches every API path (not the /_fake/ control routes)
     count: int = 1
 
 
@@ -142,6 +142,18 @@ class FakeOpenAI:
             model["shutdown_date"] = shutdown_date
             return model
 
+    def _trainable(self, model: dict, today: date) -> bool:
+        shutdown = model.get("shutdown_date")
+        return not (shutdown and date.fromisoformat(shutdown) <= today)
+
+    def _fine_tuned_name(self, job: dict) -> str:
+        short = hashlib.sha256(job["id"].encode()).hexdigest()[:8]
+        return f"ft:{job['model']}:{self.organization}:{job['_suffix'] or 'ft'}:{short}"
+
+    def _fine_tuned_add(self, job: dict) -> None:
+        # Listed like OpenAI lists an organisation's fine-tunes: no date of its own.
+        self.model_set(job["fine_tuned_model"], None, owned_by=self.organization)
+
     def model_get(self, model_id: str) -> dict:
         with self.lock:
             model = self.models.get(model_id)
@@ -181,8 +193,7 @@ class FakeOpenAI:
                     403, "Your organization can no longer create fine-tuning jobs.", code="fine_tuning_closed"
                 )
             model = self.models.get(body.get("model") or "")
-            shutdown = model and model.get("shutdown_date")
-            if model is None or (shutdown and date.fromisoformat(shutdown) <= today):
+            if model is None or not self._trainable(model, today):
                 raise _ApiError(
                     400,
                     f"Model {body.get('model')} is not available for fine-tuning or does not exist.",
@@ -310,11 +321,8 @@ class FakeOpenAI:
         if outcome == "succeeded":
             tokens = max(1, self.file_contents.get(job["training_file"], b"").count(b"\n")) * 1000
             epochs = int((job["hyperparameters"] or {}).get("n_epochs") or 3)
-            short = hashlib.sha256(job["id"].encode()).hexdigest()[:8]
-            suffix = job["_suffix"] or "ft"
-            job["fine_tuned_model"] = f"ft:{job['model']}:{self.organization}:{suffix}:{short}"
-            # Listed like OpenAI lists an organisation's fine-tunes: no date of its own.
-            self.model_set(job["fine_tuned_model"], None, owned_by=self.organization)
+            job["fine_tuned_model"] = self._fine_tuned_name(job)
+            self._fine_tuned_add(job)
             job["trained_tokens"] = tokens * epochs
             results = self.file_create(filename="step_metrics.csv", purpose="fine-tune-results", content=b"step\n")
             job["result_files"] = [results["id"]]
@@ -430,6 +438,8 @@ def _public(obj: dict) -> dict:
 class _Handler(BaseHTTPRequestHandler):
     state: FakeOpenAI  # set on the subclass made by serve()
     protocol_version = "HTTP/1.1"
+    API_PREFIXES: tuple[str, ...] = ("/v1/",)  # what faults and authentication apply to
+    NAME = "OpenAI"
 
     ROUTES = [
         ("POST", re.compile(r"^/v1/files$"), "file_create"),
@@ -450,7 +460,7 @@ class _Handler(BaseHTTPRequestHandler):
     ]
 
     def log_message(self, format, *args):
-        logger.debug("fake OpenAI: " + format, *args)
+        logger.debug(f"fake {self.NAME}: " + format, *args)
 
     def do_GET(self):
         self._dispatch("GET")
@@ -458,12 +468,27 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self._dispatch("POST")
 
+    def do_PUT(self):
+        self._dispatch("PUT")
+
+    def do_DELETE(self):
+        self._dispatch("DELETE")
+
+    def _is_api(self, path: str) -> bool:
+        return path.startswith(self.API_PREFIXES)
+
+    def _refusal(self, path: str) -> _ApiError | None:
+        """Why an API request is refused before it reaches its route (None: it is not)."""
+        if self.headers.get("Authorization") != f"Bearer {self.state.api_key}":
+            return _ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+        return None
+
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         self._body = self.rfile.read(length) if length else b""
         self._query = parse_qsl(url.query)
-        fault = self.state.take_fault(url.path) if url.path.startswith("/v1/") else None
+        fault = self.state.take_fault(url.path) if self._is_api(url.path) else None
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
@@ -484,8 +509,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, _ApiError(404, f"Unknown path {url.path}").body())
             return
         name, match = route
-        if url.path.startswith("/v1/") and self.headers.get("Authorization") != f"Bearer {self.state.api_key}":
-            self._send(401, _ApiError(401, "Incorrect API key provided.", code="invalid_api_key").body())
+        refusal = self._refusal(url.path) if self._is_api(url.path) else None
+        if refusal is not None:
+            self._send(refusal.status, refusal.body())
             return
         self.state.count(name)
         try:
@@ -568,10 +594,10 @@ class _Handler(BaseHTTPRequestHandler):
     def model_list(self):
         with self.state.lock:
             models = sorted(self.state.models.values(), key=lambda m: m["id"])
-            return 200, {"object": "list", "data": [dict(m) for m in models]}
+            return 200, {"object": "list", "data": [_public(m) for m in models]}
 
     def model_get(self, model_id):
-        return 200, dict(self.state.model_get(unquote(model_id)))
+        return 200, _public(self.state.model_get(unquote(model_id)))
 
     # --- control routes ------------------------------------------------------------------------
 
@@ -595,9 +621,11 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, {"requests": dict(self.state.requests), "jobs": len(self.state.jobs)}
 
 
-def serve(state: FakeOpenAI, host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, threading.Thread]:
+def serve(
+    state: FakeOpenAI, host: str = "127.0.0.1", port: int = 0, *, handler: type[_Handler] = _Handler
+) -> tuple[ThreadingHTTPServer, threading.Thread]:
     """Serve `state` on loopback in a background thread; port 0 picks a free port."""
-    handler = type("FakeOpenAIHandler", (_Handler,), {"state": state})
+    handler = type(f"Fake{handler.NAME}Handler", (handler,), {"state": state})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     thread = threading.Thread(

@@ -1,1 +1,14 @@
-"""Fixtures for the provider tests live in tests/conftest.py (the registry tests use them too)."""
+"""The OpenAI fake's fixtures live in tests/conftest.py (the registry tests use them too)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes import azure_fake_running
+
+
+@pytest.fixture
+def fake_azure(settings):
+    """The Azure OpenAI fake (data plane and control plane), with Fineprint's Azure settings pointed at it."""
+    with azure_fake_running(settings) as state:
+        yield state
