@@ -1,10 +1,12 @@
-"""Fine-tune jobs: keep each version's job in step with the provider.
+"""Fine-tune jobs: keep each version's job in step with the provider that trains it.
 
-Writes go through `version_job_apply`, which only ever moves a job forward
-and saves a version once per real change (one history row, attributed to the
-service account, with a reason naming the transition). `jobs_sync_tick` is
-what the periodic task runs: one tick at a time (a lease), within a time
-budget, asking the provider as little as it can.
+Every call goes through the provider interface (`providers.registry.provider_api`), chosen
+by the version's `provider`: the provider its model had when the version was registered.
+Writes go through `version_job_apply`, which only ever moves a job forward and saves a
+version once per real change (one history row, attributed to the service account, with a
+reason naming the transition). `jobs_sync_tick` is what the periodic task runs: one tick at
+a time (a lease), within a time budget shared by the configured providers, asking each as
+little as it can (docs/openai.md, "Keeping jobs in sync").
 """
 
 from __future__ import annotations
@@ -16,24 +18,53 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TypeVar
 
 from django.conf import settings
 from django.db import transaction
 
 from core.audit import mark_change, service_user
-from core.errors import Conflict, UpstreamRejected, UpstreamUnavailable, ValidationFailed
+from core.errors import Conflict, PermissionDenied, UpstreamRejected, UpstreamUnavailable, ValidationFailed
 from core.leases import lease_claim, lease_release
+from core.roles import Role, has_role
 from lifecycle.capabilities import capability
-from providers import openai_api
+from lifecycle.models import Provider
+from providers.base import (
+    Checkpoint as ProviderCheckpoint,
+)
+from providers.base import (
+    Job,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderRejected,
+    ProviderUnavailable,
+    ServingDeployment,
+)
+from providers.registry import configured_providers, provider_api
 from registry import runway
-from registry.models import JOB_RANK, JOB_TERMINAL, Checkpoint, JobStatus, ModelVersion, VersionStatus
+from registry.models import (
+    JOB_RANK,
+    JOB_TERMINAL,
+    SERVING_LIVE,
+    Checkpoint,
+    JobStatus,
+    ModelVersion,
+    ServingState,
+    VersionStatus,
+)
 
 logger = logging.getLogger(__name__)
 
-SYNC_LEASE = "openai-job-sync"
-PAGE_SIZE = 100  # the provider's largest page
+SYNC_LEASE = "fine-tune-job-sync"
+PAGE_SIZE = 100  # the providers' largest page
 METADATA_KEY = "fineprint_instance"
+# A call that fails without saying when to retry (a server error, a dropped connection) is tried
+# this many times in a tick; then the provider's turn ends and the next tick tries again.
+ATTEMPTS = 3
+# The providers whose fine-tuned models serve only once deployed (their module's NEEDS_DEPLOYMENT;
+# a test keeps the two in step). Read without calling the provider, so the gate needs no setting.
+NEEDS_DEPLOYMENT = frozenset({Provider.AZURE})
 
 T = TypeVar("T")
 
@@ -45,13 +76,38 @@ _VERSION_STATUS_AFTER = {
 }
 
 
+def provider_label(provider: str) -> str:
+    return Provider(provider).label if provider in Provider.values else provider
+
+
+def needs_deployment(provider: str) -> bool:
+    """Whether the provider serves a fine-tuned model only once it is deployed (Azure)."""
+    return provider in NEEDS_DEPLOYMENT
+
+
+def provider_for(provider: str) -> ModuleType:
+    """The provider module for `provider`; a 400 naming the missing setting when it is not configured."""
+    try:
+        return provider_api(provider)
+    except ProviderNotConfigured as exc:
+        raise _not_configured(exc) from None
+
+
+def _not_configured(exc: ProviderNotConfigured) -> ValidationFailed:
+    return ValidationFailed(
+        f"{exc.message} Ask an administrator to configure it.",
+        fields={"provider": [f"{exc.setting} is not set."]},
+        extra={"provider": exc.provider, "setting": exc.setting},
+    )
+
+
 def job_metadata(version: ModelVersion) -> dict[str, str]:
-    """The metadata Fineprint puts on the jobs it starts, and filters the job list by."""
+    """The metadata Fineprint puts on the jobs it starts, and filters the job list by (where the provider can)."""
     return {METADATA_KEY: settings.FINEPRINT_INSTANCE, "fineprint_version": f"{version.model.name}:{version.version}"}
 
 
 def version_job_apply(
-    *, version_id: int, job: openai_api.Job, checkpoints: list[openai_api.Checkpoint] | None = None, actor=None
+    *, version_id: int, job: Job, checkpoints: list[ProviderCheckpoint] | None = None, actor=None
 ) -> bool:
     """Record what the provider says of a version's job; True when anything changed.
 
@@ -83,14 +139,15 @@ def version_job_apply(
         for name, value in changed.items():
             setattr(version, name, value)
         transition = f"{before or 'registered'} -> {job.status}" if "job_status" in changed else job.status
-        mark_change(version, actor=actor, reason=f"OpenAI job {job.id} {transition}")
+        label = provider_label(version.provider)
+        mark_change(version, actor=actor, reason=f"{label} job {job.id} {transition}")
         version.save()
         for checkpoint in checkpoints or []:
-            _checkpoint_record(version, checkpoint, actor=actor)
+            _checkpoint_record(version, checkpoint, actor=actor, label=label)
         return True
 
 
-def _checkpoint_record(version: ModelVersion, checkpoint: openai_api.Checkpoint, *, actor) -> None:
+def _checkpoint_record(version: ModelVersion, checkpoint: ProviderCheckpoint, *, actor, label: str) -> None:
     if Checkpoint.objects.filter(provider_checkpoint_id=checkpoint.id).exists():
         return
     row = Checkpoint(
@@ -101,11 +158,11 @@ def _checkpoint_record(version: ModelVersion, checkpoint: openai_api.Checkpoint,
         metrics=checkpoint.metrics,
         created_at=checkpoint.created_at,
     )
-    mark_change(row, actor=actor, reason=f"Checkpoint at step {checkpoint.step_number} of OpenAI job")
+    mark_change(row, actor=actor, reason=f"Checkpoint at step {checkpoint.step_number} of {label} job")
     row.save()
 
 
-def version_job_error_record(*, version_id: int, error: openai_api.ProviderError, actor=None) -> bool:
+def version_job_error_record(*, version_id: int, error: ProviderError, actor=None) -> bool:
     """A permanent error asking about one job (e.g. 404): recorded on the version, once."""
     actor = actor or service_user()
     code = f"provider_{error.status or error.code or 'error'}"
@@ -115,59 +172,145 @@ def version_job_error_record(*, version_id: int, error: openai_api.ProviderError
             return False
         version.job_error_code = code
         version.job_error_message = error.message
-        mark_change(version, actor=actor, reason=f"OpenAI job {version.provider_job_id}: {error.message}")
+        label = provider_label(version.provider)
+        mark_change(version, actor=actor, reason=f"{label} job {version.provider_job_id}: {error.message}")
         version.save()
         return True
 
 
+def version_serving_state_apply(*, version_id: int, deployment: ServingDeployment, actor=None) -> bool:
+    """Record the state the provider reports for a version's serving deployment; True when it changed.
+
+    An answer about another name (the version was deployed again meanwhile) changes nothing.
+    """
+    actor = actor or service_user()
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version_id)
+        if version.serving_deployment != deployment.name or version.serving_deployment_state == deployment.state:
+            return False
+        before = version.serving_deployment_state
+        version.serving_deployment_state = deployment.state
+        reason = f"{provider_label(version.provider)} deployment {deployment.name} {before} -> {deployment.state}"
+        if deployment.state == ServingState.MISSING:
+            reason += (
+                " (deleted: Azure deletes a deployment unused for 15 days; the fine-tuned model remains, "
+                "deploy it again to serve it)"
+            )
+        mark_change(version, actor=actor, reason=reason)
+        version.save()
+        return True
+
+
+# --- The sync tick --------------------------------------------------------------------------
+
+
+@dataclass
+class ProviderTickReport:
+    """One provider's part of a tick. `max_list_calls` is the listing's call budget: ceil(in_flight/100)+1."""
+
+    in_flight: int = 0
+    max_list_calls: int = 0
+    list_calls: int = 0
+    retrieve_calls: int = 0
+    checkpoint_calls: int = 0
+    deployments: int = 0
+    deployment_calls: int = 0
+    changed: int = 0
+    errors: int = 0
+    deferred: int = 0
+    waited_seconds: float = 0.0
+    budget_seconds: float = 0.0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+COUNTERS = (
+    "in_flight",
+    "list_calls",
+    "retrieve_calls",
+    "checkpoint_calls",
+    "deployment_calls",
+    "changed",
+    "errors",
+    "deferred",
+    "waited_seconds",
+)
+
+
 @dataclass
 class TickReport:
+    """A whole tick: the totals over every provider, and each provider's own counters in `providers`."""
+
     skipped: bool = False
     in_flight: int = 0
     list_calls: int = 0
     retrieve_calls: int = 0
     checkpoint_calls: int = 0
+    deployment_calls: int = 0
     changed: int = 0
     errors: int = 0
     deferred: int = 0
     waited_seconds: float = 0.0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    providers: dict[str, ProviderTickReport] = field(default_factory=dict)
+
+    def add(self, name: str, part: ProviderTickReport) -> None:
+        self.providers[name] = part
+        for counter in COUNTERS:
+            setattr(self, counter, getattr(self, counter) + getattr(part, counter))
+        self.notes.extend(f"{provider_label(name)}: {note}" for note in part.notes)
 
 
 class _OutOfBudget(Exception):
     pass
 
 
-class _Tick:
-    def __init__(self, *, budget: float, clock: Callable[[], float], sleep: Callable[[float], None]):
-        self.report = TickReport()
+class _Pass:
+    """One provider's turn in a tick, with its share of the time budget."""
+
+    def __init__(self, *, api: ModuleType, deadline: float, clock, sleep, actor):
+        self.api = api
+        self.report = ProviderTickReport()
         self.clock, self.sleep = clock, sleep
-        self.started = clock()
-        self.deadline = self.started + budget
-        self.actor = service_user()
+        self.deadline = deadline
+        self.actor = actor
 
     def call(self, counter: str, fn: Callable[..., T], *args, **kwargs) -> T:
-        """Call the provider; on a rate limit, wait as told if the budget allows, else stop the tick."""
+        """Call the provider; on a rate limit, wait as told if the budget allows, else end this provider's turn.
+
+        A failure that names no wait (a server error, a dropped connection) is tried ATTEMPTS
+        times, a second apart; after that the job waits for the next tick.
+        """
+        attempts = 0
         while True:
             if self.clock() >= self.deadline:
                 raise _OutOfBudget("time budget spent")
             try:
                 setattr(self.report, counter, getattr(self.report, counter) + 1)
+                attempts += 1
                 return fn(*args, **kwargs)
-            except openai_api.ProviderUnavailable as exc:
+            except ProviderUnavailable as exc:
+                if exc.retry_after is None and attempts >= ATTEMPTS:
+                    raise _OutOfBudget(f"{exc.message} ({attempts} attempts; the next tick tries again)") from None
                 wait = exc.retry_after if exc.retry_after is not None else 1.0
                 if self.clock() + wait >= self.deadline:
                     raise _OutOfBudget(f"{exc.message} (retry after {wait:g} s exceeds the budget)") from None
                 self.report.waited_seconds += wait
                 self.sleep(wait)
 
-    def apply(self, version_id: int, known_status: str, job: openai_api.Job) -> None:
+    def apply(self, version_id: int, known_status: str, job: Job) -> None:
         if job.status == known_status and job.status not in JOB_TERMINAL:
             return  # nothing we record changes while a job stays in one status
         checkpoints = None
         if job.status == JobStatus.SUCCEEDED:
-            checkpoints = self.call("checkpoint_calls", openai_api.job_checkpoints, job.id)
+            try:
+                checkpoints = self.call("checkpoint_calls", self.api.job_checkpoints, job.id)
+            except ProviderRejected as exc:
+                # Recorded once the checkpoints can be read: the job stays in flight till then.
+                self.report.errors += 1
+                version_job_error_record(version_id=version_id, error=exc, actor=self.actor)
+                return
         if version_job_apply(version_id=version_id, job=job, checkpoints=checkpoints, actor=self.actor):
             self.report.changed += 1
 
@@ -178,83 +321,149 @@ def jobs_sync_tick(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> TickReport:
-    """Bring every in-flight job up to date, within a time budget; one tick at a time."""
+    """Bring every in-flight job (and live deployment) up to date, on every configured provider.
+
+    One tick at a time (one lease for all providers), within one time budget: each provider
+    with work gets an equal share of what is left when its turn comes, so a provider that
+    rate-limits cannot starve the other, and time one leaves unused passes to the next.
+    """
     budget = budget_seconds if budget_seconds is not None else settings.OPENAI_SYNC_BUDGET_SECONDS
     holder = lease_claim(SYNC_LEASE, seconds=budget + 2 * settings.OPENAI_TIMEOUT_SECONDS)
     if holder is None:
         return TickReport(skipped=True, notes=["another tick holds the lease"])
     started = clock()
+    report = TickReport()
     try:
-        tick = _Tick(budget=budget, clock=clock, sleep=sleep)
-        try:
-            _sync(tick)
-        except _OutOfBudget as exc:
-            tick.report.notes.append(str(exc))
+        actor = service_user()
+        deadline = started + budget
+        work = _work_by_provider()
+        configured = set(configured_providers())
+        for name in sorted(set(work) - configured):
+            jobs, deployments = work.pop(name)
+            report.notes.append(
+                f"{provider_label(name)} is not configured: {len(jobs)} jobs and {len(deployments)} deployments wait."
+            )
+        order = [name for name in configured_providers() if name in work]
+        for index, name in enumerate(order):
+            share = (deadline - clock()) / (len(order) - index)
+            turn = _Pass(api=provider_api(name), deadline=clock() + share, clock=clock, sleep=sleep, actor=actor)
+            turn.report.budget_seconds = round(max(share, 0.0), 3)
+            turn_started = clock()
+            jobs, deployments = work[name]
+            try:
+                _sync_jobs(turn, jobs)
+                _sync_deployments(turn, deployments)
+            except _OutOfBudget as exc:
+                turn.report.notes.append(str(exc))
+            turn.report.seconds = round(clock() - turn_started, 3)
+            report.add(name, turn.report)
     finally:
         lease_release(SYNC_LEASE, holder)
-    tick.report.seconds = round(clock() - started, 3)
-    return tick.report
+    report.seconds = round(clock() - started, 3)
+    return report
 
 
-def _sync(tick: _Tick) -> None:
-    in_flight = {
-        job_id: (pk, status)
-        for job_id, pk, status in ModelVersion.objects.filter(provider_job_id__isnull=False)
+def _work_by_provider() -> dict[str, tuple[dict[str, tuple[int, str]], list[tuple[int, str]]]]:
+    """Per provider: its in-flight jobs (job id -> (version id, status)) and live deployments ((version id, name))."""
+    work: dict[str, tuple[dict, list]] = {}
+    in_flight = (
+        ModelVersion.objects.filter(provider_job_id__isnull=False)
         .exclude(job_status__in=JOB_TERMINAL)
-        .values_list("provider_job_id", "pk", "job_status")
-    }
-    report = tick.report
+        .values_list("provider", "provider_job_id", "pk", "job_status")
+    )
+    for provider, job_id, pk, status in in_flight:
+        work.setdefault(provider, ({}, []))[0][job_id] = (pk, status)
+    live = (
+        ModelVersion.objects.filter(serving_deployment_state__in=SERVING_LIVE)
+        .order_by("pk")
+        .values_list("provider", "pk", "serving_deployment")
+    )
+    for provider, pk, name in live:
+        work.setdefault(provider, ({}, []))[1].append((pk, name))
+    return work
+
+
+def _sync_jobs(turn: _Pass, in_flight: dict[str, tuple[int, str]]) -> None:
+    report = turn.report
     report.in_flight = len(in_flight)
+    if not in_flight:
+        return
     remaining = set(in_flight)
-    # Jobs Fineprint started carry its metadata: a few list pages cover them all.
+    # One list page holds up to PAGE_SIZE jobs, newest first. Where the provider filters the list
+    # by metadata (OpenAI), the pages hold only the jobs Fineprint started; where it cannot
+    # (Azure), they hold every job of the resource, and the in-flight ones are matched by id.
+    # Either way: at most ceil(in_flight / PAGE_SIZE) + 1 pages, then the rest one by one.
+    metadata = {METADATA_KEY: settings.FINEPRINT_INSTANCE} if turn.api.FILTERS_BY_METADATA else None
+    report.max_list_calls = math.ceil(len(in_flight) / PAGE_SIZE) + 1
     after = None
-    max_pages = math.ceil(len(in_flight) / PAGE_SIZE) + 1
     try:
-        while remaining and report.list_calls < max_pages:
-            page, has_more = tick.call(
-                "list_calls",
-                openai_api.jobs_page,
-                metadata={METADATA_KEY: settings.FINEPRINT_INSTANCE},
-                after=after,
-                limit=PAGE_SIZE,
-            )
-            for job in page:
-                if job.id in remaining:
-                    remaining.discard(job.id)
-                    tick.apply(*in_flight[job.id], job)
-            if not has_more or not page:
-                break
-            after = page[-1].id
-    except openai_api.ProviderRejected as exc:
-        report.notes.append(f"listing refused ({exc.message}); asking job by job")
-    # Jobs registered from elsewhere (or beyond the pages read): one by one.
-    for job_id in sorted(remaining):
-        pk, status = in_flight[job_id]
         try:
-            job = tick.call("retrieve_calls", openai_api.job_retrieve, job_id)
-        except openai_api.ProviderRejected as exc:
-            report.errors += 1
-            version_job_error_record(version_id=pk, error=exc, actor=tick.actor)
+            while remaining and report.list_calls < report.max_list_calls:
+                page, has_more = turn.call(
+                    "list_calls", turn.api.jobs_page, metadata=metadata, after=after, limit=PAGE_SIZE
+                )
+                for job in page:
+                    if job.id in remaining:
+                        remaining.discard(job.id)
+                        turn.apply(*in_flight[job.id], job)
+                if not has_more or not page:
+                    break
+                after = page[-1].id
+        except ProviderRejected as exc:
+            report.notes.append(f"listing refused ({exc.message}); asking job by job")
+        # Jobs registered from elsewhere, or beyond the pages read: one by one.
+        for job_id in sorted(remaining):
+            pk, status = in_flight[job_id]
+            try:
+                job = turn.call("retrieve_calls", turn.api.job_retrieve, job_id)
+            except ProviderRejected as exc:
+                report.errors += 1
+                version_job_error_record(version_id=pk, error=exc, actor=turn.actor)
+            else:
+                turn.apply(pk, status, job)
+            remaining.discard(job_id)
+    except _OutOfBudget:
+        report.deferred = len(remaining)
+        raise
+
+
+def _sync_deployments(turn: _Pass, deployments: list[tuple[int, str]]) -> None:
+    """One call per deployment whose state can still change (creating, succeeded)."""
+    turn.report.deployments = len(deployments)
+    if not deployments or not getattr(turn.api, "NEEDS_DEPLOYMENT", False):
+        return
+    for pk, name in deployments:
+        try:
+            found = turn.call("deployment_calls", turn.api.deployment_get, name)
+        except ProviderNotConfigured as exc:
+            turn.report.notes.append(f"deployments not checked: {exc.setting} is not set")
+            return
+        except ProviderRejected as exc:
+            turn.report.errors += 1
+            turn.report.notes.append(f"deployment {name}: {exc.message}")
             continue
-        except _OutOfBudget:
-            report.deferred = len(remaining) - (report.retrieve_calls - 1)
-            raise
-        tick.apply(pk, status, job)
+        if version_serving_state_apply(version_id=pk, deployment=found, actor=turn.actor):
+            turn.report.changed += 1
 
 
 def job_sync_one(job_id: str) -> bool:
-    """Sync one job now (after a webhook); True when it changed the version."""
-    version = ModelVersion.objects.filter(provider_job_id=job_id).values_list("pk", "job_status").first()
-    if version is None:
+    """Sync one job now (after a webhook, or on request); True when it changed the version."""
+    found = ModelVersion.objects.filter(provider_job_id=job_id).values_list("pk", "job_status", "provider").first()
+    if found is None:
         return False
-    pk, status = version
+    pk, status, provider = found
     if status in JOB_TERMINAL:
         return False
     try:
-        job = openai_api.job_retrieve(job_id)
-    except openai_api.ProviderRejected as exc:
+        api = provider_api(provider)
+    except ProviderNotConfigured as exc:
+        logger.warning("Job %s not synced: %s", job_id, exc.message)
+        return False
+    try:
+        job = api.job_retrieve(job_id)
+        checkpoints = api.job_checkpoints(job_id) if job.status == JobStatus.SUCCEEDED else None
+    except ProviderRejected as exc:
         return version_job_error_record(version_id=pk, error=exc)
-    checkpoints = openai_api.job_checkpoints(job_id) if job.status == JobStatus.SUCCEEDED else None
     return version_job_apply(version_id=pk, job=job, checkpoints=checkpoints)
 
 
@@ -315,13 +524,14 @@ def version_fine_tune_launch(
         if version.status != VersionStatus.DRAFT:
             raise Conflict(f"Version '{version.version}' is {version.status}; only a draft can be trained.")
         # Work that cannot succeed is refused before anything is uploaded.
-        runway.refuse_closed_provider(provider=version.model.provider)
+        api = provider_for(version.provider)
+        runway.refuse_closed_provider(provider=version.provider)
         runway.refuse_shut_down_base(
-            provider=version.model.provider, base_model=version.base_model, work="launch a fine-tuning job"
+            provider=version.provider, base_model=version.base_model, work="launch a fine-tuning job"
         )
-        if not capability(version.model.provider).fine_tunes_model(version.base_model):
+        if not capability(version.provider).fine_tunes_model(version.base_model):
             raise Conflict(
-                f"{version.model.provider} does not fine-tune {version.base_model}; register the version on a base "
+                f"{version.provider} does not fine-tune {version.base_model}; register the version on a base "
                 "model it fine-tunes.",
                 fields={"base_model": ["Not fine-tunable on this provider."]},
                 extra={"base_model": version.base_model},
@@ -330,15 +540,13 @@ def version_fine_tune_launch(
         if validation is not None:
             _check_hash(validation, version.validation_file_sha256, "validation_file")
         try:
-            training_id = training.file_id or openai_api.file_upload(
-                filename=training.filename, content=training.content
-            )
+            training_id = training.file_id or api.file_upload(filename=training.filename, content=training.content)
             validation_id = None
             if validation is not None:
-                validation_id = validation.file_id or openai_api.file_upload(
+                validation_id = validation.file_id or api.file_upload(
                     filename=validation.filename, content=validation.content
                 )
-            job = openai_api.job_create(
+            job = api.job_create(
                 model=version.base_model,
                 training_file=training_id,
                 validation_file=validation_id,
@@ -348,9 +556,11 @@ def version_fine_tune_launch(
                 method=method,
                 seed=seed,
             )
-        except openai_api.ProviderUnavailable as exc:
+        except ProviderNotConfigured as exc:
+            raise _not_configured(exc) from None
+        except ProviderUnavailable as exc:
             raise UpstreamUnavailable(f"{exc.message} Nothing was recorded; try again later.") from None
-        except openai_api.ProviderRejected as exc:
+        except ProviderRejected as exc:
             if exc.status == 400:
                 raise ValidationFailed(exc.message, fields={"provider": [exc.message]}) from None
             raise UpstreamRejected(exc.message) from None
@@ -361,6 +571,115 @@ def version_fine_tune_launch(
         version.hyperparameters = job.hyperparameters
         version.seed = job.seed
         version.status = VersionStatus.TRAINING
-        mark_change(version, actor=actor, reason=f"Fine-tune job {job.id} started on {version.base_model}")
+        mark_change(
+            version,
+            actor=actor,
+            reason=f"Fine-tune job {job.id} started on {version.base_model} ({provider_label(version.provider)})",
+        )
         version.save()
         return version
+
+
+# --- Cancelling, events -----------------------------------------------------------------------
+
+
+def version_fine_tune_cancel(*, version: ModelVersion, actor) -> ModelVersion:
+    """Ask the version's provider to cancel its job, and record what it answers (a job that ended stays ended)."""
+    if not version.provider_job_id:
+        raise Conflict(f"Version '{version.version}' has no fine-tune job to cancel.")
+    if version.job_status in JOB_TERMINAL:
+        raise Conflict(f"The job of version '{version.version}' has already ended ({version.job_status}).")
+    api = provider_for(version.provider)
+    try:
+        job = api.job_cancel(version.provider_job_id)
+    except ProviderNotConfigured as exc:
+        raise _not_configured(exc) from None
+    except ProviderUnavailable as exc:
+        raise UpstreamUnavailable(f"{exc.message} Try again later.") from None
+    except ProviderRejected as exc:
+        raise UpstreamRejected(exc.message) from None
+    version_job_apply(version_id=version.pk, job=job, actor=actor)
+    return ModelVersion.objects.get(pk=version.pk)
+
+
+def version_job_events(*, version: ModelVersion, limit: int = 20) -> list[dict]:
+    """The latest events of the version's job, as its provider tells them (newest first); [] without a job."""
+    if not version.provider_job_id:
+        return []
+    api = provider_for(version.provider)
+    try:
+        return api.job_events(version.provider_job_id, limit=limit)
+    except ProviderNotConfigured as exc:
+        raise _not_configured(exc) from None
+    except ProviderUnavailable as exc:
+        raise UpstreamUnavailable(f"{exc.message} Try again later.") from None
+    except ProviderRejected as exc:
+        raise UpstreamRejected(exc.message) from None
+
+
+# --- Serving deployment (Azure) -------------------------------------------------------------
+
+DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}\Z")
+
+
+def version_serving_deploy(*, version: ModelVersion, actor, name: str) -> ModelVersion:
+    """Deploy a version's fine-tuned model under `name`, where its provider serves one only once deployed (Azure).
+
+    Engineers and compliance. The version's job must have succeeded with a fine-tuned model.
+    The provider is called outside any transaction (deploying the same name again updates it,
+    so a retry is safe); the name and the state it answers are then recorded, with history.
+    Deploying again under the same name while it is creating or serving changes nothing.
+    """
+    if not (has_role(actor, Role.ENGINEER) or has_role(actor, Role.COMPLIANCE)):
+        raise PermissionDenied("Only engineers and compliance staff may deploy a version.")
+    errors = {}
+    if not DEPLOYMENT_NAME.match(name or ""):
+        errors["name"] = ["2 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."]
+    if errors:
+        raise ValidationFailed("The deployment is invalid.", fields=errors)
+    version = ModelVersion.objects.select_related("model").get(pk=version.pk)
+    _refuse_undeployable(version)
+    if version.serving_deployment == name and version.serving_deployment_state in SERVING_LIVE:
+        return version
+    api = provider_for(version.provider)
+    try:
+        deployment = api.deployment_create(name=name, model=version.fine_tuned_model)
+    except ProviderNotConfigured as exc:
+        raise _not_configured(exc) from None
+    except ProviderUnavailable as exc:
+        raise UpstreamUnavailable(f"{exc.message} Nothing was recorded; try again later.") from None
+    except ProviderRejected as exc:
+        if exc.status == 400:
+            raise ValidationFailed(exc.message, fields={"name": [exc.message]}) from None
+        raise UpstreamRejected(exc.message) from None
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+        _refuse_undeployable(version)
+        before = version.serving_deployment or "none"
+        version.serving_deployment = deployment.name
+        version.serving_deployment_state = deployment.state
+        label = provider_label(version.provider)
+        mark_change(
+            version,
+            actor=actor,
+            reason=f"{label} deployment {deployment.name} of {version.fine_tuned_model}: {deployment.state} "
+            f"(was {before})",
+        )
+        version.save()
+    return version
+
+
+def _refuse_undeployable(version: ModelVersion) -> None:
+    if not needs_deployment(version.provider):
+        raise Conflict(
+            f"{provider_label(version.provider)} serves a fine-tuned model as soon as its job succeeds: "
+            "there is nothing to deploy.",
+            fields={"provider": [f"{version.provider} needs no deployment."]},
+        )
+    version.refuse_if_held()
+    if version.job_status != JobStatus.SUCCEEDED or not version.fine_tuned_model:
+        raise Conflict(
+            f"Version '{version.version}' has no fine-tuned model to deploy yet (job: {version.job_status or 'none'}); "
+            "deploy it once its job has succeeded.",
+            fields={"fine_tuned_model": ["Not trained yet."]},
+        )

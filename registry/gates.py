@@ -10,6 +10,10 @@ model has one). Missing evidence fails the gate, and says so.
 Every gate also holds one rule no policy can drop, metric `lifecycle`: a version
 whose base model shuts down within LIFECYCLE_GATE_DAYS days (or has shut down)
 fails it, so promoting it needs an approver's override justification.
+
+A version whose provider serves a fine-tuned model only once deployed (Azure) also gets a
+rule `serving_deployment`, before the lifecycle rule: it fails unless the version's
+deployment is `succeeded`. OpenAI versions do not get it.
 """
 
 from __future__ import annotations
@@ -24,13 +28,22 @@ from django.db import IntegrityError, transaction
 from core.audit import mark_change
 from core.errors import Conflict, ValidationFailed
 from lifecycle.selectors import Runway
+from registry.fine_tuning import needs_deployment
 from registry.metrics import METRIC_NAME
-from registry.models import EvaluationResult, GatePolicy, ModelVersion, RegisteredModel, VersionStatus
+from registry.models import (
+    EvaluationResult,
+    GatePolicy,
+    ModelVersion,
+    RegisteredModel,
+    ServingState,
+    VersionStatus,
+)
 from registry.runway import versions_runway
 
 MAX_RULES = 50
 PASS, FAIL, MISSING = "pass", "fail", "missing"
 LIFECYCLE = "lifecycle"
+SERVING_DEPLOYMENT = "serving_deployment"
 
 
 def rules_errors(rules: Any) -> dict[str, list[str]]:
@@ -153,8 +166,34 @@ def gate_evaluate(version: ModelVersion, *, runway: Runway | None = None) -> Gat
     evaluations = list(EvaluationResult.objects.filter(version=version).order_by("-ran_at", "-id"))
     production = _production_label(version)
     results = [rule_judge(rule, evaluations, production) for rule in policy.rules]
+    if needs_deployment(version.provider):
+        results.append(serving_deployment_judge(version))
     results.append(lifecycle_judge(runway if runway is not None else versions_runway([version])[version.pk]))
     return GateResult(passed=all(r.outcome == PASS for r in results), policy=policy, rules=results)
+
+
+def serving_deployment_judge(version: ModelVersion) -> RuleResult:
+    """The deployment rule (Azure): a version serves only through a deployment whose state is succeeded."""
+    result = RuleResult(
+        rule=f"{SERVING_DEPLOYMENT}: a succeeded deployment serves it",
+        metric=SERVING_DEPLOYMENT,
+        outcome=FAIL,
+    )
+    name, state = version.serving_deployment, version.serving_deployment_state
+    if state == ServingState.SUCCEEDED:
+        result.outcome = PASS
+        result.detail = f"Deployment {name} serves {version.fine_tuned_model}."
+    elif not name:
+        result.detail = "Azure serves a fine-tuned model only once it is deployed: deploy it first."
+    elif state == ServingState.MISSING:
+        result.detail = (
+            f"Deployment {name} no longer exists (Azure deletes a deployment unused for 15 days): deploy it again."
+        )
+    elif state == ServingState.FAILED:
+        result.detail = f"Deployment {name} failed: deploy it again."
+    else:
+        result.detail = f"Deployment {name} is still {state}: wait until it has succeeded."
+    return result
 
 
 def lifecycle_judge(found: Runway, *, gate_days: int | None = None) -> RuleResult:

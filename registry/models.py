@@ -55,6 +55,19 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class ServingState(models.TextChoices):
+    """A serving deployment's state, where the provider needs one (Azure); blank for OpenAI."""
+
+    CREATING = "creating", "Creating"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    # Never created, or deleted by the provider (Azure deletes one unused for 15 days).
+    MISSING = "missing", "Missing"
+
+
+# The deployment states the sync keeps asking about: the others change only when someone deploys again.
+SERVING_LIVE = (ServingState.CREATING, ServingState.SUCCEEDED)
+
 JOB_TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 # Statuses only move forward: a lower rank than the one recorded is a stale answer.
 JOB_RANK = {
@@ -95,8 +108,9 @@ class RegisteredModel(models.Model):
 
     history = HistoricalRecords(bases=[AuditedHistoryModel])
 
-    # Only compliance may set these (service rule, see registry.services).
-    GOVERNANCE_FIELDS = frozenset({"business_owner", "technical_owner", "risk_tier", "is_retired"})
+    # Only compliance may set these (service rule, see registry.services). Moving a model to
+    # another provider changes where its next versions train (and who processes its data).
+    GOVERNANCE_FIELDS = frozenset({"business_owner", "technical_owner", "risk_tier", "is_retired", "provider"})
 
     class Meta:
         ordering = ["name"]
@@ -117,6 +131,9 @@ class ModelVersion(models.Model):
     version = models.CharField(max_length=64, validators=[version_label_validator])
     # What it was (or will be) trained on: the model's base model when it was registered, unless given.
     base_model = models.CharField(max_length=100)
+    # Who trains it: the model's provider when the version was registered. A model that moves to
+    # another provider later leaves its earlier versions where they were trained.
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.OPENAI)
     # Dataset search matches either hash exactly.
     training_file_sha256 = models.CharField(max_length=64, validators=[sha256_validator], db_index=True)
     validation_file_sha256 = models.CharField(max_length=64, blank=True, validators=[sha256_validator], db_index=True)
@@ -139,6 +156,10 @@ class ModelVersion(models.Model):
     job_error_message = models.TextField(blank=True)
     job_finished_at = models.DateTimeField(null=True, blank=True)
     result_files = models.JSONField(default=list, blank=True)
+    # Where the provider needs a deployment before a fine-tuned model serves (Azure): its name and
+    # state, as last reported (registry.fine_tuning keeps the state in sync). Blank for OpenAI.
+    serving_deployment = models.CharField(max_length=64, blank=True)
+    serving_deployment_state = models.CharField(max_length=20, choices=ServingState.choices, blank=True)
     # Set while a serious incident holds this version's record as evidence: its record
     # is not changed until compliance closes the incident (see registry.services.version_hold_set).
     evidence_hold = models.CharField(max_length=300, blank=True)
@@ -161,6 +182,7 @@ class ModelVersion(models.Model):
         "model_id",
         "version",
         "base_model",
+        "provider",
         "training_file_sha256",
         "validation_file_sha256",
         "provider_job_id",
@@ -180,6 +202,15 @@ class ModelVersion(models.Model):
                 name="model_version_validation_sha256",
             ),
             models.CheckConstraint(condition=~models.Q(changelog=""), name="model_version_changelog_required"),
+            models.CheckConstraint(
+                condition=models.Q(provider__in=Provider.values), name="model_version_provider_valid"
+            ),
+            # A deployment has a name and a known state, or neither.
+            models.CheckConstraint(
+                condition=models.Q(serving_deployment="", serving_deployment_state="")
+                | (~models.Q(serving_deployment="") & models.Q(serving_deployment_state__in=ServingState.values)),
+                name="model_version_serving_deployment_state",
+            ),
         ]
         indexes = [
             # GET /models/{name}/versions/: one model's versions, newest first.
@@ -193,6 +224,12 @@ class ModelVersion(models.Model):
                 fields=["job_status"],
                 name="version_job_in_flight",
                 condition=models.Q(provider_job_id__isnull=False) & ~models.Q(job_status__in=JOB_TERMINAL),
+            ),
+            # The sync tick: deployments whose state can still change.
+            models.Index(
+                fields=["provider"],
+                name="version_serving_live",
+                condition=models.Q(serving_deployment_state__in=SERVING_LIVE),
             ),
         ]
 

@@ -120,11 +120,13 @@ def metric_filters_from(params: dict[str, Any]) -> tuple[list[tuple[str, str, st
     return found, rest
 
 
+SERVING_FIELDS = ("serving_deployment", "serving_deployment_state")
 # What a list page reads of each version and evaluation: plain rows, not model
 # instances, which cost more to build than the rest of the page (docs/benchmarks.md).
 VERSION_COLUMNS = (
     "id",
     "version",
+    "provider",
     "base_model",
     "training_file_sha256",
     "validation_file_sha256",
@@ -138,6 +140,7 @@ VERSION_COLUMNS = (
     "updated_at",
     "retired_at",
     *ModelVersion.JOB_FIELDS,
+    *SERVING_FIELDS,
 )
 EVALUATION_COLUMNS = (
     "id",
@@ -178,7 +181,6 @@ def version_list(*, filters: VersionFilters | None = None, model: RegisteredMode
     return queryset.values(
         *VERSION_COLUMNS,
         model_name=F("model__name"),
-        model_provider=F("model__provider"),
         created_by_username=F("created_by__username"),
     )
 
@@ -200,7 +202,7 @@ def with_evaluations(rows: list[dict]) -> list[dict]:
 
 def with_runways(rows: list[dict]) -> list[dict]:
     """Attach each row's runway (its fine-tuned model, else its base model), in one catalogue query for the page."""
-    lookups = {row["id"]: Lookup(row["model_provider"], row["base_model"], row["fine_tuned_model"]) for row in rows}
+    lookups = {row["id"]: Lookup(row["provider"], row["base_model"], row["fine_tuned_model"]) for row in rows}
     found = runways(lookups.values())
     for row in rows:
         row["runway"] = found[lookups[row["id"]]]
@@ -253,7 +255,6 @@ def version_row(version: ModelVersion) -> dict:
     return {
         **{name: getattr(version, name) for name in VERSION_COLUMNS},
         "model_name": version.model.name,
-        "model_provider": version.model.provider,
         "created_by_username": _username(version.created_by),
         "evaluations": [evaluation_row(e) for e in version.evaluation_list],
         "runway": found if found is not None else versions_runway([version])[version.pk],
@@ -280,6 +281,7 @@ def version_record(row: dict) -> dict:
     return {
         "model": row["model_name"],
         "version": row["version"],
+        "provider": row["provider"],
         "base_model": row["base_model"],
         "training_file_sha256": row["training_file_sha256"],
         "validation_file_sha256": row["validation_file_sha256"],
@@ -305,6 +307,17 @@ def version_record(row: dict) -> dict:
         },
         "evaluations": [evaluation_entry(e) for e in row["evaluations"]],
     }
+
+
+def serving_block(row: dict) -> dict | None:
+    """Where the provider needs a deployment before the version serves (Azure): its name and state; else None.
+
+    Kept out of the record: the provider changes it (Azure deletes a deployment unused for 15
+    days), and a fingerprint must not change under an approval or an incident's evidence.
+    """
+    if not row["serving_deployment"]:
+        return None
+    return {"name": row["serving_deployment"], "state": row["serving_deployment_state"]}
 
 
 LIFECYCLE_KEYS = ("base_model", "state", "shutdown_date", "days_left", "replacement", "source")

@@ -14,6 +14,9 @@ from core.audit import mark_change
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from core.roles import Role, has_role
 from core.validation import full_clean
+from lifecycle.models import Provider
+from providers.base import ProviderNotConfigured
+from providers.registry import provider_api
 from registry import runway
 from registry.metrics import metrics_errors, per_intent_errors
 from registry.models import EvaluationResult, ModelVersion, RegisteredModel, VersionStatus
@@ -48,8 +51,8 @@ def model_create(
     unknown = set(fields) - MODEL_EDITABLE_FIELDS
     if unknown:
         raise ValidationFailed("Unknown fields.", fields={f: ["Unknown field."] for f in sorted(unknown)})
-    # Naming owners at creation is part of registering; changing them later is governance.
-    _require_compliance_for_governance(actor, set(fields) - {"business_owner", "technical_owner"})
+    # Naming owners and the provider at creation is part of registering; changing them later is governance.
+    _require_compliance_for_governance(actor, set(fields) - {"business_owner", "technical_owner", "provider"})
     model = RegisteredModel(
         name=name, display_name=display_name, purpose=purpose, base_model=base_model, created_by=actor, **fields
     )
@@ -78,6 +81,8 @@ def model_update(*, model: RegisteredModel, actor, data: Mapping[str, Any], reas
     _require_compliance_for_governance(actor, changed)
     if not changed:
         return model
+    if "provider" in changed:
+        _refuse_provider_move(model=model, provider=changed["provider"], reason=reason)
     if "base_model" in changed or "provider" in changed:
         runway.refuse_shut_down_base(
             provider=data.get("provider", model.provider),
@@ -90,6 +95,28 @@ def model_update(*, model: RegisteredModel, actor, data: Mapping[str, Any], reas
     mark_change(model, actor=actor, reason=reason or "Changed " + ", ".join(sorted(changed)))
     model.save()
     return model
+
+
+def _refuse_provider_move(*, model: RegisteredModel, provider: str, reason: str) -> None:
+    """Moving a model to another provider: a reason, and a provider Fineprint can call.
+
+    Its next versions train there; the versions it has keep the provider they were trained on.
+    """
+    if not reason.strip():
+        raise ValidationFailed(
+            "A reason is required to move a model to another provider.",
+            fields={"reason": ["Say why the model moves (e.g. OpenAI closes fine-tuning)."]},
+        )
+    if provider not in Provider.values:
+        return  # full_clean names the valid choices
+    try:
+        provider_api(provider)
+    except ProviderNotConfigured as exc:
+        raise ValidationFailed(
+            f"Cannot move model '{model.name}': {exc.message}",
+            fields={"provider": [f"{exc.setting} is not set."]},
+            extra={"provider": exc.provider, "setting": exc.setting},
+        ) from None
 
 
 def _evaluation_build(*, version: ModelVersion, actor, data: Mapping[str, Any], prefix: str = "") -> EvaluationResult:
@@ -207,6 +234,8 @@ def version_register(
         model=model,
         version=version,
         base_model=base_model,
+        # Fixed from now on: a later move of the model leaves this version where it was trained.
+        provider=model.provider,
         training_file_sha256=training_file_sha256,
         validation_file_sha256=validation_file_sha256 or "",
         training_file_id=training_file_id or "",

@@ -19,11 +19,20 @@ from registry.models import (
     Provider,
     RegisteredModel,
     RiskTier,
+    ServingState,
     model_name_validator,
     sha256_validator,
     version_label_validator,
 )
-from registry.selectors import evaluation_entry, evaluation_row, lifecycle_block, version_record, version_row
+from registry.selectors import (
+    SERVING_FIELDS,
+    evaluation_entry,
+    evaluation_row,
+    lifecycle_block,
+    serving_block,
+    version_record,
+    version_row,
+)
 
 User = get_user_model()
 
@@ -183,13 +192,40 @@ class CheckpointSerializer(serializers.ModelSerializer):
         fields = ["id", "step_number", "fine_tuned_model_checkpoint", "metrics", "created_at"]
 
 
+class ServingDeploymentSerializer(serializers.Serializer):
+    """Where the provider serves a fine-tuned model only once deployed (Azure): the deployment and its state."""
+
+    name = serializers.CharField(help_text="The deployment's name at the provider.")
+    state = serializers.ChoiceField(
+        choices=ServingState.choices,
+        help_text="As the sync last saw it; missing: deleted (Azure deletes one unused for 15 days).",
+    )
+
+    def to_representation(self, version) -> dict | None:
+        row = version if isinstance(version, dict) else {f: getattr(version, f) for f in SERVING_FIELDS}
+        return serving_block(row)
+
+
+class ServingDeployInputSerializer(StrictInputSerializer):
+    name = serializers.CharField(max_length=64, help_text="The deployment's name at the provider, e.g. support-v4.")
+
+
 class VersionOutputSerializer(serializers.ModelSerializer):
     model = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    provider = serializers.ChoiceField(
+        choices=Provider.choices, read_only=True, help_text="Who trains it: its model's provider when registered."
+    )
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     job = JobSerializer(source="*", read_only=True)
     evaluations = EvaluationOutputSerializer(many=True, read_only=True, source="evaluation_list")
     lifecycle = LifecycleSerializer(
         source="runway", read_only=True, help_text="The runway of its fine-tuned model, else of its base model."
+    )
+    serving_deployment = ServingDeploymentSerializer(
+        source="*",
+        read_only=True,
+        allow_null=True,
+        help_text="null: none (OpenAI needs none; an Azure version is not deployed yet).",
     )
 
     class Meta:
@@ -197,6 +233,7 @@ class VersionOutputSerializer(serializers.ModelSerializer):
         fields = [
             "model",
             "version",
+            "provider",
             "base_model",
             "training_file_sha256",
             "validation_file_sha256",
@@ -213,6 +250,7 @@ class VersionOutputSerializer(serializers.ModelSerializer):
             "job",
             "evaluations",
             "lifecycle",
+            "serving_deployment",
         ]
 
     def to_representation(self, version) -> dict:
@@ -220,7 +258,11 @@ class VersionOutputSerializer(serializers.ModelSerializer):
         # passes rows (registry.selectors.version_list, with_evaluations, with_runways);
         # everything else, instances. The record itself is built once, in registry.selectors.
         row = version if isinstance(version, dict) else version_row(version)
-        return {**version_record(row), "lifecycle": lifecycle_block(row["runway"])}
+        return {
+            **version_record(row),
+            "lifecycle": lifecycle_block(row["runway"]),
+            "serving_deployment": serving_block(row),
+        }
 
 
 class VersionDetailSerializer(VersionOutputSerializer):
@@ -480,7 +522,7 @@ class MigrationQuerySerializer(StrictInputSerializer):
 
 class LiveDeploymentSerializer(serializers.Serializer):
     model = serializers.CharField(source="deployment.model.name")
-    provider = serializers.CharField(source="deployment.model.provider")
+    provider = serializers.CharField(source="deployment.version.provider", help_text="The provider that trained it.")
     environment = serializers.ChoiceField(choices=Environment.choices, source="deployment.environment")
     version = serializers.CharField(source="deployment.version.version")
     traffic_percent = serializers.IntegerField(source="deployment.traffic_percent")

@@ -40,6 +40,11 @@ urlpatterns = [
         name="fine-tune-launch",
     ),
     path(
+        "models/<str:name>/versions/<str:version>/serving-deployment/",
+        views.ServingDeploymentView.as_view(),
+        name="serving-deployment",
+    ),
+    path(
         "models/<str:name>/versions/<str:version>/checkpoints/",
         views.CheckpointListView.as_view(),
         name="checkpoint-list",

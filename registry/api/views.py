@@ -36,6 +36,7 @@ from registry.api.serializers import (
     PromotionRequestSerializer,
     PromotionSerializer,
     RollbackSerializer,
+    ServingDeployInputSerializer,
     VersionDetailSerializer,
     VersionOutputSerializer,
     VersionRegisterSerializer,
@@ -289,7 +290,10 @@ class FineTuneLaunchView(generics.GenericAPIView):
             "Multipart: `training_file` (and `validation_file`) uploads, whose SHA-256 must equal the hashes "
             "registered on the version (409 with both hashes otherwise, and nothing is uploaded). JSON: "
             "`training_file_id` (and `validation_file_id`) of files already at the provider. Optional "
-            "`hyperparameters`, `method` and `seed`. The version moves to `training`; its job is then kept in sync."
+            "`hyperparameters`, `method` and `seed`. The job starts at the version's `provider` (its model's "
+            "provider when the version was registered); a provider that is not configured answers 400, "
+            "`error.fields.provider` naming the missing setting. The version moves to `training`; its job is "
+            "then kept in sync."
         ),
         request={"multipart/form-data": FineTuneLaunchSerializer, "application/json": FineTuneLaunchSerializer},
         responses={
@@ -319,6 +323,38 @@ class FineTuneLaunchView(generics.GenericAPIView):
         )
         detail = selectors.version_get(model_name=name, version=launched.version)
         return Response(VersionDetailSerializer(detail).data, status=status.HTTP_201_CREATED)
+
+
+class ServingDeploymentView(generics.GenericAPIView):
+    roles = {"POST": {Role.ENGINEER, Role.COMPLIANCE}}
+    serializer_class = ServingDeployInputSerializer
+
+    @extend_schema(
+        summary="Deploy a version's fine-tuned model, where its provider serves one only once deployed (Azure)",
+        description=(
+            "Creates (or updates) the deployment `name` of the version's fine-tuned model at the provider and "
+            "records its name and state on the version; the sync then follows the state (`creating`, `succeeded`, "
+            "`failed`, or `missing` once Azure deleted it after 15 days unused). A promotion's gate fails its "
+            "`serving_deployment` rule until the state is `succeeded`. Sending the same name again while it is "
+            "creating or serving changes nothing."
+        ),
+        request=ServingDeployInputSerializer,
+        responses={
+            200: VersionDetailSerializer,
+            409: OpenApiResponse(
+                description="The provider needs no deployment (OpenAI), the job has not succeeded yet, or the "
+                "version is frozen as evidence."
+            ),
+            502: OpenApiResponse(description="The provider refused."),
+            503: OpenApiResponse(description="The provider is unavailable; retry later."),
+            **ERRORS,
+        },
+    )
+    def post(self, request, name: str, version: str):
+        version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
+        data = validated(ServingDeployInputSerializer, request.data)
+        fine_tuning.version_serving_deploy(version=version_obj, actor=request.user, name=data["name"])
+        return Response(VersionDetailSerializer(selectors.version_get(model_name=name, version=version)).data)
 
 
 class GateView(generics.GenericAPIView):

@@ -67,7 +67,7 @@ def test_it_uploads_checked_files_and_starts_the_job(api, engineer, draft, fake_
     row = stored.history.first()
     assert (row.history_user, row.history_change_reason) == (
         engineer,
-        f"Fine-tune job {job['id']} started on gpt-4.1-nano-2025-04-14",
+        f"Fine-tune job {job['id']} started on gpt-4.1-nano-2025-04-14 (OpenAI)",
     )
 
 
