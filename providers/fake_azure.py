@@ -6,7 +6,8 @@ same clock, faults, files, jobs, events and checkpoints: `FakeAzureOpenAI` exten
 and differs where Azure differs:
 
 - paths under `/openai/...`; every request needs the `api-version` query parameter (400
-  without it) and the resource's key in the `api-key` header (401 otherwise);
+  without it) and the resource's key in the `api-key` header, or the Entra ID token
+  `entra_token` as `Authorization: Bearer` (401 otherwise);
 - the job list takes `after` and `limit` only: `metadata[...]` parameters are ignored, and a
   job's `metadata` is stored and returned but never filters anything;
 - a fine-tuned model is named `<base>.ft-<32 hex>`, and listed with its base (`model`) and
@@ -85,6 +86,8 @@ class FakeAzureOpenAI(FakeOpenAI):
     subscription_id: str = "00000000-0000-0000-0000-000000000000"
     resource_group: str = "fineprint-rg"
     resource_name: str = "fineprint-aoai"
+    # An Entra ID access token the data plane also accepts (`Authorization: Bearer`); None: key only.
+    entra_token: str | None = None
     deploy_seconds: float = 5.0
     # Azure announces no last day for new jobs.
     last_job_day: str | None = None
@@ -289,6 +292,9 @@ class _AzureHandler(_Handler):
         if path.startswith("/subscriptions/"):
             if self.headers.get("Authorization") != f"Bearer {self.state.management_token}":
                 return _ApiError(401, "The access token is invalid.", code="InvalidAuthenticationToken")
+            return None
+        entra = self.state.entra_token
+        if entra and self.headers.get("Authorization") == f"Bearer {entra}":
             return None
         if self.headers.get("api-key") != self.state.api_key:
             return _ApiError(
