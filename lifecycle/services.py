@@ -82,11 +82,33 @@ def _entry_new(provider: str, model_id: str) -> ProviderModel:
     )
 
 
+def _own_date(entry: ProviderModel, base: ProviderModel | None) -> date | None:
+    """The provider's date for this model, unless Azure's two-phase rule sets an Azure fine-tune's.
+
+    Azure lists a fine-tuned model with an inference date that is its base model's, while its
+    published policy (docs/lifecycle.md, "Azure fine-tuned models") retires a fine-tune's
+    deployments a year after the base stops training. Where the base's training retirement is
+    announced, the rule's date is in force and the listed one is kept beside it
+    (`provider_shutdown_date`); compliance can still set a date by hand.
+    """
+    if entry.kind == ModelKind.FINE_TUNED and base is not None:
+        _, source = fine_tuned_shutdown(
+            provider=entry.provider,
+            base_model_id=base.model_id,
+            base_shutdown=base.shutdown_date,
+            base_training_retires_on=base.training_retires_on,
+        )
+        if source == ValueSource.AZURE_FINE_TUNED:
+            return None
+    return entry.provider_shutdown_date
+
+
 def _settle(entry: ProviderModel, *, base: ProviderModel | None, on: date) -> None:
     """Derive the date in force and the state from the provider's date, a manual value, or the base model."""
     if entry.shutdown_date_source != ValueSource.MANUAL:
-        if entry.provider_shutdown_date is not None:
-            entry.shutdown_date, entry.shutdown_date_source = entry.provider_shutdown_date, ValueSource.PROVIDER
+        own = _own_date(entry, base)
+        if own is not None:
+            entry.shutdown_date, entry.shutdown_date_source = own, ValueSource.PROVIDER
         elif entry.kind == ModelKind.FINE_TUNED and base is not None:
             # With its base model (OpenAI), or a year after the base stops training (Azure's newer models).
             derived, source = fine_tuned_shutdown(
@@ -141,7 +163,8 @@ def _describe(entry: ProviderModel, before: dict | None, provider_name: str) -> 
         parts.append(f"state {before['state']} -> {entry.state}")
     if entry.listed != before["listed"]:
         parts.append(f"{'listed again' if entry.listed else 'no longer listed'} by {provider_name}")
-    return "; ".join(parts) or "Catalogue values updated"
+    described = "; ".join(parts)
+    return described[:1].upper() + described[1:] if described else "Catalogue values updated"
 
 
 def _save_if_changed(entry: ProviderModel, before: dict | None, *, actor, reason: str) -> bool:
