@@ -151,6 +151,7 @@ class ModelVersionAdmin(AuditedAdmin):
         "model",
         "version",
         "status",
+        "provider",
         "job_status",
         "short_training_hash",
         "provider_job_id",
@@ -159,6 +160,7 @@ class ModelVersionAdmin(AuditedAdmin):
     ]
     list_filter = [
         "status",
+        "provider",
         "job_status",
         "model",
         "model__base_model",
@@ -186,6 +188,7 @@ class ModelVersionAdmin(AuditedAdmin):
                 "fields": [
                     "model",
                     "version",
+                    "provider",
                     "base_model",
                     "training_file_sha256",
                     "validation_file_sha256",
@@ -203,6 +206,8 @@ class ModelVersionAdmin(AuditedAdmin):
                 "fields": list(ModelVersion.JOB_FIELDS),
             },
         ),
+        # Azure serves a fine-tuned model only once deployed; deployed over the API, kept by the sync.
+        ("Serving deployment (Azure)", {"fields": ["serving_deployment", "serving_deployment_state"]}),
     ]
     readonly_fields = [
         *ModelVersion.IDENTITY_FIELDS[1:],
@@ -215,6 +220,8 @@ class ModelVersionAdmin(AuditedAdmin):
         "evidence_hold",
         # The job is the provider's word, kept by the sync: never typed in.
         *ModelVersion.JOB_FIELDS,
+        "serving_deployment",
+        "serving_deployment_state",
         "gate_explanation",
         "runway",
     ]
