@@ -1,0 +1,145 @@
+"""The Azure loop on real services: PostgreSQL, a Celery worker and beat on Redis, the Azure OpenAI fake.
+
+An engineer registers a version of a model on Azure and launches it over HTTP; beat's ticks,
+run by the worker, bring it to `evaluating` with its checkpoints (Azure sends no webhooks:
+only the tick sees a job end). Then the fine-tuned model is deployed and the ticks follow
+the deployment to `succeeded`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from core.roles import Role
+from core.services import token_issue
+from providers.fake_azure import FakeAzureOpenAI, serve
+from providers.fake_openai import Durations
+from registry import services
+from registry.models import Checkpoint, JobStatus, ModelVersion, ServingState, VersionStatus
+from tests.conftest import make_user, model_payload
+from tests.integration.test_fine_tune_loop import _launch_over_http, _transition_rows, _wait
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "azure-integration-" + uuid.uuid4().hex
+TOKEN = "azure-mgmt-integration-" + uuid.uuid4().hex
+
+
+@pytest.fixture
+def azure(settings):
+    state = FakeAzureOpenAI(
+        api_key=KEY, management_token=TOKEN, deploy_seconds=1, durations=Durations(validating=1, queued=1, running=3)
+    )
+    server, _ = serve(state)
+    base = f"http://127.0.0.1:{server.server_port}"
+    settings.AZURE_OPENAI_ENDPOINT = base
+    settings.AZURE_OPENAI_API_KEY = KEY
+    settings.AZURE_MANAGEMENT_ENDPOINT = base
+    settings.AZURE_MANAGEMENT_TOKEN = TOKEN
+    settings.AZURE_SUBSCRIPTION_ID = state.subscription_id
+    settings.AZURE_RESOURCE_GROUP = state.resource_group
+    settings.AZURE_OPENAI_RESOURCE_NAME = state.resource_name
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def celery_on_azure(transactional_db, azure):
+    """A worker and beat against the test database, Redis and the Azure fake (OpenAI not configured)."""
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
+    db = connection.settings_dict
+    var = tempfile.mkdtemp(prefix="fineprint-azure-loop-")
+    queue = f"azure-loop-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "FINEPRINT_VAR_DIR": var,
+        "OPENAI_API_KEY": "",
+        "AZURE_OPENAI_ENDPOINT": settings.AZURE_OPENAI_ENDPOINT,
+        "AZURE_OPENAI_API_KEY": KEY,
+        "AZURE_MANAGEMENT_ENDPOINT": settings.AZURE_MANAGEMENT_ENDPOINT,
+        "AZURE_MANAGEMENT_TOKEN": TOKEN,
+        "AZURE_SUBSCRIPTION_ID": azure.subscription_id,
+        "AZURE_RESOURCE_GROUP": azure.resource_group,
+        "AZURE_OPENAI_RESOURCE_NAME": azure.resource_name,
+        "OPENAI_SYNC_INTERVAL_SECONDS": "5",
+        "OPENAI_SYNC_BUDGET_SECONDS": "4",
+        "OPENAI_TIMEOUT_SECONDS": "2",
+        "CELERY_VISIBILITY_TIMEOUT": "60",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+    }
+    log = open(os.path.join(var, "celery.log"), "ab")  # noqa: SIM115  (closed at teardown)
+    started = []
+    for args in (
+        ["worker", "--pool=solo", "--without-gossip", "--without-mingle", "-Q", queue, "--hostname=azure-loop@%h"],
+        ["beat", "--schedule", os.path.join(var, "beat-schedule")],
+    ):
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", *args, "--loglevel=INFO"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    yield
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in started:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    log.close()
+    print(Path(var, "celery.log").read_text()[-6000:])  # shown when a test fails
+
+
+def test_an_azure_version_trains_syncs_and_deploys_through_a_worker(live_server, azure, celery_on_azure):
+    engineer = make_user("azure-loop-engineer", Role.ENGINEER)
+    model = services.model_create(actor=engineer, **model_payload(provider="azure"))
+    token = token_issue(user=engineer, name="azure-loop", issued_by=engineer, via="tests").secret
+
+    job_id = _launch_over_http(live_server, token, model.name, "v1")
+
+    assert job_id in azure.jobs
+    version = _wait(
+        lambda: ModelVersion.objects.filter(provider_job_id=job_id, status=VersionStatus.EVALUATING).first(),
+        seconds=60,
+        what="the Azure version to reach evaluating",
+    )
+    assert (version.provider, version.job_status) == ("azure", JobStatus.SUCCEEDED)
+    assert version.fine_tuned_model.startswith(f"{model.base_model}.ft-")
+    assert Checkpoint.objects.filter(version=version).count() == 3
+    reasons = _transition_rows(job_id)
+    assert len(reasons) == len(set(reasons))
+    assert reasons[-1].startswith(f"Azure OpenAI job {job_id} ") and reasons[-1].endswith("-> succeeded")
+
+    deploy = urllib.request.Request(
+        f"{live_server.url}/api/v1/models/{model.name}/versions/v1/serving-deployment/",
+        data=json.dumps({"name": "support-v1"}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(deploy, timeout=20) as response:
+        assert json.loads(response.read())["serving_deployment"] == {"name": "support-v1", "state": "creating"}
+    _wait(
+        lambda: ModelVersion.objects.filter(pk=version.pk, serving_deployment_state=ServingState.SUCCEEDED).exists(),
+        seconds=60,
+        what="the deployment to succeed",
+    )
