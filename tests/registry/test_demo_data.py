@@ -93,3 +93,42 @@ def test_last_months_report_shows_the_demo_runway_as_it_stood(db, settings, fake
     assert support["days_left"] == (date(2027, 1, 14) - period.last_day).days
     assert (support["candidate"]["version"], support["gate"]) == ("v4", "passed")
     assert rows[("pharmacy-faq", "production")]["candidate"] is None
+
+
+def test_with_azure_the_demo_trains_claims_triage_there_after_compliance_moved_it(
+    db, settings, fake_openai, fake_azure, capsys
+):
+    settings.DEBUG = True
+
+    call_command("seed_demo", "--with-jobs")
+
+    claims = RegisteredModel.objects.get(name="claims-triage")
+    assert claims.provider == "azure"
+    moved = claims.history.filter(provider="azure").last()
+    assert moved.history_user.username == "compliance"
+    assert "OpenAI takes no new fine-tuning jobs after 2027-01-06" in moved.history_change_reason
+    # Earlier versions stay where they were trained; the new one trains on Azure, the others on OpenAI.
+    providers = {(v.model.name, v.version): v.provider for v in ModelVersion.objects.exclude(provider_job_id=None)}
+    assert providers == {
+        ("support-assistant", "v5"): "openai",
+        ("claims-triage", "v3"): "azure",
+        ("pharmacy-faq", "v4"): "openai",
+    }
+    assert set(ModelVersion.objects.filter(model=claims, provider_job_id=None).values_list("provider", flat=True)) == {
+        "openai"
+    }
+    assert (len(fake_openai.jobs), len(fake_azure.jobs)) == (2, 1)
+    out = capsys.readouterr().out
+    assert "Moved claims-triage to Azure OpenAI" in out
+    assert "Started the fine-tune job of claims-triage:v3 on Azure OpenAI" in out
+
+
+def test_without_azure_every_demo_job_trains_on_openai(db, settings, fake_openai, capsys):
+    settings.DEBUG = True
+    settings.AZURE_OPENAI_ENDPOINT = ""
+
+    call_command("seed_demo", "--with-jobs")
+
+    assert RegisteredModel.objects.get(name="claims-triage").provider == "openai"
+    assert len(fake_openai.jobs) == 3
+    assert "Azure OpenAI is not configured: claims-triage stays on OpenAI." in capsys.readouterr().out

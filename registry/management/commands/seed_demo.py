@@ -18,8 +18,9 @@ from core.demo import demo_clock, last_month
 from core.errors import ApplicationError
 from core.roles import Role
 from core.services import token_issue
-from lifecycle.models import ProviderModel
-from lifecycle.services import catalogue_sync
+from lifecycle.models import Provider, ProviderModel
+from lifecycle.services import catalogues_sync
+from providers.registry import configured_providers
 from registry import fine_tuning, releases, services
 from registry.models import ModelVersion, RegisteredModel
 
@@ -54,6 +55,8 @@ MODELS = [
 # which in turn shuts down on 2027-01-14; its next candidate trains on a base with no announced date.
 MIGRATED_TO = "gpt-4.1-mini-2025-04-14"
 NEXT_BASE = "gpt-4.1-nano-2025-04-14"
+# The demo model compliance moves to Azure OpenAI before its new version (with --with-jobs).
+AZURE_MODEL = "claims-triage"
 CHANGES = [
     "Initial curated set: 1,200 chats from the help desk. Expect polite, concise answers.",
     "Added 300 returns-policy chats after the policy change. Expect fewer wrong refund promises.",
@@ -117,6 +120,7 @@ class Command(BaseCommand):
             )
         if with_jobs:
             with audit_source(Source.COMMAND):
+                self._move_to_azure(users["compliance"])
                 self._jobs(engineer)
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, role, staff in USERS:
@@ -132,9 +136,9 @@ class Command(BaseCommand):
         """
         if ProviderModel.objects.exists():
             return
-        report = catalogue_sync()
-        if not report.ok:
-            self.stdout.write(f"The provider catalogue was not synced for the demo month: {report.error}")
+        for report in catalogues_sync():
+            if report.error:
+                self.stdout.write(f"The {report.provider} catalogue was not synced for the demo month: {report.error}")
 
     def _releases(self, model: RegisteredModel, engineer, compliance) -> None:
         """A release history that reads like a real one: an override, a replacement, a rollback,
@@ -233,6 +237,23 @@ class Command(BaseCommand):
         )
         releases.promotion_approve(promotion=promotion, actor=compliance, reason="Gate passed; CAB-9.")
 
+    def _move_to_azure(self, compliance) -> None:
+        """Compliance moves claims-triage to Azure before its new version: OpenAI's fine-tuning closes."""
+        model = RegisteredModel.objects.get(name=AZURE_MODEL)
+        if model.provider == Provider.AZURE:
+            return
+        if Provider.AZURE not in configured_providers():
+            self.stdout.write(f"Azure OpenAI is not configured: {AZURE_MODEL} stays on OpenAI.")
+            return
+        services.model_update(
+            model=model,
+            actor=compliance,
+            data={"provider": Provider.AZURE},
+            reason="OpenAI takes no new fine-tuning jobs after 2027-01-06: claims-triage trains on Azure OpenAI "
+            "from its next version (CAB-31).",
+        )
+        self.stdout.write(f"Moved {AZURE_MODEL} to Azure OpenAI (its earlier versions stay on OpenAI)")
+
     def _jobs(self, engineer) -> None:
         """A new version of each demo model, trained on a small generated data set: its job runs live."""
         for name, *_ in MODELS:
@@ -268,7 +289,7 @@ class Command(BaseCommand):
             except ApplicationError as exc:
                 self.stderr.write(f"Could not start the demo job of {model.name}:{label}: {exc.message}")
                 continue
-            self.stdout.write(f"Started the fine-tune job of {model.name}:{label}")
+            self.stdout.write(f"Started the fine-tune job of {model.name}:{label} on {version.get_provider_display()}")
 
     def _users(self) -> dict:
         User = get_user_model()
