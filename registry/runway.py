@@ -22,7 +22,8 @@ from registry.models import Deployment, Environment, ModelVersion, RegisteredMod
 
 
 def version_lookup(version: ModelVersion) -> Lookup:
-    return Lookup(version.model.provider, version.base_model, version.fine_tuned_model)
+    # The provider it was trained on: a model that moved keeps its earlier versions where they run.
+    return Lookup(version.provider, version.base_model, version.fine_tuned_model)
 
 
 def model_lookup(model: RegisteredModel) -> Lookup:
@@ -91,7 +92,7 @@ def live_deployments(
         "model", "version", "version__model"
     )
     if provider:
-        queryset = queryset.filter(model__provider=provider)
+        queryset = queryset.filter(version__provider=provider)
     if model:
         queryset = queryset.filter(model__name=model)
     deployments = list(queryset)

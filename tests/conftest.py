@@ -18,6 +18,7 @@ from core.services import token_issue
 from providers import openai_api
 from providers.fake_openai import Durations, FakeOpenAI, serve
 from registry import services
+from tests.fakes import azure_fake_running
 
 _counter = itertools.count(1)
 
@@ -156,6 +157,13 @@ def fake_openai(settings):
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def fake_azure(settings):
+    """The Azure OpenAI fake (data plane and control plane), with Fineprint's Azure settings pointed at it."""
+    with azure_fake_running(settings) as state:
+        yield state
 
 
 TRAINING = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n' * 3
