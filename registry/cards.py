@@ -44,7 +44,12 @@ def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
 
 
-_SOURCES = {"provider": "the provider", "manual": "set by compliance", "base_model": "the base model's date"}
+_SOURCES = {
+    "provider": "the provider",
+    "manual": "set by compliance",
+    "base_model": "the base model's date",
+    "azure_fine_tuned": "a year after its base model's training retirement (Azure)",
+}
 
 
 def lifecycle_facts(found: Runway) -> dict[str, str]:
@@ -93,6 +98,8 @@ def card_data(version: ModelVersion) -> dict[str, Any]:
         "version": {
             "Status": version.get_status_display(),
             "Registered": f"{_when(version.created_at)} by {_user(version.created_by)}",
+            # The provider it was trained on (a model that moved keeps its earlier versions' provider).
+            "Provider": version.get_provider_display(),
             "Base model": version.base_model,
             # From the provider catalogue as it is today (the fine-tuned model's own date, else its base model's).
             **lifecycle_facts(found),

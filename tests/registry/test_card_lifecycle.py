@@ -85,3 +85,17 @@ def test_a_model_missing_from_the_catalogue_says_so(engineer):
     assert data["version"]["Replacement"] == "not in the catalogue"
     assert f"| Shuts down | not in the catalogue ({NANO}) |" in markdown
     assert "Replacement not in the catalogue" in pdf
+
+
+def test_each_version_card_names_the_provider_it_was_trained_on(engineer, compliance, fake_azure):
+    v1 = version_on(engineer, NANO)
+    services.model_update(
+        model=v1.model, actor=compliance, data={"provider": "azure"}, reason="OpenAI takes no new jobs after 2027-01-06"
+    )
+    v2 = services.version_register(model=v1.model, actor=engineer, **version_payload(version="v2"))
+
+    (first, first_md, _), (second, _, second_pdf) = card(v1), card(v2)
+
+    assert (first["version"]["Provider"], second["version"]["Provider"]) == ("OpenAI", "Azure OpenAI")
+    assert "OpenAI" in first_md and "Azure OpenAI" not in first_md
+    assert "Provider Azure OpenAI" in second_pdf
