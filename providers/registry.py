@@ -44,6 +44,13 @@ def missing_setting(name: str) -> str | None:
     raise ProviderRejected(f"Unknown provider {str(name)[:40]!r}.", code="unknown_provider")
 
 
+def provider_traits(name: str) -> ModuleType:
+    """The module for provider `name`, to read what it is like (NEEDS_DEPLOYMENT...), without calling it."""
+    if name not in _MODULES:
+        raise ProviderRejected(f"Unknown provider {str(name)[:40]!r}.", code="unknown_provider")
+    return _MODULES[name]
+
+
 def provider_api(name: str) -> ModuleType:
     """The module for provider `name` ("openai", "azure"); ProviderNotConfigured if it cannot be called."""
     setting = missing_setting(name)

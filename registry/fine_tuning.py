@@ -41,7 +41,7 @@ from providers.base import (
     ProviderUnavailable,
     ServingDeployment,
 )
-from providers.registry import configured_providers, provider_api
+from providers.registry import configured_providers, provider_api, provider_traits
 from registry import runway
 from registry.models import (
     JOB_RANK,
@@ -62,9 +62,6 @@ METADATA_KEY = "fineprint_instance"
 # A call that fails without saying when to retry (a server error, a dropped connection) is tried
 # this many times in a tick; then the provider's turn ends and the next tick tries again.
 ATTEMPTS = 3
-# The providers whose fine-tuned models serve only once deployed (their module's NEEDS_DEPLOYMENT;
-# a test keeps the two in step). Read without calling the provider, so the gate needs no setting.
-NEEDS_DEPLOYMENT = frozenset({Provider.AZURE})
 
 T = TypeVar("T")
 
@@ -81,8 +78,8 @@ def provider_label(provider: str) -> str:
 
 
 def needs_deployment(provider: str) -> bool:
-    """Whether the provider serves a fine-tuned model only once it is deployed (Azure)."""
-    return provider in NEEDS_DEPLOYMENT
+    """Whether the provider serves a fine-tuned model only once it is deployed (Azure); read, not called."""
+    return provider_traits(provider).NEEDS_DEPLOYMENT
 
 
 def provider_for(provider: str) -> ModuleType:
