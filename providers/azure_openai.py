@@ -39,9 +39,7 @@ import openai
 from django.conf import settings
 
 from providers.base import (
-    Checkpoint,
     DeploymentState,
-    Job,
     ModelInfo,
     ProviderNotConfigured,
     ProviderRejected,
@@ -51,7 +49,7 @@ from providers.base import (
 
 # The SDK objects Azure returns have OpenAI's shapes: the mapping and the error translation are
 # shared with openai_api rather than copied.
-from providers.openai_api import _checkpoint, _job, _retry_after, _scrub, _translated, _when
+from providers.openai_api import FineTuningCalls, _retry_after, _scrub, _translated, _when
 
 NAME = "azure"
 LABEL = "Azure OpenAI"
@@ -103,75 +101,15 @@ def client() -> openai.AzureOpenAI:
 # --- files and jobs --------------------------------------------------------------------------
 
 
-def file_upload(*, filename: str, content: bytes, purpose: str = "fine-tune") -> str:
-    with _translated(LABEL):
-        return client().files.create(file=(filename, content), purpose=purpose).id
-
-
-def job_create(
-    *,
-    model: str,
-    training_file: str,
-    validation_file: str | None = None,
-    suffix: str | None = None,
-    metadata: dict[str, str] | None = None,
-    hyperparameters: dict | None = None,
-    method: dict | None = None,
-    seed: int | None = None,
-) -> Job:
-    params: dict[str, Any] = {"model": model, "training_file": training_file}
-    optional = {
-        "validation_file": validation_file,
-        "suffix": suffix,
-        "metadata": metadata,
-        "hyperparameters": hyperparameters,
-        "method": method,
-        "seed": seed,
-    }
-    params.update({name: value for name, value in optional.items() if value is not None})
-    with _translated(LABEL):
-        return _job(client().fine_tuning.jobs.create(**params))
-
-
-def job_retrieve(job_id: str) -> Job:
-    with _translated(LABEL):
-        return _job(client().fine_tuning.jobs.retrieve(job_id))
-
-
-def jobs_page(
-    *, metadata: dict[str, str] | None = None, after: str | None = None, limit: int = 100
-) -> tuple[list[Job], bool]:
-    """One page of jobs, newest first; the bool says whether another page follows.
-
-    Azure cannot filter by metadata: with `metadata`, the page is filtered here (see the
-    module docstring), still one request.
-    """
-    params: dict[str, Any] = {"limit": limit}
-    if after:
-        params["after"] = after
-    with _translated(LABEL):
-        page = client().fine_tuning.jobs.list(**params)
-        jobs = [_job(raw) for raw in page.data]
-    if metadata:
-        jobs = [job for job in jobs if all(job.metadata.get(k) == v for k, v in metadata.items())]
-    return jobs, bool(page.has_more)
-
-
-def job_cancel(job_id: str) -> Job:
-    with _translated(LABEL):
-        return _job(client().fine_tuning.jobs.cancel(job_id))
-
-
-def job_checkpoints(job_id: str) -> list[Checkpoint]:
-    with _translated(LABEL):
-        page = client().fine_tuning.jobs.checkpoints.list(job_id, limit=100)
-        return [_checkpoint(raw) for raw in page.data]
-
-
-def job_events(job_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
-    with _translated(LABEL):
-        page = client().fine_tuning.jobs.list_events(job_id, limit=limit)
-        return [{"at": _when(e.created_at), "level": e.level, "message": _scrub(e.message)} for e in page.data]
+# The calls are OpenAI's, over the Azure client; the job list cannot filter by metadata.
+_calls = FineTuningCalls(lambda: client(), label=LABEL, filters_by_metadata=FILTERS_BY_METADATA)
+file_upload = _calls.file_upload
+job_create = _calls.job_create
+job_retrieve = _calls.job_retrieve
+jobs_page = _calls.jobs_page
+job_cancel = _calls.job_cancel
+job_checkpoints = _calls.job_checkpoints
+job_events = _calls.job_events
 
 
 # --- models ------------------------------------------------------------------------------------

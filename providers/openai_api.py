@@ -10,7 +10,7 @@ outside this module depends on the SDK's types.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
@@ -139,70 +139,96 @@ def _checkpoint(raw) -> Checkpoint:
     )
 
 
-def file_upload(*, filename: str, content: bytes, purpose: str = "fine-tune") -> str:
-    with _translated():
-        return client().files.create(file=(filename, content), purpose=purpose).id
+class FineTuningCalls:
+    """The fine-tuning calls, over the SDK: OpenAI's and Azure's clients answer them with the same shapes.
+
+    Each provider module binds one to its own client factory and name (`file_upload =
+    _calls.file_upload`, ...), so the two modules share every call and differ only where the
+    providers do: the client, and whether the job list filters by metadata on the server.
+    """
+
+    def __init__(self, client_factory: Callable[[], openai.OpenAI], *, label: str, filters_by_metadata: bool):
+        self._client = client_factory
+        self._label = label
+        self._filters_by_metadata = filters_by_metadata
+
+    def file_upload(self, *, filename: str, content: bytes, purpose: str = "fine-tune") -> str:
+        with _translated(self._label):
+            return self._client().files.create(file=(filename, content), purpose=purpose).id
+
+    def job_create(
+        self,
+        *,
+        model: str,
+        training_file: str,
+        validation_file: str | None = None,
+        suffix: str | None = None,
+        metadata: dict[str, str] | None = None,
+        hyperparameters: dict | None = None,
+        method: dict | None = None,
+        seed: int | None = None,
+    ) -> Job:
+        params: dict[str, Any] = {"model": model, "training_file": training_file}
+        optional = {
+            "validation_file": validation_file,
+            "suffix": suffix,
+            "metadata": metadata,
+            "hyperparameters": hyperparameters,
+            "method": method,
+            "seed": seed,
+        }
+        params.update({name: value for name, value in optional.items() if value is not None})
+        with _translated(self._label):
+            return _job(self._client().fine_tuning.jobs.create(**params))
+
+    def job_retrieve(self, job_id: str) -> Job:
+        with _translated(self._label):
+            return _job(self._client().fine_tuning.jobs.retrieve(job_id))
+
+    def jobs_page(
+        self, *, metadata: dict[str, str] | None = None, after: str | None = None, limit: int = 100
+    ) -> tuple[list[Job], bool]:
+        """One page of jobs, newest first; the bool says whether another page follows.
+
+        Where the provider cannot filter by metadata (Azure), the page is filtered here: still
+        one request, but a page may hold fewer jobs than `limit`.
+        """
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        if metadata and self._filters_by_metadata:
+            params["metadata"] = metadata
+        with _translated(self._label):
+            page = self._client().fine_tuning.jobs.list(**params)
+            jobs = [_job(raw) for raw in page.data]
+        if metadata and not self._filters_by_metadata:
+            jobs = [job for job in jobs if all(job.metadata.get(k) == v for k, v in metadata.items())]
+        return jobs, bool(page.has_more)
+
+    def job_cancel(self, job_id: str) -> Job:
+        with _translated(self._label):
+            return _job(self._client().fine_tuning.jobs.cancel(job_id))
+
+    def job_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        with _translated(self._label):
+            page = self._client().fine_tuning.jobs.checkpoints.list(job_id, limit=100)
+            return [_checkpoint(raw) for raw in page.data]
+
+    def job_events(self, job_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        with _translated(self._label):
+            page = self._client().fine_tuning.jobs.list_events(job_id, limit=limit)
+            return [{"at": _when(e.created_at), "level": e.level, "message": _scrub(e.message)} for e in page.data]
 
 
-def job_create(
-    *,
-    model: str,
-    training_file: str,
-    validation_file: str | None = None,
-    suffix: str | None = None,
-    metadata: dict[str, str] | None = None,
-    hyperparameters: dict | None = None,
-    method: dict | None = None,
-    seed: int | None = None,
-) -> Job:
-    params: dict[str, Any] = {"model": model, "training_file": training_file}
-    optional = {
-        "validation_file": validation_file,
-        "suffix": suffix,
-        "metadata": metadata,
-        "hyperparameters": hyperparameters,
-        "method": method,
-        "seed": seed,
-    }
-    params.update({name: value for name, value in optional.items() if value is not None})
-    with _translated():
-        return _job(client().fine_tuning.jobs.create(**params))
-
-
-def job_retrieve(job_id: str) -> Job:
-    with _translated():
-        return _job(client().fine_tuning.jobs.retrieve(job_id))
-
-
-def jobs_page(
-    *, metadata: dict[str, str] | None = None, after: str | None = None, limit: int = 100
-) -> tuple[list[Job], bool]:
-    """One page of jobs, newest first; the bool says whether another page follows."""
-    params: dict[str, Any] = {"limit": limit}
-    if after:
-        params["after"] = after
-    if metadata:
-        params["metadata"] = metadata
-    with _translated():
-        page = client().fine_tuning.jobs.list(**params)
-        return [_job(raw) for raw in page.data], bool(page.has_more)
-
-
-def job_cancel(job_id: str) -> Job:
-    with _translated():
-        return _job(client().fine_tuning.jobs.cancel(job_id))
-
-
-def job_checkpoints(job_id: str) -> list[Checkpoint]:
-    with _translated():
-        page = client().fine_tuning.jobs.checkpoints.list(job_id, limit=100)
-        return [_checkpoint(raw) for raw in page.data]
-
-
-def job_events(job_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
-    with _translated():
-        page = client().fine_tuning.jobs.list_events(job_id, limit=limit)
-        return [{"at": _when(e.created_at), "level": e.level, "message": _scrub(e.message)} for e in page.data]
+# The module's client is looked up at each call (tests point the settings at a fake server).
+_calls = FineTuningCalls(lambda: client(), label=LABEL, filters_by_metadata=FILTERS_BY_METADATA)
+file_upload = _calls.file_upload
+job_create = _calls.job_create
+job_retrieve = _calls.job_retrieve
+jobs_page = _calls.jobs_page
+job_cancel = _calls.job_cancel
+job_checkpoints = _calls.job_checkpoints
+job_events = _calls.job_events
 
 
 def _shutdown_date(raw) -> date | None:
