@@ -16,7 +16,8 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TypeVar
@@ -96,6 +97,24 @@ def _not_configured(exc: ProviderNotConfigured) -> ValidationFailed:
         fields={"provider": [f"{exc.setting} is not set."]},
         extra={"provider": exc.provider, "setting": exc.setting},
     )
+
+
+@contextmanager
+def _answered_for_a_person(*, bad_input_field: str | None = None, retry: str = "Try again later.") -> Iterator[None]:
+    """A provider call someone is waiting on: its errors as the API's (400, 502, 503), never a 500.
+
+    With `bad_input_field`, a 400 from the provider is a 400 on that field (what was sent was refused).
+    """
+    try:
+        yield
+    except ProviderNotConfigured as exc:
+        raise _not_configured(exc) from None
+    except ProviderUnavailable as exc:
+        raise UpstreamUnavailable(f"{exc.message} {retry}") from None
+    except ProviderRejected as exc:
+        if bad_input_field and exc.status == 400:
+            raise ValidationFailed(exc.message, fields={bad_input_field: [exc.message]}) from None
+        raise UpstreamRejected(exc.message) from None
 
 
 def job_metadata(version: ModelVersion) -> dict[str, str]:
@@ -536,7 +555,7 @@ def version_fine_tune_launch(
         _check_hash(training, version.training_file_sha256, "training_file")
         if validation is not None:
             _check_hash(validation, version.validation_file_sha256, "validation_file")
-        try:
+        with _answered_for_a_person(bad_input_field="provider", retry="Nothing was recorded; try again later."):
             training_id = training.file_id or api.file_upload(filename=training.filename, content=training.content)
             validation_id = None
             if validation is not None:
@@ -553,14 +572,6 @@ def version_fine_tune_launch(
                 method=method,
                 seed=seed,
             )
-        except ProviderNotConfigured as exc:
-            raise _not_configured(exc) from None
-        except ProviderUnavailable as exc:
-            raise UpstreamUnavailable(f"{exc.message} Nothing was recorded; try again later.") from None
-        except ProviderRejected as exc:
-            if exc.status == 400:
-                raise ValidationFailed(exc.message, fields={"provider": [exc.message]}) from None
-            raise UpstreamRejected(exc.message) from None
         version.provider_job_id = job.id
         version.training_file_id = training_id
         version.validation_file_id = validation_id or ""
@@ -575,43 +586,6 @@ def version_fine_tune_launch(
         )
         version.save()
         return version
-
-
-# --- Cancelling, events -----------------------------------------------------------------------
-
-
-def version_fine_tune_cancel(*, version: ModelVersion, actor) -> ModelVersion:
-    """Ask the version's provider to cancel its job, and record what it answers (a job that ended stays ended)."""
-    if not version.provider_job_id:
-        raise Conflict(f"Version '{version.version}' has no fine-tune job to cancel.")
-    if version.job_status in JOB_TERMINAL:
-        raise Conflict(f"The job of version '{version.version}' has already ended ({version.job_status}).")
-    api = provider_for(version.provider)
-    try:
-        job = api.job_cancel(version.provider_job_id)
-    except ProviderNotConfigured as exc:
-        raise _not_configured(exc) from None
-    except ProviderUnavailable as exc:
-        raise UpstreamUnavailable(f"{exc.message} Try again later.") from None
-    except ProviderRejected as exc:
-        raise UpstreamRejected(exc.message) from None
-    version_job_apply(version_id=version.pk, job=job, actor=actor)
-    return ModelVersion.objects.get(pk=version.pk)
-
-
-def version_job_events(*, version: ModelVersion, limit: int = 20) -> list[dict]:
-    """The latest events of the version's job, as its provider tells them (newest first); [] without a job."""
-    if not version.provider_job_id:
-        return []
-    api = provider_for(version.provider)
-    try:
-        return api.job_events(version.provider_job_id, limit=limit)
-    except ProviderNotConfigured as exc:
-        raise _not_configured(exc) from None
-    except ProviderUnavailable as exc:
-        raise UpstreamUnavailable(f"{exc.message} Try again later.") from None
-    except ProviderRejected as exc:
-        raise UpstreamRejected(exc.message) from None
 
 
 # --- Serving deployment (Azure) -------------------------------------------------------------
@@ -639,16 +613,8 @@ def version_serving_deploy(*, version: ModelVersion, actor, name: str) -> ModelV
     if version.serving_deployment == name and version.serving_deployment_state in SERVING_LIVE:
         return version
     api = provider_for(version.provider)
-    try:
+    with _answered_for_a_person(bad_input_field="name", retry="Nothing was recorded; try again later."):
         deployment = api.deployment_create(name=name, model=version.fine_tuned_model)
-    except ProviderNotConfigured as exc:
-        raise _not_configured(exc) from None
-    except ProviderUnavailable as exc:
-        raise UpstreamUnavailable(f"{exc.message} Nothing was recorded; try again later.") from None
-    except ProviderRejected as exc:
-        if exc.status == 400:
-            raise ValidationFailed(exc.message, fields={"name": [exc.message]}) from None
-        raise UpstreamRejected(exc.message) from None
     with transaction.atomic():
         version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
         _refuse_undeployable(version)
