@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "reports",
     "providers",
     "lifecycle",
+    "datasets",
     "django_celery_beat",
     "axes",
 ]
@@ -230,6 +231,16 @@ SPECTACULAR_SETTINGS = {
         "ImpactEnum": "risks.scoring.Impact",
     },
 }
+
+# --- Datasets (docs/datasets.md) ---------------------------------------------------------
+# The largest dataset an upload may send, in bytes (default 512 MiB); over it, 413. The file is
+# streamed to a temporary file while its SHA-256 is computed, never held in memory whole.
+DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
+# Keep each uploaded file after its check (default off: training sets often hold personal data;
+# what is kept is the report and, for golden sets, fingerprints).
+DATASET_KEEP_FILES = env_bool("DATASET_KEEP_FILES", False)
+# Where uploads wait for their check (and stay, with DATASET_KEEP_FILES): shared by web and worker.
+DATASET_STORAGE = Path(env_str("DATASET_STORAGE", str(VAR_DIR / "datasets")))
 
 # --- Release gates -----------------------------------------------------------------------
 # The gate of a model that has no policy of its own (registry.gates).

@@ -55,6 +55,8 @@ RISK_RECORDS = (
     "incidentexample",
 )
 
+DATASET_RECORDS = ("dataset", "datasetcheck", "pricerow", "checkpolicy", "datasetoverride")
+
 # Everyone manages their own tokens in the admin (if they are staff); the admin shows
 # them only their own (core.admin.ApiTokenAdmin).
 OWN_TOKENS = {"apitoken": ["view", "add", "change"]}
@@ -77,6 +79,15 @@ ROLE_PERMISSIONS = {
         "providers": {"webhookreceipt": ["view"]},
         # Entries come from the provider; compliance corrects a date or a replacement, with a reason.
         "lifecycle": {"providermodel": ["view", "change"], "cataloguesync": ["view"]},
+        # Compliance sets the price table and the check policy (new versions only) and overrides
+        # a dataset's blocking findings, each with a reason; it uploads datasets like engineers.
+        "datasets": {
+            "dataset": ["view", "add"],
+            "datasetcheck": ["view"],
+            "pricerow": ["view", "add", "change"],
+            "checkpolicy": ["view", "add"],
+            "datasetoverride": ["view", "add"],
+        },
         "risks": {
             "runwayrisk": ["view"],
             "runwaynotice": ["view"],
@@ -107,6 +118,7 @@ ROLE_PERMISSIONS = {
             "checkpoint": ["view"],
         },
         "lifecycle": {"providermodel": ["view"]},
+        "datasets": {name: ["view"] for name in DATASET_RECORDS},
         "risks": {name: ["view"] for name in RISK_RECORDS},
         "reports": {"report": ["view"], "reportrevision": ["view"], "delivery": ["view"]},
     },
@@ -119,6 +131,8 @@ ROLE_PERMISSIONS = {
             "checkpoint": ["view"],
         },
         "lifecycle": {"providermodel": ["view"]},
+        # Engineers upload datasets (API and admin) and read every record of them.
+        "datasets": {**{name: ["view"] for name in DATASET_RECORDS}, "dataset": ["view", "add"]},
         "risks": {name: ["view"] for name in RISK_RECORDS},
     },
 }
