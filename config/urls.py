@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("risks.api.urls")),
     path("api/v1/", include("reports.api.urls")),
+    path("api/v1/", include("datasets.api.urls")),
     path("webhooks/openai/", openai_webhook, name="openai-webhook"),
     re_path(r"^api/", api_not_found),
 ]
