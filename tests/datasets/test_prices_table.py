@@ -46,11 +46,15 @@ def test_the_longest_matching_base_model_prices_a_snapshot(db, base_model, expec
 
 def test_a_later_row_takes_over_from_its_date(compliance):
     services.price_row_save(
-        row=PriceRow(base_model="gpt-4.1-mini", usd_per_million_training_tokens="4.00", effective_from=date(2026, 3, 1)),
+        row=PriceRow(
+            base_model="gpt-4.1-mini", usd_per_million_training_tokens="4.00", effective_from=date(2026, 3, 1)
+        ),
         actor=compliance,
         reason="Price cut announced",
     )
-    assert selectors.price_in_force(base_model="gpt-4.1-mini", on=date(2026, 2, 28)).usd_per_million_training_tokens == 5
+    assert (
+        selectors.price_in_force(base_model="gpt-4.1-mini", on=date(2026, 2, 28)).usd_per_million_training_tokens == 5
+    )
     assert selectors.price_in_force(base_model="gpt-4.1-mini", on=date(2026, 3, 1)).usd_per_million_training_tokens == 4
     assert selectors.price_in_force(base_model="gpt-4.1-mini", on=date(2025, 1, 1)) is None
 
