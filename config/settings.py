@@ -229,6 +229,8 @@ SPECTACULAR_SETTINGS = {
         "LevelEnum": "risks.scoring.Band",
         "LikelihoodEnum": "risks.scoring.Likelihood",
         "ImpactEnum": "risks.scoring.Impact",
+        "DatasetKindEnum": "datasets.models.DatasetKind",
+        "DatasetCheckStatusEnum": "datasets.models.CheckStatus",
     },
 }
 
