@@ -242,7 +242,7 @@ DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 512 * 1024 * 1024, minimum=1024
 # what is kept is the report and, for golden sets, fingerprints).
 DATASET_KEEP_FILES = env_bool("DATASET_KEEP_FILES", False)
 # Where uploads wait for their check (and stay, with DATASET_KEEP_FILES): shared by web and worker.
-DATASET_STORAGE = Path(env_str("DATASET_STORAGE", str(VAR_DIR / "datasets")))
+DATASET_STORAGE = Path(env_str("DATASET_STORAGE", "") or VAR_DIR / "datasets")  # empty: the default too
 
 # --- Release gates -----------------------------------------------------------------------
 # The gate of a model that has no policy of its own (registry.gates).
