@@ -1,0 +1,283 @@
+"""Datasets in the admin: the list, each dataset's report and progress, the upload form, prices, policy, overrides.
+
+Every write goes through datasets.services: the upload form calls the same `dataset_upload` as the
+API; prices, policy versions and overrides ask for a reason (or a justification) and are refused
+to anyone but Compliance by the service as well as by the permissions.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReasonForm
+from core.errors import ApplicationError
+from core.roles import Role, has_role
+from datasets import selectors, services
+from datasets.checks import default_policy
+from datasets.models import (
+    OPEN_CHECK_STATUSES,
+    CheckPolicy,
+    Dataset,
+    DatasetCheck,
+    DatasetKind,
+    DatasetOverride,
+    PriceRow,
+)
+
+
+class DatasetUploadForm(forms.Form):
+    file = forms.FileField(help_text="A JSONL file; it is hashed as it is stored.")
+    kind = forms.ChoiceField(choices=DatasetKind.choices)
+    base_model = forms.CharField(max_length=200, help_text="e.g. gpt-4.1-mini-2025-04-14")
+    golden = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional: SHA-256 of golden datasets to check leakage against, one per line.",
+    )
+
+
+class DatasetOverrideForm(forms.Form):
+    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+
+
+def _progress_bar(status: str | None, progress: int | None):
+    if status is None:
+        return "-"
+    value = progress or 0
+    colour = {"failed": "#c62828", "done": "#2e7d32"}.get(status, "#1565c0")
+    return format_html(
+        '<div title="{}" style="width:120px;background:#eee;border-radius:3px">'
+        '<div style="width:{}%;background:{};color:#fff;padding:0 4px;border-radius:3px;white-space:nowrap">'
+        "{} {}%</div></div>",
+        status,
+        value,
+        colour,
+        status,
+        value,
+    )
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ["short_sha", "kind", "base_model", "size_bytes", "uploaded_by", "uploaded_at", "state", "blocking"]
+    list_filter = ["kind", "base_model"]
+    search_fields = ["sha256"]
+    change_form_template = "admin/datasets/dataset/change_form.html"
+    change_list_template = "admin/datasets/dataset/change_list.html"
+    readonly_fields = [
+        "sha256",
+        "kind",
+        "base_model",
+        "size_bytes",
+        "uploaded_by",
+        "uploaded_at",
+        "file_path",
+        "blocking",
+        "warnings",
+        "checked_at",
+        "policy_version",
+    ]
+    exclude = ["report", "fingerprint"]
+
+    def get_queryset(self, request):
+        return selectors.dataset_list()
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a dataset is its bytes: nothing to edit
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="SHA-256")
+    def short_sha(self, obj) -> str:
+        return obj.sha256[:16] + "…"
+
+    @admin.display(description="Check")
+    def state(self, obj):
+        return _progress_bar(getattr(obj, "check_status", None), getattr(obj, "check_progress", None))
+
+    def get_urls(self):
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="datasets_dataset_upload"),
+            path(
+                "<path:object_id>/override/",
+                self.admin_site.admin_view(self.override_view),
+                name="datasets_dataset_override",
+            ),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:datasets_dataset_upload"))
+
+    def upload_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = DatasetUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            goldens = [line.strip() for line in form.cleaned_data["golden"].split() if line.strip()]
+            try:
+                result = services.dataset_upload(
+                    upload=form.cleaned_data["file"],
+                    kind=form.cleaned_data["kind"],
+                    base_model=form.cleaned_data["base_model"],
+                    goldens=goldens,
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                for field, reasons in exc.fields.items():
+                    form.add_error(field if field in form.fields else None, " ".join(reasons))
+                if not exc.fields:
+                    form.add_error(None, exc.message)
+            else:
+                word = "queued its check" if result.check else "is a dataset already"
+                self.message_user(request, f"Uploaded: {result.dataset.sha256} {word}.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:datasets_dataset_change", args=[result.dataset.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload a dataset",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/datasets/dataset/upload.html", context)
+
+    def override_view(self, request, object_id):
+        dataset = get_object_or_404(Dataset, pk=object_id)
+        if not (has_role(request.user, Role.COMPLIANCE) and request.user.has_perm("datasets.add_datasetoverride")):
+            raise PermissionDenied
+        form = DatasetOverrideForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.dataset_override_create(
+                    dataset=dataset, justification=form.cleaned_data["justification"], actor=request.user
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, "Override recorded.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:datasets_dataset_change", args=[dataset.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Override the blocking findings of {dataset}",
+            "form": form,
+            "dataset": dataset,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/datasets/dataset/override.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        dataset = get_object_or_404(selectors.dataset_list(), pk=object_id)
+        report = dataset.report or {}
+        findings = report.get("findings") or []
+        extra = {
+            "dataset": dataset,
+            "report": report,
+            "findings": findings[:500],
+            "findings_truncated": max(0, len(findings) - 500),
+            "summary": _summary(report),
+            "check_bar": _progress_bar(dataset.check_status, dataset.check_progress),
+            "running": getattr(dataset, "check_status", None) in OPEN_CHECK_STATUSES,
+            "overrides": dataset.overrides.select_related("created_by").order_by("-created_at"),
+            "can_override": has_role(request.user, Role.COMPLIANCE)
+            and request.user.has_perm("datasets.add_datasetoverride"),
+            "latest_check": selectors.dataset_latest_check(dataset=dataset),
+        }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+
+def _summary(report: dict) -> list[tuple[str, str]]:
+    """The report's headline figures as (label, value) rows, for the dataset page."""
+    if not report:
+        return []
+    tokens = report.get("tokens") or {}
+    cost = report.get("cost") or {}
+    leakage = report.get("leakage") or {}
+    rows = [
+        ("Examples", report.get("examples")),
+        ("Blocking findings", report.get("blocking")),
+        ("Warnings", report.get("warnings")),
+        ("Tokens (total)", tokens.get("total")),
+        ("Tokens per example (p50 / p95 / max)", f"{tokens.get('p50')} / {tokens.get('p95')} / {tokens.get('max')}"),
+        ("Epochs (default)", cost.get("epochs")),
+        ("Billed tokens", cost.get("billed_tokens")),
+        ("Estimated cost (USD)", cost.get("usd")),
+        ("Golden prompts leaked (exact / near)", f"{leakage.get('exact')} / {leakage.get('near')}"),
+    ]
+    return [(label, "-" if value in (None, "None / None", "None / None / None") else value) for label, value in rows]
+
+
+@admin.register(DatasetCheck)
+class DatasetCheckAdmin(ReadOnlyAdmin):
+    list_display = ["dataset", "status", "progress", "requested_by", "created_at", "finished_at"]
+    list_filter = ["status"]
+    list_select_related = ["dataset", "requested_by"]
+
+
+@admin.register(PriceRow)
+class PriceRowAdmin(AuditedAdmin):
+    """Compliance adds and corrects prices, each with a reason kept in the row's history."""
+
+    list_display = ["provider", "base_model", "usd_per_million_training_tokens", "effective_from", "source"]
+    list_filter = ["provider", "base_model"]
+
+    def save_model(self, request, obj, form, change):
+        services.price_row_save(row=obj, actor=request.user, reason=form.cleaned_data["change_reason"])
+
+
+class CheckPolicyForm(ReasonForm):
+    class Meta:
+        model = CheckPolicy
+        fields = ["rules"]
+
+
+@admin.register(CheckPolicy)
+class CheckPolicyAdmin(AuditedAdmin):
+    """Versions of the check policy: a change is a new version (add), never an edit."""
+
+    form = CheckPolicyForm
+    list_display = ["version", "created_by", "created_at", "reason"]
+    readonly_fields = ["version", "created_by", "created_at", "reason"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_changeform_initial_data(self, request):
+        return {"rules": {k: v for k, v in selectors.policy_in_force().items() if k != "version"} or default_policy()}
+
+    def save_model(self, request, obj, form, change):
+        created = services.check_policy_create(
+            rules=form.cleaned_data["rules"], reason=form.cleaned_data["change_reason"], actor=request.user
+        )
+        obj.pk = created.pk
+        obj.version = created.version
+
+    def get_fields(self, request, obj=None):
+        return ["rules", "change_reason"] if obj is None else ["version", "rules", "reason", "created_by"]
+
+
+@admin.register(DatasetOverride)
+class DatasetOverrideAdmin(AuditedAdmin):
+    """Overrides are created from a dataset's page (with a justification); listed here, never edited."""
+
+    list_display = ["dataset", "created_by", "created_at", "blocking_at_override", "justification"]
+    list_select_related = ["dataset", "created_by"]
+    readonly_fields = ["dataset", "justification", "blocking_at_override", "report_checked_at", "created_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # from the dataset's page, where the findings are in view
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def overrides_html(dataset: Dataset):
+    """The overrides of a dataset as an HTML list (for pages that show them beside other records)."""
+    rows = dataset.overrides.select_related("created_by").order_by("-created_at")
+    return format_html_join("", "<li>{} — {}: {}</li>", ((r.created_at, r.created_by, r.justification) for r in rows))
