@@ -67,7 +67,9 @@ def test_the_page_shows_the_report_and_its_findings(admin_client_of, compliance,
             "examples": 9,
             "blocking": 1,
             "warnings": 0,
-            "findings": [{"code": "too_few_examples", "severity": "blocking", "line": None, "excerpt": "", "detail": "9"}],
+            "findings": [
+                {"code": "too_few_examples", "severity": "blocking", "line": None, "excerpt": "", "detail": "9"}
+            ],
         },
     )
     page = admin_client_of(compliance).get(reverse("admin:datasets_dataset_change", args=[dataset.pk]))
