@@ -64,10 +64,9 @@ class Dataset(models.Model):
             models.CheckConstraint(condition=models.Q(kind__in=DatasetKind.values), name="dataset_kind"),
         ]
         indexes = [
-            # The API's list filtered by kind and base model, newest first (cursor on uploaded_at, id).
-            models.Index(fields=["kind", "base_model", "-uploaded_at"], name="dataset_kind_base_recent"),
-            # The list unfiltered, newest first.
-            models.Index(fields=["-uploaded_at", "-id"], name="dataset_recent"),
+            # The API's list filtered by kind and base model, newest first (its cursor pages on -id; the
+            # unfiltered list walks the primary key).
+            models.Index(fields=["kind", "base_model", "-id"], name="dataset_kind_base_newest"),
         ]
 
     def __str__(self) -> str:
