@@ -250,6 +250,9 @@ FINEPRINT_DEFAULT_GATE_RULES = [
     {"metric": "win_rate", "min": 0.55},
     {"metric": "refusal_rate", "min": 0.02, "max": 0.08},
     {"metric": "p95_latency_ms", "max": 1200},
+    # The version's data as the datasets app checked it (registry.gates, docs/datasets.md).
+    {"metric": "dataset_check"},
+    {"metric": "golden_leakage", "max": 0},
 ]
 
 # --- Audit trail ------------------------------------------------------------------

@@ -14,6 +14,13 @@ fails it, so promoting it needs an approver's override justification.
 A version whose provider serves a fine-tuned model only once deployed (Azure) also gets a
 rule `serving_deployment`, before the lifecycle rule: it fails unless the version's
 deployment is `succeeded`. OpenAI versions do not get it.
+
+Two rules judge the version's data, as the datasets app checked it (registry.data_cards):
+`{"metric": "dataset_check"}` fails while a training or validation file the version names has
+blocking findings (unless Compliance overrode them for that report), and
+`{"metric": "golden_leakage", "max": 0}` fails when more than `max` golden-set prompts leaked
+into that data. Data never checked is missing evidence, like an unmeasured metric; so is
+leakage never compared against a golden set the version's evaluations cite.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from django.db import IntegrityError, transaction
 from core.audit import mark_change
 from core.errors import Conflict, ValidationFailed
 from lifecycle.selectors import Runway
+from registry.data_cards import DataFile, version_data_files
 from registry.fine_tuning import needs_deployment
 from registry.metrics import METRIC_NAME
 from registry.models import (
@@ -44,6 +52,9 @@ MAX_RULES = 50
 PASS, FAIL, MISSING = "pass", "fail", "missing"
 LIFECYCLE = "lifecycle"
 SERVING_DEPLOYMENT = "serving_deployment"
+DATASET_CHECK = "dataset_check"
+GOLDEN_LEAKAGE = "golden_leakage"
+DATA_RULES = (DATASET_CHECK, GOLDEN_LEAKAGE)
 
 
 def rules_errors(rules: Any) -> dict[str, list[str]]:
@@ -63,6 +74,9 @@ def rules_errors(rules: Any) -> dict[str, list[str]]:
             errors[where] = [f"Unknown keys: {', '.join(sorted(unknown))}."]
             continue
         metric = rule.get("metric")
+        if metric in DATA_RULES:
+            errors.update(_data_rule_errors(rule, where))
+            continue
         if not isinstance(metric, str) or not METRIC_NAME.match(metric):
             errors[f"{where}.metric"] = ["A metric name, e.g. win_rate."]
         bounds = {k: rule[k] for k in ("min", "max") if k in rule}
@@ -82,7 +96,24 @@ def rules_errors(rules: Any) -> dict[str, list[str]]:
     return errors
 
 
+def _data_rule_errors(rule: dict, where: str) -> dict[str, list[str]]:
+    if rule["metric"] == DATASET_CHECK:
+        if set(rule) != {"metric"}:
+            return {where: ['Exactly {"metric": "dataset_check"}: no blocking finding is ever tolerated.']}
+        return {}
+    if set(rule) != {"metric", "max"}:
+        return {where: ['Exactly {"metric": "golden_leakage", "max": N}, N leaked items tolerated.']}
+    value = rule["max"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return {f"{where}.max": ["A whole number of leaked items, 0 or more."]}
+    return {}
+
+
 def describe(rule: dict) -> str:
+    if rule["metric"] == DATASET_CHECK:
+        return f"{DATASET_CHECK}: no blocking finding in the version's data"
+    if rule["metric"] == GOLDEN_LEAKAGE:
+        return f"{GOLDEN_LEAKAGE}: at most {rule['max']} golden-set prompts leaked into the version's data"
     name = f"{rule['metric']} per intent" if rule.get("per_intent") else rule["metric"]
     if "min" in rule and "max" in rule:
         return f"{name} within [{rule['min']:g}, {rule['max']:g}]"
@@ -165,11 +196,104 @@ def gate_evaluate(version: ModelVersion, *, runway: Runway | None = None) -> Gat
     policy = policy_in_effect(version.model)
     evaluations = list(EvaluationResult.objects.filter(version=version).order_by("-ran_at", "-id"))
     production = _production_label(version)
-    results = [rule_judge(rule, evaluations, production) for rule in policy.rules]
+    files = version_data_files(version) if any(r.get("metric") in DATA_RULES for r in policy.rules) else []
+    results = []
+    for rule in policy.rules:
+        if rule["metric"] == DATASET_CHECK:
+            results.append(dataset_check_judge(files))
+        elif rule["metric"] == GOLDEN_LEAKAGE:
+            results.append(golden_leakage_judge(rule, files, evaluations))
+        else:
+            results.append(rule_judge(rule, evaluations, production))
     if needs_deployment(version.provider):
         results.append(serving_deployment_judge(version))
     results.append(lifecycle_judge(runway if runway is not None else versions_runway([version])[version.pk]))
     return GateResult(passed=all(r.outcome == PASS for r in results), policy=policy, rules=results)
+
+
+def _unchecked(files: list[DataFile]) -> str:
+    """Why files the version names have no report, and what to do; '' when every one has."""
+    reasons = []
+    for f in files:
+        if f.checked:
+            continue
+        where = f"The {f.role} file ({f.sha256[:12]}…)"
+        status = f.check.check_status if f.check else None
+        if f.check is None:
+            reasons.append(f"{where} was never checked: upload it to /api/v1/datasets/ to check it.")
+        elif status == "failed":
+            reasons.append(f"{where} could not be checked (its check failed): check it again.")
+        elif status:
+            reasons.append(f"{where} is still being checked ({status}, {f.check.check_progress or 0}%).")
+        else:
+            reasons.append(f"{where} was uploaded but never checked: check it.")
+    return " ".join(reasons)
+
+
+def dataset_check_judge(files: list[DataFile]) -> RuleResult:
+    """No blocking finding in the version's training or validation data; Compliance's override of a report passes.
+
+    The value is the number of blocking findings not overridden.
+    """
+    result = RuleResult(
+        rule=describe({"metric": DATASET_CHECK}), metric=DATASET_CHECK, outcome=MISSING, threshold={"max": 0}
+    )
+    result.detail = _unchecked(files)
+    if result.detail:
+        return result
+    parts, blocking = [], 0
+    for f in files:
+        check, role = f.check, f.role.capitalize()
+        if check.blocking == 0:
+            parts.append(f"{role}: no blocking finding ({check.warnings} warnings).")
+        elif check.overridden:
+            override = check.override
+            parts.append(
+                f"{role}: {check.blocking} blocking findings OVERRIDDEN by {override.by} on "
+                f"{override.at:%Y-%m-%d}: {override.justification}"
+            )
+        else:
+            blocking += check.blocking
+            codes = sorted({finding["code"] for finding in check.blocking_findings()})
+            parts.append(f"{role}: {check.blocking} blocking findings ({', '.join(codes)}).")
+    result.value = float(blocking)
+    result.outcome = PASS if blocking == 0 else FAIL
+    result.detail = " ".join(parts)
+    return result
+
+
+def golden_leakage_judge(rule: dict, files: list[DataFile], evaluations: list[EvaluationResult]) -> RuleResult:
+    """At most `max` golden-set prompts leaked into the version's data, compared against every golden set cited.
+
+    A golden set one of the version's evaluations cites but the check never compared against
+    leaves the leakage unknown: missing, naming it.
+    """
+    result = RuleResult(rule=describe(rule), metric=GOLDEN_LEAKAGE, outcome=MISSING, threshold={"max": rule["max"]})
+    result.detail = _unchecked(files)
+    if result.detail:
+        return result
+    cited = sorted({e.golden_set_sha256 for e in evaluations if e.golden_set_sha256})
+    uncompared = [f"{f.role} {sha[:12]}…" for f in files for sha in cited if sha not in f.check.goldens]
+    if uncompared:
+        result.detail = (
+            "Leakage unknown: the check never compared the data against golden sets the evaluations cite "
+            f"({', '.join(uncompared)}); upload each golden set (kind golden) and check the data again."
+        )
+        return result
+    total = sum(f.check.leaked for f in files)
+    result.value = float(total)
+    result.outcome = PASS if total <= rule["max"] else FAIL
+    counts = ", ".join(f"{f.role} {f.check.leaked}" for f in files)
+    against = (
+        f"{len(cited)} golden set{'s' if len(cited) != 1 else ''} the evaluations cite"
+        if cited
+        else ("no golden set (no evaluation cites one yet)")
+    )
+    result.detail = (
+        f"{total} leaked golden-set prompts, exact or near ({counts}), compared against {against}; "
+        f"at most {rule['max']} tolerated."
+    )
+    return result
 
 
 def serving_deployment_judge(version: ModelVersion) -> RuleResult:

@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from core.history import history_entries
 from lifecycle.selectors import Lookup, Runway, runways
+from registry.data_cards import data_card as data_card_block
+from registry.data_cards import data_checks
 from registry.metrics import METRIC_NAME
 from registry.models import (
     MODEL_NAME_PATTERN,
@@ -250,9 +252,11 @@ def evaluation_row(evaluation: EvaluationResult) -> dict:
 
 
 def version_row(version: ModelVersion) -> dict:
-    """A version as the row a list page reads (see VERSION_COLUMNS), its runway read if not attached."""
+    """A version as the row a list page reads (see VERSION_COLUMNS), its runway and data card read if not attached."""
     found = getattr(version, "runway", None)
+    hashes = (version.training_file_sha256, version.validation_file_sha256)
     return {
+        "data_card": data_card_block(*hashes, data_checks(hashes)),
         **{name: getattr(version, name) for name in VERSION_COLUMNS},
         "model_name": version.model.name,
         "created_by_username": _username(version.created_by),

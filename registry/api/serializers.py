@@ -210,6 +210,62 @@ class ServingDeployInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=64, help_text="The deployment's name at the provider, e.g. support-v4.")
 
 
+class DataCardTokensSerializer(serializers.Serializer):
+    min = serializers.IntegerField(allow_null=True)
+    p50 = serializers.IntegerField(allow_null=True)
+    p95 = serializers.IntegerField(allow_null=True)
+    max = serializers.IntegerField(allow_null=True)
+    total = serializers.IntegerField(allow_null=True)
+    assistant_total = serializers.IntegerField(allow_null=True, help_text="Tokens in assistant turns (trained on).")
+    over_context = serializers.IntegerField(
+        allow_null=True, help_text="Examples over the base model's training context."
+    )
+
+
+class DataCardLeakageSerializer(serializers.Serializer):
+    exact = serializers.IntegerField(help_text="Examples whose user turns match a golden prompt exactly.")
+    near = serializers.IntegerField(help_text="... nearly (MinHash).")
+    goldens = serializers.ListField(
+        child=serializers.CharField(), help_text="SHA-256 of the golden sets the check compared against."
+    )
+
+
+class DataCardOverrideSerializer(serializers.Serializer):
+    justification = serializers.CharField()
+    by = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class DataCardEntrySerializer(serializers.Serializer):
+    """One dataset the version names, as its latest finished check measured it."""
+
+    sha256 = serializers.CharField()
+    examples = serializers.IntegerField(allow_null=True)
+    tokens = DataCardTokensSerializer()
+    cost = serializers.DictField(
+        allow_null=True, help_text="The forecast: epochs, billed_tokens, usd and the price row used."
+    )
+    blocking = serializers.IntegerField(help_text="Blocking findings.")
+    warnings = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Findings by code or severity.")
+    leakage = DataCardLeakageSerializer()
+    checked_at = serializers.DateTimeField()
+    overridden = serializers.BooleanField(
+        help_text="Compliance overrode its blocking findings (for this report); flagged like a gate override."
+    )
+    override = DataCardOverrideSerializer(allow_null=True)
+
+
+class DataCardSerializer(serializers.Serializer):
+    """The version's data as the datasets app checked it; a file never checked (or not yet) is null."""
+
+    training = DataCardEntrySerializer(allow_null=True)
+    validation = DataCardEntrySerializer(allow_null=True, help_text="null also when it names no validation file.")
+
+    def to_representation(self, card: dict) -> dict:
+        return {role: DataCardEntrySerializer(entry).data if entry else None for role, entry in card.items()}
+
+
 class VersionOutputSerializer(serializers.ModelSerializer):
     model = serializers.SlugRelatedField(slug_field="name", read_only=True)
     provider = serializers.ChoiceField(
@@ -226,6 +282,11 @@ class VersionOutputSerializer(serializers.ModelSerializer):
         read_only=True,
         allow_null=True,
         help_text="null: none (OpenAI needs none; an Azure version is not deployed yet).",
+    )
+    data_card = DataCardSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="null: neither its training nor its validation file has a finished check (POST /api/v1/datasets/).",
     )
 
     class Meta:
@@ -251,6 +312,7 @@ class VersionOutputSerializer(serializers.ModelSerializer):
             "evaluations",
             "lifecycle",
             "serving_deployment",
+            "data_card",
         ]
 
     def to_representation(self, version) -> dict:
@@ -262,6 +324,8 @@ class VersionOutputSerializer(serializers.ModelSerializer):
             **version_record(row),
             "lifecycle": lifecycle_block(row["runway"]),
             "serving_deployment": serving_block(row),
+            # Kept out of the record, like the runway: checking the data again changes it.
+            "data_card": DataCardSerializer(row["data_card"]).data if row["data_card"] else None,
         }
 
 

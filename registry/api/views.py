@@ -44,6 +44,7 @@ from registry.api.serializers import (
     WhatRanQuerySerializer,
     WhatRanSerializer,
 )
+from registry.data_cards import with_data_cards
 from registry.models import Promotion
 
 ENGINEERS = {Role.ENGINEER}
@@ -117,8 +118,10 @@ class ModelVersionListCreateView(generics.GenericAPIView):
     @extend_schema(summary="List a model's versions, newest first", responses={200: VersionOutputSerializer(many=True)})
     def get(self, request, name: str):
         model = selectors.model_get(name=name)
-        page = selectors.with_runways(
-            selectors.with_evaluations(self.paginate_queryset(selectors.version_list(model=model)))
+        page = with_data_cards(
+            selectors.with_runways(
+                selectors.with_evaluations(self.paginate_queryset(selectors.version_list(model=model)))
+            )
         )
         return self.get_paginated_response(VersionOutputSerializer(page, many=True).data)
 
@@ -242,8 +245,10 @@ class VersionSearchView(generics.GenericAPIView):
         filters = selectors.VersionFilters(
             **{k: v for k, v in data.items() if k not in ("cursor", "page_size")}, metrics=tuple(metrics)
         )
-        page = selectors.with_runways(
-            selectors.with_evaluations(self.paginate_queryset(selectors.version_list(filters=filters)))
+        page = with_data_cards(
+            selectors.with_runways(
+                selectors.with_evaluations(self.paginate_queryset(selectors.version_list(filters=filters)))
+            )
         )
         return self.get_paginated_response(VersionOutputSerializer(page, many=True).data)
 

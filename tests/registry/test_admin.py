@@ -7,6 +7,7 @@ from django.test import Client
 
 from core.audit import Source
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
+from tests.registry.test_data_card import with_clean_data
 
 
 @pytest.fixture
@@ -35,7 +36,8 @@ def test_it_lists_filters_and_searches(admin_client, registered_version, path):
         assert registered_version.version in response.content.decode()
 
 
-def test_it_shows_a_version_with_evaluations_inline_and_identity_read_only(admin_client, registered_version):
+def test_it_shows_a_version_with_evaluations_inline_and_identity_read_only(admin_client, engineer, registered_version):
+    with_clean_data(registered_version, engineer)
     response = admin_client.get(f"/admin/registry/modelversion/{registered_version.pk}/change/")
 
     html = response.content.decode()

@@ -15,6 +15,7 @@ from lifecycle.services import catalogue_sync
 from registry import releases, services
 from registry.models import ModelVersion, VersionStatus
 from tests.conftest import evaluation_payload, model_payload, version_payload
+from tests.registry.test_data_card import with_clean_data
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,7 @@ def evaluated(model, engineer, label: str, *, base_model: str = "", baseline: st
     version.status = VersionStatus.EVALUATING  # the job sync does this when a job succeeds
     mark_change(version, actor=engineer, reason="test: job succeeded")
     version.save()
-    return version
+    return with_clean_data(version, engineer)
 
 
 def live(name: str, base_model: str, engineer, compliance, *, canary: bool = False) -> ModelVersion:

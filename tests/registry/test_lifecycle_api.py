@@ -14,6 +14,7 @@ from lifecycle.services import catalogue_sync
 from registry import releases, services
 from registry.models import VersionStatus
 from tests.conftest import evaluation_payload, model_payload, version_payload
+from tests.registry.test_data_card import with_clean_data
 
 TODAY = date(2026, 12, 1)
 MINI = "gpt-4.1-mini-2025-04-14"  # the fake server: shutdown 2027-01-14
@@ -40,9 +41,10 @@ def catalogue(fake_openai, today):
 
 def version_on(model, engineer, label: str, *, baseline: str | None = None, **fields):
     evaluation = evaluation_payload(baseline_version=baseline or model.base_model)
-    return services.version_register(
+    version = services.version_register(
         model=model, actor=engineer, evaluations=[evaluation], **version_payload(version=label, **fields)
     )
+    return with_clean_data(version, engineer)
 
 
 def deploy(version, engineer, compliance, target: str = "production", traffic: int | None = None):

@@ -8,6 +8,7 @@ from core.audit import mark_change
 from registry import gates, services
 from registry.models import GatePolicy, VersionStatus
 from tests.conftest import evaluation_payload, version_payload
+from tests.registry.test_data_card import with_clean_data
 
 
 def gate_of(api, user, version) -> dict:
@@ -31,7 +32,9 @@ def policy_rules(gate: dict) -> list[dict]:
     return rules
 
 
-def test_a_model_without_a_policy_is_judged_by_the_default_shown_as_such(api, executive, registered_version):
+def test_a_model_without_a_policy_is_judged_by_the_default_shown_as_such(api, engineer, executive, registered_version):
+    with_clean_data(registered_version, engineer)
+
     gate = gate_of(api, executive, registered_version)
 
     assert gate["policy"] == {"version": None, "source": "default"}
@@ -39,6 +42,8 @@ def test_a_model_without_a_policy_is_judged_by_the_default_shown_as_such(api, ex
         "win_rate >= 0.55": "pass",
         "refusal_rate within [0.02, 0.08]": "pass",
         "p95_latency_ms <= 1200": "pass",
+        "dataset_check: no blocking finding in the version's data": "pass",
+        "golden_leakage: at most 0 golden-set prompts leaked into the version's data": "pass",
         "lifecycle: more than 14 days before the base model shuts down": "pass",  # the catalogue is empty
     }
     assert gate["passed"] is True

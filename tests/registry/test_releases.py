@@ -12,10 +12,12 @@ from core.roles import Role
 from registry import releases, services
 from registry.models import Deployment, ModelVersion, Promotion, PromotionStatus, VersionStatus
 from tests.conftest import evaluation_payload, make_user, version_payload
+from tests.registry.test_data_card import with_clean_data
 
 
 def evaluated(model, engineer, label: str, baseline: str | None = None, **metrics) -> ModelVersion:
-    """A version whose job finished: status evaluating, with an evaluation that passes the default gate."""
+    """A version whose job finished: status evaluating, with an evaluation and clean checked data that pass the default
+    gate."""
     evaluation = evaluation_payload(baseline_version=baseline or model.base_model)
     evaluation["metrics"] = {**evaluation["metrics"], **metrics}
     version = services.version_register(
@@ -24,7 +26,7 @@ def evaluated(model, engineer, label: str, baseline: str | None = None, **metric
     version.status = VersionStatus.EVALUATING  # the job sync does this when a job succeeds
     mark_change(version, actor=engineer, reason="test: job succeeded")
     version.save()
-    return version
+    return with_clean_data(version, engineer)
 
 
 def promote(version, engineer, compliance, target="production", traffic=None, **approval) -> Promotion:

@@ -165,7 +165,8 @@ def test_it_registers_with_an_inline_evaluation_in_a_fixed_number_of_statements(
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     reads = [s for s in statements if s == "SELECT"]
     writes = [s for s in statements if s == "INSERT"]
-    assert len(reads) == 4  # the token with its user, the roles, the model, its base model in the catalogue
+    # the token with its user, the roles, the model, its base model in the catalogue, its data card
+    assert len(reads) == 5
     assert len(writes) == 6  # the version and each evaluation, each with its history row
 
 

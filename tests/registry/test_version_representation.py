@@ -9,6 +9,7 @@ from registry import services
 from registry.api.serializers import EvaluationOutputSerializer, VersionDetailSerializer, VersionOutputSerializer
 from registry.selectors import version_get
 from tests.conftest import evaluation_payload
+from tests.registry.test_data_card import checked
 
 
 def test_it_renders_a_version_exactly_as_its_declared_fields_do(engineer, compliance, registered_version):
@@ -63,11 +64,13 @@ def test_it_renders_a_version_detail_exactly_as_its_declared_fields_do(registere
 
 
 def test_a_list_row_renders_exactly_as_the_version_itself(engineer, compliance, registered_version):
+    from registry.data_cards import with_data_cards
     from registry.selectors import version_list, with_evaluations, with_runways
 
     services.evaluation_record(version=registered_version, actor=engineer, **evaluation_payload(suite="second"))
     services.version_retire(version=registered_version, actor=compliance, reason="old")
-    [row] = with_runways(with_evaluations(list(version_list(model=registered_version.model))))
+    checked(registered_version.training_file_sha256, engineer)  # a data card too
+    [row] = with_data_cards(with_runways(with_evaluations(list(version_list(model=registered_version.model)))))
     version = version_get(model_name=registered_version.model.name, version=registered_version.version)
 
     assert VersionOutputSerializer(row).data == VersionOutputSerializer(version).data

@@ -127,7 +127,8 @@ def test_it_reads_a_page_in_a_constant_number_of_queries(api, engineer, catalogu
         return len(queries)
 
     assert count(2) == count(20)
-    assert count(20) <= 6  # token+user, roles, the model, the page, its evaluations, the page's runways
+    # token+user, roles, the model, the page, its evaluations, the page's runways, the page's data cards
+    assert count(20) <= 7
 
 
 def test_it_lists_one_model_versions_only(api, engineer, catalogue):

@@ -12,7 +12,8 @@ from registry import releases, services
 from reports.periods import Period
 from risks import controls, incidents
 from risks import services as risk_services
-from tests.conftest import evaluation_payload, make_user, model_payload, version_payload
+from tests.conftest import evaluation_payload, make_user, model_payload, sha, version_payload
+from tests.registry.test_data_card import with_clean_data
 from tests.risks.conftest import risk_payload
 
 OCTOBER = Period(2026, 10)
@@ -26,7 +27,7 @@ def _evaluated(model, engineer, label, win, *, p95=900, changelog=None):
     overrides = {"version": label}
     if changelog:
         overrides["changelog"] = changelog
-    return services.version_register(
+    version = services.version_register(
         model=model,
         actor=engineer,
         evaluations=[
@@ -38,6 +39,7 @@ def _evaluated(model, engineer, label, win, *, p95=900, changelog=None):
         ],
         **version_payload(**overrides),
     )
+    return with_clean_data(version, engineer)
 
 
 def _release(version, engineer, approver):
@@ -176,7 +178,8 @@ def december_changes(w: dict) -> None:
                 version=w["v4"],
                 actor=w["engineer"],
                 suite="golden-v1",
-                golden_set_sha256="a" * 64,
+                # The golden set of its first evaluation, which its data's check compared against.
+                golden_set_sha256=sha("golden-v1"),
                 metrics=passing,
                 baseline_version="v3",
                 ran_at=ran_at,
