@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -18,36 +17,23 @@ from django.conf import settings
 
 from core.roles import Role
 from core.services import token_issue
-from providers.fake_azure import FakeAzureOpenAI, serve
 from providers.fake_openai import Durations
 from registry import services
 from registry.models import Checkpoint, JobStatus, ModelVersion, ServingState, VersionStatus
 from tests.conftest import make_user, model_payload
+from tests.fakes import AZURE_CANARY_KEY, AZURE_CANARY_TOKEN, azure_fake_running
 from tests.integration.conftest import CeleryProcesses
 from tests.integration.test_fine_tune_loop import _launch_over_http, _transition_rows, _wait
 
 ROOT = Path(__file__).resolve().parents[2]
-KEY = "azure-integration-" + uuid.uuid4().hex
-TOKEN = "azure-mgmt-integration-" + uuid.uuid4().hex
 
 
 @pytest.fixture
 def azure(settings):
-    state = FakeAzureOpenAI(
-        api_key=KEY, management_token=TOKEN, deploy_seconds=1, durations=Durations(validating=1, queued=1, running=3)
-    )
-    server, _ = serve(state)
-    base = f"http://127.0.0.1:{server.server_port}"
-    settings.AZURE_OPENAI_ENDPOINT = base
-    settings.AZURE_OPENAI_API_KEY = KEY
-    settings.AZURE_MANAGEMENT_ENDPOINT = base
-    settings.AZURE_MANAGEMENT_TOKEN = TOKEN
-    settings.AZURE_SUBSCRIPTION_ID = state.subscription_id
-    settings.AZURE_RESOURCE_GROUP = state.resource_group
-    settings.AZURE_OPENAI_RESOURCE_NAME = state.resource_name
-    yield state
-    server.shutdown()
-    server.server_close()
+    with azure_fake_running(
+        settings, durations=Durations(validating=1, queued=1, running=3), deploy_seconds=1
+    ) as state:
+        yield state
 
 
 @pytest.fixture
@@ -58,9 +44,9 @@ def celery_on_azure(transactional_db, azure):
         "azure-loop",
         OPENAI_API_KEY="",
         AZURE_OPENAI_ENDPOINT=settings.AZURE_OPENAI_ENDPOINT,
-        AZURE_OPENAI_API_KEY=KEY,
+        AZURE_OPENAI_API_KEY=AZURE_CANARY_KEY,
         AZURE_MANAGEMENT_ENDPOINT=settings.AZURE_MANAGEMENT_ENDPOINT,
-        AZURE_MANAGEMENT_TOKEN=TOKEN,
+        AZURE_MANAGEMENT_TOKEN=AZURE_CANARY_TOKEN,
         AZURE_SUBSCRIPTION_ID=azure.subscription_id,
         AZURE_RESOURCE_GROUP=azure.resource_group,
         AZURE_OPENAI_RESOURCE_NAME=azure.resource_name,
