@@ -125,3 +125,32 @@ def test_a_real_worker_syncs_the_date_and_raises_the_runway_risk(fake, queue):
     again = run_in_worker(lifecycle_risks_update_task, queue)
     assert (again["opened"], again["rescored"], again["restated"], again["closed"]) == ([], [], [], [])
     assert (Risk.history.count(), TreatmentAction.history.count(), RunwayRisk.history.count(), notices.count()) == rows
+
+
+def test_a_real_worker_syncs_both_providers_catalogues(transactional_db, fake, settings):
+    """The daily task in a worker: OpenAI's and Azure's model lists, each into its own catalogue."""
+    from lifecycle.tasks import catalogues_sync_task
+    from tests.fakes import AZURE_CANARY_KEY, AZURE_CANARY_TOKEN, azure_fake_running
+
+    with azure_fake_running(settings) as azure:
+        processes = CeleryProcesses(
+            "catalogues",
+            OPENAI_API_KEY=KEY,
+            OPENAI_BASE_URL=settings.OPENAI_BASE_URL,
+            AZURE_OPENAI_ENDPOINT=settings.AZURE_OPENAI_ENDPOINT,
+            AZURE_OPENAI_API_KEY=AZURE_CANARY_KEY,
+            AZURE_MANAGEMENT_TOKEN=AZURE_CANARY_TOKEN,
+            OPENAI_TIMEOUT_SECONDS="5",
+        )
+        worker = processes.worker()
+        try:
+            reports = run_in_worker(catalogues_sync_task, (processes.queue, worker))
+        finally:
+            processes.stop()
+
+    assert [(r["provider"], r["ok"]) for r in reports] == [("openai", True), ("azure", True)]
+    azure_ids = set(ProviderModel.objects.filter(provider="azure").values_list("model_id", flat=True))
+    assert azure_ids == set(azure.models)
+    assert ProviderModel.objects.filter(provider="openai").count() == len(fake.models)
+    assert not ProviderModel.history.exclude(history_user__username=settings.FINEPRINT_SERVICE_USERNAME).exists()
+    assert AZURE_CANARY_KEY not in str(reports)
