@@ -13,13 +13,17 @@ AZURE_CANARY_TOKEN = "azure-mgmt-canary-7c6d5e4f-must-never-leak"
 
 
 @contextmanager
-def azure_fake_running(settings) -> Iterator[fake_azure.FakeAzureOpenAI]:
+def azure_fake_running(
+    settings, *, durations: Durations | None = None, deploy_seconds: float | None = None
+) -> Iterator[fake_azure.FakeAzureOpenAI]:
     """The Azure fake on a free loopback port, with Fineprint's Azure settings pointed at it."""
     state = fake_azure.FakeAzureOpenAI(
         api_key=AZURE_CANARY_KEY,
         management_token=AZURE_CANARY_TOKEN,
-        durations=Durations(validating=10, queued=10, running=100),
+        durations=durations or Durations(validating=10, queued=10, running=100),
     )
+    if deploy_seconds is not None:
+        state.deploy_seconds = deploy_seconds
     server, thread = fake_azure.serve(state)
     base = f"http://127.0.0.1:{server.server_port}"
     settings.AZURE_OPENAI_ENDPOINT = base

@@ -9,105 +9,56 @@ the deployment to `succeeded`.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from core.roles import Role
 from core.services import token_issue
-from providers.fake_azure import FakeAzureOpenAI, serve
 from providers.fake_openai import Durations
 from registry import services
 from registry.models import Checkpoint, JobStatus, ModelVersion, ServingState, VersionStatus
 from tests.conftest import make_user, model_payload
+from tests.fakes import AZURE_CANARY_KEY, AZURE_CANARY_TOKEN, azure_fake_running
+from tests.integration.conftest import CeleryProcesses
 from tests.integration.test_fine_tune_loop import _launch_over_http, _transition_rows, _wait
 
 ROOT = Path(__file__).resolve().parents[2]
-KEY = "azure-integration-" + uuid.uuid4().hex
-TOKEN = "azure-mgmt-integration-" + uuid.uuid4().hex
 
 
 @pytest.fixture
 def azure(settings):
-    state = FakeAzureOpenAI(
-        api_key=KEY, management_token=TOKEN, deploy_seconds=1, durations=Durations(validating=1, queued=1, running=3)
-    )
-    server, _ = serve(state)
-    base = f"http://127.0.0.1:{server.server_port}"
-    settings.AZURE_OPENAI_ENDPOINT = base
-    settings.AZURE_OPENAI_API_KEY = KEY
-    settings.AZURE_MANAGEMENT_ENDPOINT = base
-    settings.AZURE_MANAGEMENT_TOKEN = TOKEN
-    settings.AZURE_SUBSCRIPTION_ID = state.subscription_id
-    settings.AZURE_RESOURCE_GROUP = state.resource_group
-    settings.AZURE_OPENAI_RESOURCE_NAME = state.resource_name
-    yield state
-    server.shutdown()
-    server.server_close()
+    with azure_fake_running(
+        settings, durations=Durations(validating=1, queued=1, running=3), deploy_seconds=1
+    ) as state:
+        yield state
 
 
 @pytest.fixture
 def celery_on_azure(transactional_db, azure):
     """A worker and beat against the test database, Redis and the Azure fake (OpenAI not configured)."""
     assert settings.CELERY_BROKER_URL.startswith("redis://")
-    db = connection.settings_dict
-    var = tempfile.mkdtemp(prefix="fineprint-azure-loop-")
-    queue = f"azure-loop-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "FINEPRINT_VAR_DIR": var,
-        "OPENAI_API_KEY": "",
-        "AZURE_OPENAI_ENDPOINT": settings.AZURE_OPENAI_ENDPOINT,
-        "AZURE_OPENAI_API_KEY": KEY,
-        "AZURE_MANAGEMENT_ENDPOINT": settings.AZURE_MANAGEMENT_ENDPOINT,
-        "AZURE_MANAGEMENT_TOKEN": TOKEN,
-        "AZURE_SUBSCRIPTION_ID": azure.subscription_id,
-        "AZURE_RESOURCE_GROUP": azure.resource_group,
-        "AZURE_OPENAI_RESOURCE_NAME": azure.resource_name,
-        "OPENAI_SYNC_INTERVAL_SECONDS": "5",
-        "OPENAI_SYNC_BUDGET_SECONDS": "4",
-        "OPENAI_TIMEOUT_SECONDS": "2",
-        "CELERY_VISIBILITY_TIMEOUT": "60",
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-    }
-    log = open(os.path.join(var, "celery.log"), "ab")  # noqa: SIM115  (closed at teardown)
-    started = []
-    for args in (
-        ["worker", "--pool=solo", "--without-gossip", "--without-mingle", "-Q", queue, "--hostname=azure-loop@%h"],
-        ["beat", "--schedule", os.path.join(var, "beat-schedule")],
-    ):
-        started.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", *args, "--loglevel=INFO"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
+    processes = CeleryProcesses(
+        "azure-loop",
+        OPENAI_API_KEY="",
+        AZURE_OPENAI_ENDPOINT=settings.AZURE_OPENAI_ENDPOINT,
+        AZURE_OPENAI_API_KEY=AZURE_CANARY_KEY,
+        AZURE_MANAGEMENT_ENDPOINT=settings.AZURE_MANAGEMENT_ENDPOINT,
+        AZURE_MANAGEMENT_TOKEN=AZURE_CANARY_TOKEN,
+        AZURE_SUBSCRIPTION_ID=azure.subscription_id,
+        AZURE_RESOURCE_GROUP=azure.resource_group,
+        AZURE_OPENAI_RESOURCE_NAME=azure.resource_name,
+        OPENAI_SYNC_INTERVAL_SECONDS="5",
+        OPENAI_SYNC_BUDGET_SECONDS="4",
+        OPENAI_TIMEOUT_SECONDS="2",
+        CELERY_VISIBILITY_TIMEOUT="60",
+    )
+    processes.worker()
+    processes.beat()
     yield
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in started:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-    log.close()
-    print(Path(var, "celery.log").read_text()[-6000:])  # shown when a test fails
+    processes.stop()
 
 
 def test_an_azure_version_trains_syncs_and_deploys_through_a_worker(live_server, azure, celery_on_azure):

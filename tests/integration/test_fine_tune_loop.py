@@ -12,9 +12,6 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -22,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from core.roles import Role
 from core.services import token_issue
@@ -30,6 +26,7 @@ from providers.fake_openai import Durations, FakeOpenAI, Fault, serve
 from registry import services
 from registry.models import Checkpoint, JobStatus, ModelVersion, VersionStatus
 from tests.conftest import make_user, model_payload
+from tests.integration.conftest import CeleryProcesses
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-integration-" + uuid.uuid4().hex
@@ -50,65 +47,19 @@ def fake(settings):
 def celery_processes(transactional_db, fake):
     """Start (and restart) a worker and beat against the test database, Redis and the fake server."""
     assert settings.CELERY_BROKER_URL.startswith("redis://")
-    db = connection.settings_dict
-    var = tempfile.mkdtemp(prefix="fineprint-integration-")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "FINEPRINT_VAR_DIR": var,
-        "OPENAI_API_KEY": KEY,
-        "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
-        "OPENAI_SYNC_INTERVAL_SECONDS": "5",
-        "OPENAI_SYNC_BUDGET_SECONDS": "4",
-        "OPENAI_TIMEOUT_SECONDS": "2",
+    processes = CeleryProcesses(
+        "integration",
+        OPENAI_API_KEY=KEY,
+        OPENAI_BASE_URL=settings.OPENAI_BASE_URL,
+        OPENAI_SYNC_INTERVAL_SECONDS="5",
+        OPENAI_SYNC_BUDGET_SECONDS="4",
+        OPENAI_TIMEOUT_SECONDS="2",
         # Short, but no shorter than the longest a task may run with the budgets above (48 s):
         # the settings refuse a timeout that would hand a running tick to a second worker.
-        "CELERY_VISIBILITY_TIMEOUT": "60",
-    }
-    # A queue of its own, so nothing left in Redis by another run interferes.
-    queue = f"integration-{uuid.uuid4().hex[:8]}"
-    env["CELERY_TASK_DEFAULT_QUEUE"] = queue
-    started: list[subprocess.Popen] = []
-    log = open(os.path.join(var, "celery.log"), "ab")  # noqa: SIM115  (closed at teardown)
-
-    def start(*args: str) -> subprocess.Popen:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", *args, "--loglevel=INFO"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        started.append(process)
-        return process
-
-    def worker() -> subprocess.Popen:
-        return start(
-            "worker",
-            "--pool=solo",
-            "--without-gossip",
-            "--without-mingle",
-            "-Q",
-            queue,
-            f"--hostname=loop-{uuid.uuid4().hex[:6]}@%h",
-        )
-
-    def beat() -> subprocess.Popen:
-        return start("beat", "--schedule", os.path.join(var, "beat-schedule"))
-
-    yield worker, beat
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in started:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-    log.close()
-    print(Path(var, "celery.log").read_text()[-6000:])  # shown when a test fails
+        CELERY_VISIBILITY_TIMEOUT="60",
+    )
+    yield processes.worker, processes.beat
+    processes.stop()
 
 
 def _wait(predicate, *, seconds: float, what: str):

@@ -9,11 +9,6 @@ in-memory outbox; the notices it records as sent stand for them here.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from datetime import timedelta
@@ -21,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from core.roles import Role
@@ -32,6 +26,7 @@ from registry import services
 from risks.models import NoticeStatus, Risk, RiskStatus, RunwayNotice, RunwayRisk, TreatmentAction
 from risks.tasks import lifecycle_risks_update_task
 from tests.conftest import evaluation_payload, make_user, version_payload
+from tests.integration.conftest import CeleryProcesses
 from tests.risks.conftest import deploy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,42 +49,12 @@ def fake(settings):
 def queue(transactional_db, fake):
     """A worker on a queue of its own, against the test database, Redis and the fake server."""
     assert settings.CELERY_BROKER_URL.startswith("redis://"), "the integration suite runs Celery on Redis"
-    db = connection.settings_dict
-    var = tempfile.mkdtemp(prefix="fineprint-lifecycle-")
-    name = f"lifecycle-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "FINEPRINT_VAR_DIR": var,
-        "OPENAI_API_KEY": KEY,
-        "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
-        "OPENAI_TIMEOUT_SECONDS": "5",
-        "CELERY_TASK_DEFAULT_QUEUE": name,
-    }
-    log_path = os.path.join(var, "celery.log")
-    with open(log_path, "ab") as log:
-        worker = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO"),
-                *("--without-gossip", "--without-mingle", "-Q", name, f"--hostname={name}@%h"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield name, worker
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-        print(Path(log_path).read_text()[-6000:])  # shown when the test fails
+    processes = CeleryProcesses(
+        "lifecycle", OPENAI_API_KEY=KEY, OPENAI_BASE_URL=settings.OPENAI_BASE_URL, OPENAI_TIMEOUT_SECONDS="5"
+    )
+    worker = processes.worker()
+    yield processes.queue, worker
+    processes.stop()
 
 
 def run_in_worker(task, queue) -> dict:
@@ -160,3 +125,32 @@ def test_a_real_worker_syncs_the_date_and_raises_the_runway_risk(fake, queue):
     again = run_in_worker(lifecycle_risks_update_task, queue)
     assert (again["opened"], again["rescored"], again["restated"], again["closed"]) == ([], [], [], [])
     assert (Risk.history.count(), TreatmentAction.history.count(), RunwayRisk.history.count(), notices.count()) == rows
+
+
+def test_a_real_worker_syncs_both_providers_catalogues(transactional_db, fake, settings):
+    """The daily task in a worker: OpenAI's and Azure's model lists, each into its own catalogue."""
+    from lifecycle.tasks import catalogues_sync_task
+    from tests.fakes import AZURE_CANARY_KEY, AZURE_CANARY_TOKEN, azure_fake_running
+
+    with azure_fake_running(settings) as azure:
+        processes = CeleryProcesses(
+            "catalogues",
+            OPENAI_API_KEY=KEY,
+            OPENAI_BASE_URL=settings.OPENAI_BASE_URL,
+            AZURE_OPENAI_ENDPOINT=settings.AZURE_OPENAI_ENDPOINT,
+            AZURE_OPENAI_API_KEY=AZURE_CANARY_KEY,
+            AZURE_MANAGEMENT_TOKEN=AZURE_CANARY_TOKEN,
+            OPENAI_TIMEOUT_SECONDS="5",
+        )
+        worker = processes.worker()
+        try:
+            reports = run_in_worker(catalogues_sync_task, (processes.queue, worker))
+        finally:
+            processes.stop()
+
+    assert [(r["provider"], r["ok"]) for r in reports] == [("openai", True), ("azure", True)]
+    azure_ids = set(ProviderModel.objects.filter(provider="azure").values_list("model_id", flat=True))
+    assert azure_ids == set(azure.models)
+    assert ProviderModel.objects.filter(provider="openai").count() == len(fake.models)
+    assert not ProviderModel.history.exclude(history_user__username=settings.FINEPRINT_SERVICE_USERNAME).exists()
+    assert AZURE_CANARY_KEY not in str(reports)
