@@ -12,8 +12,8 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from core.audit import AuditedHistoryModel
+from core.validation import SHA256_PATTERN, sha256_validator
 from lifecycle.models import Provider
-from registry.models import SHA256_PATTERN, sha256_validator
 
 
 class DatasetKind(models.TextChoices):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
@@ -95,21 +96,19 @@ def policy_in_force() -> dict:
     return {**row.rules, "version": row.version}
 
 
-def goldens_cited(*, sha256: str) -> list[str]:
-    """The golden sets the evaluations of every model trained or validated on `sha256` cite."""
-    from registry.models import EvaluationResult, ModelVersion
+# Who knows which golden sets a dataset's models are judged on: the registry, which sits above this
+# app and registers its answer at start-up (registry.apps), so datasets never imports it.
+_GOLDEN_SOURCES: list[Callable[[str], Iterable[str]]] = []
 
-    model_ids = (
-        ModelVersion.objects.filter(training_file_sha256=sha256)
-        .values("model_id")
-        .union(ModelVersion.objects.filter(validation_file_sha256=sha256).values("model_id"))
-    )
-    cited = (
-        EvaluationResult.objects.filter(version__model_id__in=[row["model_id"] for row in model_ids])
-        .values_list("golden_set_sha256", flat=True)
-        .distinct()
-    )
-    return sorted(set(cited))
+
+def register_golden_source(source: Callable[[str], Iterable[str]]) -> None:
+    if source not in _GOLDEN_SOURCES:
+        _GOLDEN_SOURCES.append(source)
+
+
+def goldens_cited(*, sha256: str) -> list[str]:
+    """The golden sets cited by the evaluations of every model trained or validated on `sha256`."""
+    return sorted({cited for source in _GOLDEN_SOURCES for cited in source(sha256)})
 
 
 def golden_fingerprints(*, sha256s: list[str]) -> list[dict]:

@@ -18,7 +18,7 @@ from datetime import datetime
 from django.db.models import OuterRef, Subquery
 
 from datasets.models import CheckStatus, Dataset, DatasetCheck, DatasetOverride
-from registry.models import ModelVersion
+from registry.models import EvaluationResult, ModelVersion
 
 ROLES = ("training", "validation")
 TOKEN_SUMMARY = ("min", "p50", "p95", "max", "total", "assistant_total", "over_context")
@@ -189,3 +189,18 @@ def histogram(check: DataCheck) -> list[tuple[int, int]]:
     """The token histogram of a check's report: (upper bound, examples) pairs, smallest bound first."""
     tokens = (check.report or {}).get("tokens") or {}
     return [(int(upper), int(count)) for upper, count in tokens.get("histogram", [])]
+
+
+def goldens_cited_for(sha256: str) -> list[str]:
+    """The golden sets the evaluations of every model trained or validated on `sha256` cite (for the check)."""
+    model_ids = (
+        ModelVersion.objects.filter(training_file_sha256=sha256)
+        .values("model_id")
+        .union(ModelVersion.objects.filter(validation_file_sha256=sha256).values("model_id"))
+    )
+    cited = (
+        EvaluationResult.objects.filter(version__model_id__in=[row["model_id"] for row in model_ids])
+        .values_list("golden_set_sha256", flat=True)
+        .distinct()
+    )
+    return sorted(set(cited))

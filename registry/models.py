@@ -8,10 +8,9 @@ from django.db.models.fields.json import KeyTransform
 from simple_history.models import HistoricalRecords
 
 from core.audit import AuditedHistoryModel
+from core.validation import SHA256_PATTERN, sha256_validator
 from lifecycle.models import Provider
 
-SHA256_PATTERN = r"^[0-9a-f]{64}\Z"  # \Z, not $: $ would accept a trailing newline
-sha256_validator = RegexValidator(SHA256_PATTERN, "Must be a SHA-256: exactly 64 lowercase hexadecimal characters.")
 VERSION_LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z"
 MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}\Z"
 version_label_validator = RegexValidator(

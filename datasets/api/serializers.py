@@ -6,8 +6,8 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from core.serializers import StrictInputSerializer
+from core.validation import sha256_validator
 from datasets.models import CheckStatus, DatasetKind
-from registry.models import sha256_validator
 
 
 class DatasetUploadSerializer(StrictInputSerializer):
