@@ -62,3 +62,9 @@ class ProviderClosed(Conflict):
     """The provider accepts no new fine-tuning jobs any more."""
 
     code = "provider_closed"
+
+
+class DatasetBlocked(Conflict):
+    """A launch on data whose pre-check has blocking findings that Compliance has not overridden."""
+
+    code = "dataset_blocked"

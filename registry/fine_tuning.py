@@ -26,7 +26,14 @@ from django.conf import settings
 from django.db import transaction
 
 from core.audit import mark_change, service_user
-from core.errors import Conflict, PermissionDenied, UpstreamRejected, UpstreamUnavailable, ValidationFailed
+from core.errors import (
+    Conflict,
+    DatasetBlocked,
+    PermissionDenied,
+    UpstreamRejected,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
 from core.leases import lease_claim, lease_release
 from core.roles import Role, has_role
 from lifecycle.capabilities import capability
@@ -44,6 +51,7 @@ from providers.base import (
 )
 from providers.registry import configured_providers, provider_api, provider_traits
 from registry import runway
+from registry.data_cards import DataCheck, data_checks
 from registry.models import (
     JOB_RANK,
     JOB_TERMINAL,
@@ -512,6 +520,73 @@ def _check_hash(dataset: Dataset | None, registered: str, field_name: str) -> No
         )
 
 
+def _refuse_blocked_data(version: ModelVersion, *, with_validation: bool) -> list[tuple[str, DataCheck]]:
+    """Refuse data whose pre-check has blocking findings Compliance has not overridden; the overrides relied on.
+
+    Only the files this launch trains on count (the validation file only when one is sent). Data
+    never checked passes here: the gate's `dataset_check` rule reports it as missing evidence. An
+    override counts only for the report it was given on (registry.data_cards), so a re-check that
+    still blocks needs a new one.
+    """
+    roles = [("training_file", version.training_file_sha256)]
+    if with_validation and version.validation_file_sha256:
+        roles.append(("validation_file", version.validation_file_sha256))
+    checks = data_checks(sha for _, sha in roles)
+    blocked, overridden = [], []
+    for role, sha in roles:
+        check = checks.get(sha)
+        if check is None or not check.checked or check.blocking == 0:
+            continue
+        if check.overridden:
+            overridden.append((role, check))
+        else:
+            blocked.append((role, check))
+    if not blocked:
+        return overridden
+    findings = [
+        {"file": role, "sha256": check.sha256, "code": f["code"], "line": f["line"], "severity": f["severity"]}
+        for role, check in blocked
+        for f in check.blocking_findings()
+    ]
+    described = "; ".join(
+        f"the {role.replace('_', ' ')} ({check.sha256[:12]}) has {check.blocking} blocking findings: "
+        f"{_findings_summary(check)}"
+        for role, check in blocked
+    )
+    raise DatasetBlocked(
+        f"The data's pre-check has blocking findings, and nothing was uploaded: {described}. Fix the data and "
+        "register a new version, or ask Compliance to override the findings of this report.",
+        fields={role: [f"{check.blocking} blocking findings: {_findings_summary(check)}."] for role, check in blocked},
+        extra={"blocking_findings": findings},
+    )
+
+
+LINES_NAMED = 5  # per finding code in the message; `extra` lists every finding the report kept
+
+
+def _findings_summary(check: DataCheck) -> str:
+    """'pii_card at lines 7, 9; too_few_examples': each code once, with the first few lines it was found on."""
+    lines: dict[str, list[int]] = {}
+    for finding in check.blocking_findings():
+        lines.setdefault(finding["code"], [])
+        if finding["line"]:
+            lines[finding["code"]].append(finding["line"])
+    parts = []
+    for code, found in sorted(lines.items()):
+        shown = ", ".join(str(n) for n in found[:LINES_NAMED]) + (", ..." if len(found) > LINES_NAMED else "")
+        parts.append(f"{code} at line{'s' if len(found) > 1 else ''} {shown}" if found else code)
+    return "; ".join(parts)
+
+
+def _override_note(overridden: list[tuple[str, DataCheck]]) -> str:
+    """What the version's history says of the overrides a launch relied on: who, when, why."""
+    return "".join(
+        f"; {role.replace('_', ' ')} {check.sha256[:12]}: {check.blocking} blocking findings OVERRIDDEN by "
+        f"{check.override.by} on {check.override.at:%Y-%m-%d}: {check.override.justification}"
+        for role, check in overridden
+    )
+
+
 def _suffix(version: ModelVersion) -> str:
     # OpenAI takes up to 64 characters; keep it readable in the fine-tuned model name.
     return re.sub(r"[^a-zA-Z0-9-]", "-", f"{version.model.name}-{version.version}")[:64]
@@ -527,7 +602,12 @@ def version_fine_tune_launch(
     method: dict | None = None,
     seed: int | None = None,
 ) -> ModelVersion:
-    """Upload the version's data (checked against its registered hashes), start the job, record it."""
+    """Upload the version's data (checked against its registered hashes), start the job, record it.
+
+    Data whose pre-check has blocking findings is refused (409 `dataset_blocked`) before anything
+    is uploaded, unless Compliance overrode that report's findings: then the launch's history
+    reason names the override.
+    """
     with transaction.atomic():
         # Held for the few seconds the provider calls take: two launches of one version never both go through.
         version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
@@ -555,6 +635,7 @@ def version_fine_tune_launch(
         _check_hash(training, version.training_file_sha256, "training_file")
         if validation is not None:
             _check_hash(validation, version.validation_file_sha256, "validation_file")
+        overridden = _refuse_blocked_data(version, with_validation=validation is not None)
         with _answered_for_a_person(bad_input_field="provider", retry="Nothing was recorded; try again later."):
             training_id = training.file_id or api.file_upload(filename=training.filename, content=training.content)
             validation_id = None
@@ -582,7 +663,8 @@ def version_fine_tune_launch(
         mark_change(
             version,
             actor=actor,
-            reason=f"Fine-tune job {job.id} started on {version.base_model} ({provider_label(version.provider)})",
+            reason=f"Fine-tune job {job.id} started on {version.base_model} ({provider_label(version.provider)})"
+            + _override_note(overridden),
         )
         version.save()
         return version
