@@ -10,7 +10,9 @@ from core.admin_audit import ActionReasonForm, AuditedAdmin, ReadOnlyInline, rea
 from core.errors import ApplicationError
 from core.roles import Role, has_role
 from registry import gates, releases, services
+from registry.admin_data_cards import data_card_display
 from registry.admin_lifecycle import lifecycle_urls, runway_display
+from registry.data_cards import version_data_files
 from registry.models import (
     Checkpoint,
     Deployment,
@@ -199,6 +201,7 @@ class ModelVersionAdmin(AuditedAdmin):
         ("Record", {"fields": ["changelog", "training_file_id", "validation_file_id", "fine_tuned_model"]}),
         ("Status", {"fields": ["status", "evidence_hold", "created_by", "created_at", "updated_at", "retired_at"]}),
         ("Runway (provider lifecycle)", {"fields": ["runway"]}),
+        ("Data card (pre-checks of its data files)", {"fields": ["data_card"]}),
         ("Release gate", {"fields": ["gate_explanation"]}),
         (
             "Fine-tune job (kept in sync with the provider)",
@@ -224,6 +227,7 @@ class ModelVersionAdmin(AuditedAdmin):
         "serving_deployment_state",
         "gate_explanation",
         "runway",
+        "data_card",
     ]
 
     def has_add_permission(self, request) -> bool:
@@ -234,6 +238,12 @@ class ModelVersionAdmin(AuditedAdmin):
         if obj is None or obj.pk is None:
             return "-"
         return runway_display(versions_runway([obj])[obj.pk])
+
+    @admin.display(description="Data card")
+    def data_card(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return data_card_display(version_data_files(obj))
 
     def has_change_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.evidence_hold:
