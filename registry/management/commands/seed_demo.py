@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -18,10 +19,12 @@ from core.demo import demo_clock, last_month
 from core.errors import ApplicationError
 from core.roles import Role
 from core.services import token_issue
+from datasets import services as dataset_services
+from datasets.models import DatasetKind
 from lifecycle.models import Provider, ProviderModel
 from lifecycle.services import catalogues_sync
 from providers.registry import configured_providers
-from registry import fine_tuning, releases, services
+from registry import demo_datasets, fine_tuning, releases, services
 from registry.models import ModelVersion, RegisteredModel
 
 DEMO_PASSWORD = "fineprint-demo"  # noqa: S105  (demo only; refused without DEBUG)
@@ -86,6 +89,8 @@ class Command(BaseCommand):
         with audit_source(Source.COMMAND), transaction.atomic(), demo_clock(last_month(2)) as clock:
             self.clock = clock
             users = self._users()
+            self.engineer = users["engineer"]
+            self.golden = self._golden()
             engineer = users["engineer"]
             for index, (name, display, purpose, base) in enumerate(MODELS):
                 if RegisteredModel.objects.filter(name=name).exists():
@@ -127,6 +132,30 @@ class Command(BaseCommand):
             where = "admin at /admin/" if staff else "API with a token"
             self.stdout.write(f"  {username:<11} {role:<11} {where}")
         self.stdout.write(f"Engineer API token: {token.secret}")
+
+    def _golden(self) -> str:
+        """The golden set the demo's evaluations cite, checked as a dataset of kind golden (fingerprints only)."""
+        content = demo_datasets.golden_file()
+        self._check(content, kind=DatasetKind.GOLDEN, base_model="gpt-4.1-mini-2025-04-14", goldens=())
+        return demo_datasets.sha256(content)
+
+    def _dataset(self, model: str, label: str, kind: str, base_model: str) -> str:
+        """A demo version's file, checked against the golden set like an uploaded one; its SHA-256."""
+        content = demo_datasets.data_file(model, label, kind, examples=60 if kind == "training" else 15)
+        self._check(content, kind=kind, base_model=base_model, goldens=[self.golden])
+        return demo_datasets.sha256(content)
+
+    def _check(self, content: bytes, *, kind: str, base_model: str, goldens) -> None:
+        result = dataset_services.dataset_upload(
+            upload=SimpleUploadedFile(f"{kind}.jsonl", content, content_type="application/jsonl"),
+            kind=kind,
+            base_model=base_model,
+            actor=self.engineer,
+            goldens=goldens,
+        )
+        if result.check is not None:
+            # Checked now, in the demo's month (the task queued on commit then finds it done).
+            dataset_services.dataset_check_run(check_id=result.check.pk)
 
     def _catalogue(self) -> None:
         """The provider catalogue as the daily sync left it late last month, so last month's report has a runway.
@@ -177,7 +206,7 @@ class Command(BaseCommand):
             version=v3,
             actor=engineer,
             suite="golden-v1",
-            golden_set_sha256=_sha("golden-v1"),
+            golden_set_sha256=self.golden,
             baseline_version="v1",
             metrics={"win_rate": 0.6, "refusal_rate": 0.05, "p95_latency_ms": 1010, "golden_score": 0.86},
             per_intent={"billing": 0.63, "returns": 0.57, "medical advice": 0.52},
@@ -213,13 +242,13 @@ class Command(BaseCommand):
             model=model,
             actor=engineer,
             version="v4",
-            training_file_sha256=_sha(f"{model.name}-v4-train"),
-            validation_file_sha256=_sha(f"{model.name}-v4-valid"),
+            training_file_sha256=self._dataset(model.name, "v4", "training", NEXT_BASE),
+            validation_file_sha256=self._dataset(model.name, "v4", "validation", NEXT_BASE),
             changelog=f"Same curated set as v3, retrained on {NEXT_BASE}. Expect the same behaviour.",
             evaluations=[
                 {
                     "suite": "golden-v1",
-                    "golden_set_sha256": _sha("golden-v1"),
+                    "golden_set_sha256": self.golden,
                     "baseline_version": "v3",
                     "metrics": {"win_rate": 0.61, "refusal_rate": 0.05, "p95_latency_ms": 880, "golden_score": 0.88},
                     "per_intent": {"billing": 0.64, "returns": 0.6, "medical advice": 0.55},
@@ -312,18 +341,19 @@ class Command(BaseCommand):
             if ModelVersion.objects.filter(model=model, version=label).exists():
                 continue
             win = round(0.5 + 0.04 * n, 3)
+            base_model = later_base if later_base and n == count else model.base_model
             services.version_register(
                 model=model,
                 actor=engineer,
                 version=label,
-                training_file_sha256=_sha(f"{model.name}-{label}-train"),
-                validation_file_sha256=_sha(f"{model.name}-{label}-valid"),
-                base_model=later_base if later_base and n == count else model.base_model,
+                training_file_sha256=self._dataset(model.name, label, "training", base_model),
+                validation_file_sha256=self._dataset(model.name, label, "validation", base_model),
+                base_model=base_model,
                 changelog=CHANGES[(n - 1) % len(CHANGES)],
                 evaluations=[
                     {
                         "suite": "golden-v1",
-                        "golden_set_sha256": _sha("golden-v1"),
+                        "golden_set_sha256": self.golden,
                         "baseline_version": previous,
                         "metrics": {
                             "win_rate": win,
