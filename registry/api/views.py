@@ -306,8 +306,11 @@ class FineTuneLaunchView(generics.GenericAPIView):
             409: OpenApiResponse(
                 description="Refused before anything is uploaded: a hash mismatch or a job already started "
                 "(`conflict`); the base model has shut down (`model_shut_down`, naming the model and the date); the "
-                "provider accepts no new fine-tuning jobs (`provider_closed`, naming its last day); or the provider "
-                "does not fine-tune the base model (`conflict`, field `base_model`)."
+                "provider accepts no new fine-tuning jobs (`provider_closed`, naming its last day); the provider "
+                "does not fine-tune the base model (`conflict`, field `base_model`); or the data's pre-check has "
+                "blocking findings Compliance has not overridden for its current report (`dataset_blocked`: "
+                "`blocking_findings` lists each with `file`, `sha256`, `code`, `line` and `severity`; data never "
+                "checked is not refused)."
             ),
             502: OpenApiResponse(description="The provider refused."),
             503: OpenApiResponse(description="The provider is unavailable; retry later."),
