@@ -16,6 +16,7 @@ from collections import Counter
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from registry.cards import price_words
 from registry.data_cards import DataCheck, DataFile
 
 SEVERITIES = (("blocking", "Blocking", "#c62828"), ("warning", "Warnings", "#8d6e00"), ("info", "Info", "#546e7a"))
@@ -157,20 +158,6 @@ def _badge(text, colour: str) -> SafeString:
     )
 
 
-def _price_words(cost: dict) -> str:
-    price = cost.get("price") or None
-    if not price:
-        return "no price in the table for this base model"
-    # The price table's selector names it usd_per_million_...; the CLI's --usd-per-1m names it usd_per_1m_...
-    usd = price.get("usd_per_million_training_tokens") or price.get("usd_per_1m_training_tokens")
-    words = f"${usd} per 1M training tokens"
-    if price.get("base_model"):
-        words += f" for {price['base_model']}"
-    if price.get("effective_from"):
-        words += f", in force from {price['effective_from']}"
-    return words
-
-
 def _number(value) -> str:
     return "-" if value is None else f"{value:,}"
 
@@ -233,7 +220,7 @@ def _checked(data: DataFile) -> SafeString:
         else f"{_number(billed)} billed tokens ({cost.get('epochs')} epochs x "
         f"{_number(cost.get('billable_tokens_per_epoch'))}), "
         + (f"${cost['usd']:,.2f}" if cost.get("usd") is not None else "no dollar figure")
-        + f"; price: {_price_words(cost)}"
+        + f"; price: {price_words(cost)}"
     )
     facts = _rows(
         [

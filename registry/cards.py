@@ -15,13 +15,14 @@ from xml.sax.saxutils import escape
 from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from lifecycle.models import LifecycleState
 from lifecycle.selectors import Runway
 from registry import gates
+from registry.data_cards import DataFile, version_data_files
 from registry.models import Deployment, ModelVersion, Promotion, PromotionStatus
 from registry.runway import versions_runway
 
@@ -73,6 +74,72 @@ def lifecycle_facts(found: Runway) -> dict[str, str]:
     }
 
 
+def price_words(cost: dict) -> str:
+    """The price a cost forecast used, as the report kept it: its rate, base model and the day it took effect."""
+    price = cost.get("price") or None
+    if not price:
+        return "no price in the table for this base model"
+    # The price table's selector names the rate usd_per_million_...; the CLI's --usd-per-1m names it usd_per_1m_...
+    usd = price.get("usd_per_million_training_tokens") or price.get("usd_per_1m_training_tokens")
+    words = f"${usd} per 1M training tokens"
+    if price.get("base_model"):
+        words += f" for {price['base_model']}"
+    if price.get("effective_from"):
+        words += f", in force from {price['effective_from']}"
+    return words
+
+
+def _count(value) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def data_card_entry(data: DataFile) -> dict[str, Any]:
+    """One data file on the card: what its check measured, or that it was not checked (never PII or excerpts)."""
+    entry = {"role": data.role, "sha256": data.sha256, "checked": data.checked, "facts": {}, "override": ""}
+    check = data.check
+    if not data.checked:
+        if check is not None and check.check_status in ("queued", "running", "failed"):
+            entry["facts"] = {"Check": f"not checked (its check is {check.check_status})"}
+        else:
+            entry["facts"] = {"Check": "not checked (no dataset with this SHA-256 was uploaded)"}
+        return entry
+    report = check.report
+    tokens = report.get("tokens") or {}
+    cost = report.get("cost") or {}
+    leakage = report.get("leakage") or {}
+    billed = cost.get("billed_tokens")
+    if billed is None:
+        billed_words = "not forecast (only training files are billed)"
+    else:
+        usd = cost.get("usd")
+        billed_words = (
+            f"{_count(billed)} billed tokens ({cost.get('epochs')} epochs); "
+            + (f"${usd:,.2f}" if usd is not None else "no dollar figure")
+            + f" at {price_words(cost)}"
+        )
+    goldens = check.goldens or tuple(leakage.get("goldens") or ())
+    if leakage.get("checked") is False or not goldens:
+        leak_words = "not compared against any golden set"
+    else:
+        leak_words = (
+            f"{leakage.get('exact', 0)} exact, {leakage.get('near', 0)} near, against {len(goldens)} golden "
+            f"set{'s' if len(goldens) != 1 else ''} ({', '.join(g[:12] for g in goldens)})"
+        )
+    entry["facts"] = {
+        "Checked": _when(check.checked_at),
+        "Examples": _count(report.get("examples")),
+        "Tokens per example": f"p50 {_count(tokens.get('p50'))}, p95 {_count(tokens.get('p95'))}, "
+        f"max {_count(tokens.get('max'))}",
+        "Billed tokens and cost": billed_words,
+        "Findings": f"{check.blocking} blocking, {check.warnings} warnings",
+        "Golden-set leakage": leak_words,
+    }
+    if check.overridden:
+        override = check.override
+        entry["override"] = f"by {override.by or '-'} on {_when(override.at)}: {override.justification}"
+    return entry
+
+
 def card_data(version: ModelVersion) -> dict[str, Any]:
     model = version.model
     found = versions_runway([version])[version.pk]
@@ -118,6 +185,7 @@ def card_data(version: ModelVersion) -> dict[str, Any]:
             "Seed": str(version.seed if version.seed is not None else "-"),
             "Error": f"{version.job_error_code}: {version.job_error_message}" if version.job_error_code else "-",
         },
+        "data_card": [data_card_entry(f) for f in version_data_files(version)],
         "evaluations": [
             {
                 "suite": e.suite,
@@ -208,6 +276,15 @@ def card_markdown(data: dict[str, Any]) -> str:
     changelog = [e(line) for line in data["changelog"].splitlines() if line.strip()]
     lines.extend(["## Changelog", "", "\n\n".join(changelog), ""])
     pairs("Fine-tune job", data["job"])
+    lines.extend(["## Data card", ""])
+    for f in data["data_card"]:
+        lines.extend([f"### {e(f['role'].capitalize())} file `{f['sha256']}`", "", "| | |", "|---|---|"])
+        lines.extend(f"| {e(k)} | {e(v)} |" for k, v in f["facts"].items())
+        lines.append("")
+        if f["override"]:
+            lines.extend([f"**Findings overridden:** {e(f['override'])}", ""])
+    if not data["data_card"]:
+        lines.extend(["Not checked: the version names no data file.", ""])
     lines.extend(["## Evaluations", ""])
     if data["evaluations"]:
         lines.extend(["| suite | ran | baseline | metrics | per intent |", "|---|---|---|---|---|"])
@@ -258,6 +335,10 @@ def card_markdown(data: dict[str, Any]) -> str:
 def card_pdf(data: dict[str, Any]) -> bytes:
     styles = getSampleStyleSheet()
     body = styles["BodyText"]
+    # An override stands out as it does on the admin page: a red rule, bold.
+    flagged = ParagraphStyle(
+        "flagged", parent=body, textColor=colors.HexColor("#c62828"), fontName="Helvetica-Bold", spaceBefore=4
+    )
 
     def p(text: str, style=body) -> Paragraph:
         # Every record-supplied text is escaped: a changelog cannot inject markup.
@@ -281,6 +362,14 @@ def card_pdf(data: dict[str, Any]) -> bytes:
         story += [p(title, styles["Heading2"]), table([[k, v] for k, v in data[key].items()])]
     story += [p("Changelog", styles["Heading2"]), p(data["changelog"])]
     story += [p("Fine-tune job", styles["Heading2"]), table([[k, v] for k, v in data["job"].items()])]
+    story += [p("Data card", styles["Heading2"])]
+    for f in data["data_card"]:
+        story += [p(f"{f['role'].capitalize()} file {f['sha256']}", styles["Heading3"])]
+        story += [table([[k, v] for k, v in f["facts"].items()])]
+        if f["override"]:
+            story += [p(f"Findings overridden: {f['override']}", flagged)]
+    if not data["data_card"]:
+        story.append(p("Not checked: the version names no data file."))
     story += [p("Evaluations", styles["Heading2"])]
     if data["evaluations"]:
         story.append(

@@ -75,9 +75,13 @@ def training_lines() -> list[str]:
     return lines
 
 
+def golden_set(actor) -> Dataset:
+    return checked_upload([json.dumps({"prompt": p}) for p in GOLDEN_PROMPTS], actor, kind="golden")
+
+
 @pytest.fixture
 def golden(engineer) -> Dataset:
-    return checked_upload([json.dumps({"prompt": p}) for p in GOLDEN_PROMPTS], engineer, kind="golden")
+    return golden_set(engineer)
 
 
 def version_trained_on(model, engineer, training: str):
