@@ -242,8 +242,9 @@ def _checked(data: DataFile) -> SafeString:
         ]
     )
     return format_html(
-        '<div class="fp-data-file"><h4 style="margin:4px 0">{} file <code title="{}">{}…</code>'
-        ' <span class="quiet">checked {}</span></h4>{}<p>{}</p>{}<table class="fp-data-facts">{}</table>{}</div>',
+        '<div class="fp-data-file" style="margin-bottom:18px">'
+        '<h4 style="margin:4px 0">{} file <code title="{}">{}…</code> <span class="quiet">checked {}</span></h4>'
+        '{}<p>{}</p>{}<table class="fp-data-facts">{}</table>{}</div>',
         data.role.capitalize(),
         data.sha256,
         data.sha256[:12],
@@ -267,7 +268,8 @@ def _not_checked(data: DataFile) -> SafeString:
     else:
         why = "not checked"
     return format_html(
-        '<div class="fp-data-file"><h4 style="margin:4px 0">{} file <code title="{}">{}…</code></h4>'
+        '<div class="fp-data-file" style="margin-bottom:18px">'
+        '<h4 style="margin:4px 0">{} file <code title="{}">{}…</code></h4>'
         '<p class="fp-not-checked"><strong>{}</strong></p></div>',
         data.role.capitalize(),
         data.sha256,

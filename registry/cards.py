@@ -17,7 +17,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from lifecycle.models import LifecycleState
 from lifecycle.selectors import Runway
@@ -362,13 +362,18 @@ def card_pdf(data: dict[str, Any]) -> bytes:
         story += [p(title, styles["Heading2"]), table([[k, v] for k, v in data[key].items()])]
     story += [p("Changelog", styles["Heading2"]), p(data["changelog"])]
     story += [p("Fine-tune job", styles["Heading2"]), table([[k, v] for k, v in data["job"].items()])]
-    story += [p("Data card", styles["Heading2"])]
+    # Each file's heading stays with its facts, and the section's heading with the first file:
+    # the section never starts on a page's last line.
+    section = [p("Data card", styles["Heading2"])]
     for f in data["data_card"]:
-        story += [p(f"{f['role'].capitalize()} file {f['sha256']}", styles["Heading3"])]
-        story += [table([[k, v] for k, v in f["facts"].items()])]
+        block = [p(f"{f['role'].capitalize()} file {f['sha256']}", styles["Heading3"])]
+        block += [table([[k, v] for k, v in f["facts"].items()])]
         if f["override"]:
-            story += [p(f"Findings overridden: {f['override']}", flagged)]
+            block += [p(f"Findings overridden: {f['override']}", flagged)]
+        story.append(KeepTogether(section + block))
+        section = []
     if not data["data_card"]:
+        story += section
         story.append(p("Not checked: the version names no data file."))
     story += [p("Evaluations", styles["Heading2"])]
     if data["evaluations"]:
