@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from registry import releases
+from datasets import services as dataset_services
+from datasets.models import DatasetKind
+from registry import demo_datasets, releases
 from registry.models import ModelVersion, Promotion, RegisteredModel
 from reports.models import Trigger
 from reports.periods import Period
@@ -28,6 +31,7 @@ class OneOfEach:
     action_id: int
     control: Control
     incident_ref: str
+    dataset_sha256: str  # the golden set the evaluations cite, checked (its file kept, so it can be re-checked)
 
     def path_parameters(self) -> dict[str, str | int]:
         """Values for the path parameters of every endpoint, by the names the schema gives them."""
@@ -40,6 +44,7 @@ class OneOfEach:
             "risks": self.risk.reference,
             "controls": self.control.reference,
             "incidents": self.incident_ref,
+            "sha256": self.dataset_sha256,
         }
 
 
@@ -67,6 +72,15 @@ def one_of_each(*, model: RegisteredModel, engineer, compliance) -> OneOfEach:
         severity="low",
     )
     report_generate(period=Period.of(date.today()), actor=None, trigger=Trigger.SCHEDULE)
+    golden = dataset_services.dataset_upload(
+        upload=SimpleUploadedFile(
+            "golden.jsonl", demo_datasets.golden_file("records"), content_type="application/jsonl"
+        ),
+        kind=DatasetKind.GOLDEN,
+        base_model=model.base_model,
+        actor=engineer,
+    )
+    dataset_services.dataset_check_run(check_id=golden.check.pk)
     return OneOfEach(
         model=model,
         pending=pending,
@@ -75,4 +89,5 @@ def one_of_each(*, model: RegisteredModel, engineer, compliance) -> OneOfEach:
         action_id=action.pk,
         control=control,
         incident_ref=incident.reference,
+        dataset_sha256=golden.dataset.sha256,
     )

@@ -62,6 +62,7 @@ def world(engineer, compliance, registered_model):
         "version": params["version"],
         "promotion_id": params["promotion_id"],
         "action_id": params["action_id"],
+        "sha256": params["sha256"],
         "token_id": token_issue(user=engineer, name="walked", issued_by=engineer, via="tests").token.pk,
         "references": {collection: params[collection] for collection in ("risks", "controls", "incidents")},
         "personas": {Role.ENGINEER: engineer, Role.COMPLIANCE: compliance},
@@ -121,6 +122,7 @@ def test_it_refuses_every_hostile_input_and_writes_nothing(world, settings, meth
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
     settings.EVIDENCE_MAX_UPLOAD_BYTES = 2048
     settings.TRAINING_FILE_MAX_UPLOAD_BYTES = 2048
+    settings.DATASET_MAX_BYTES = 2048
     schema = _schema()
     operation = schema["paths"][path][method]
     url = _url(path, world)
@@ -128,10 +130,16 @@ def test_it_refuses_every_hostile_input_and_writes_nothing(world, settings, meth
     send = getattr(client, method)
     before = _row_counts()
 
-    field = _a_field(_request_schema(schema, operation, "application/json"))
-    for label, (body, status) in _hostile_json(field).items():
-        response = send(url, body, content_type="application/json")
-        _assert_refused(response, status, label, field if status == 400 and "deep" not in label else None)
+    if "application/json" in operation["requestBody"]["content"]:
+        field = _a_field(_request_schema(schema, operation, "application/json"))
+        for label, (body, status) in _hostile_json(field).items():
+            response = send(url, body, content_type="application/json")
+            _assert_refused(response, status, label, field if status == 400 and "deep" not in label else None)
+    else:
+        # A multipart-only upload (a dataset: streamed to disk, never a JSON body).
+        form = _request_schema(schema, operation, "multipart/form-data")["properties"]
+        field = next(name for name, spec in form.items() if spec.get("type") == "string" and "format" not in spec)
+        _assert_refused(send(url, '{"kind": "training"}', content_type="application/json"), 415, "JSON body")
 
     _assert_refused(send(url, "version: v1", content_type="text/plain"), 415, "text/plain")
     _assert_refused(send(url, "a=1", content_type="application/x-www-form-urlencoded"), 415, "form")
