@@ -21,7 +21,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from lifecycle.selectors import IMMINENT_DAYS, NEAR_DAYS
-from registry.migration import migration_plans_as_of
+from registry.migration import TrainedVersion, migration_plans_as_of, versions_trained_between
 from registry.models import (
     Deployment,
     Environment,
@@ -95,6 +95,7 @@ def report_data(period: Period, *, now: datetime | None = None) -> dict[str, Any
         "period_end": _iso(end),
         "inventory": _inventory(start, end, people),
         "jobs": _jobs(start, end),
+        "training_data": _training_data(start, end),
         "risks": _risk_register(period, risks, people),
         "evaluations": _evaluation_trends(end),
         "incidents": _incidents(start, end, people),
@@ -187,6 +188,41 @@ def _jobs(start, end) -> dict:
     )
     by_status = {row["job_status"]: row["n"] for row in finished}
     return {"finished": sum(by_status.values()), "by_status": dict(sorted(by_status.items()))}
+
+
+def _training_data(start, end) -> dict:
+    """New versions trained this month (their job started in it) whose data was not checked, or whose
+    blocking findings Compliance overrode, when the job started (registry.migration.versions_trained_between)."""
+    trained = versions_trained_between(start=start, end=end)
+
+    def row(t: TrainedVersion, files: list) -> dict:
+        return {
+            "version": _version_label(t.version),
+            "job_started": _iso(t.job_started_at),
+            "files": [_data_file(f) for f in files],
+        }
+
+    return {
+        "trained": len(trained),
+        "unchecked": [row(t, t.unchecked) for t in trained if t.unchecked],
+        "overridden": [row(t, t.overridden) for t in trained if t.overridden],
+    }
+
+
+def _data_file(f) -> dict:
+    found = {"role": f.role, "sha256": f.sha256}
+    if not f.checked:
+        # Why there was no report: never uploaded, or its check had not finished (or had failed).
+        found["state"] = (f.check.check_status or "not checked") if f.check else "not uploaded"
+        return found
+    override = f.check.override
+    found.update(
+        blocking=f.check.blocking,
+        overridden_by=override.by,
+        overridden_on=_day(override.at),
+        justification=override.justification,
+    )
+    return found
 
 
 # --- The risk register at the end of the period --------------------------------------

@@ -303,6 +303,10 @@ def _summary(data: dict) -> list:
             "no candidate ready",
             len(d["runway_without_candidate"]),
         ],
+        [
+            "New versions trained without a dataset check / with overridden findings",
+            f"{len(data['training_data']['unchecked'])} / {len(data['training_data']['overridden'])}",
+        ],
         ["Breached controls", len(data["risks"]["breached_controls"])],
         ["Incidents opened / closed", f"{len(incidents['opened'])} / {len(incidents['closed'])}"],
         [
@@ -378,7 +382,7 @@ def _summary(data: dict) -> list:
 
 def _inventory(data: dict) -> list:
     st = _styles()
-    inv, jobs = data["inventory"], data["jobs"]
+    inv, jobs, trained = data["inventory"], data["jobs"], data["training_data"]
     counts = inv["counts"]
     flow = [markup("1. Inventory changes", st.h1)]
     flow.append(
@@ -388,6 +392,8 @@ def _inventory(data: dict) -> list:
             f"{counts['rolled_back']} rolled back, {counts['retired']} retired, {counts['failed']} failed in "
             f"training; {jobs['finished']} fine-tune jobs finished"
             + (" (" + ", ".join(f"{n} {s}" for s, n in jobs["by_status"].items()) + ")." if jobs["by_status"] else ".")
+            + f" {trained['trained']} new versions started training: {len(trained['unchecked'])} without a dataset "
+            f"check, {len(trained['overridden'])} on data with overridden blocking findings."
         )
     )
     parts = [
@@ -423,6 +429,24 @@ def _inventory(data: dict) -> list:
             [0.25, 0.2, 0.55],
         ),
         (
+            "Trained without a dataset check",
+            ["Version", "Job started", "Data not checked then"],
+            [
+                [t["version"], when(t["job_started"]), "; ".join(_unchecked_file(f) for f in t["files"])]
+                for t in trained["unchecked"]
+            ],
+            [0.22, 0.16, 0.62],
+        ),
+        (
+            "Trained on data with overridden blocking findings",
+            ["Version", "Job started", "Findings overridden, by whom, why"],
+            [
+                [t["version"], when(t["job_started"]), "; ".join(_overridden_file(f) for f in t["files"])]
+                for t in trained["overridden"]
+            ],
+            [0.22, 0.16, 0.62],
+        ),
+        (
             "Registered",
             ["Version", "When", "By", "Changelog"],
             [[r["version"], when(r["at"]), r["by"], r["changelog"]] for r in inv["registered"]],
@@ -436,6 +460,17 @@ def _inventory(data: dict) -> list:
         if more:
             flow.append(more)
     return flow
+
+
+def _unchecked_file(f: dict) -> str:
+    return f"{f['role']} {f['sha256'][:12]}… ({f['state']})"
+
+
+def _overridden_file(f: dict) -> str:
+    return (
+        f"{f['role']} {f['sha256'][:12]}…: {f['blocking']} blocking, overridden by {f['overridden_by']} "
+        f"on {f['overridden_on']}: {f['justification']}"
+    )
 
 
 def _risk_sections(data: dict) -> list:
