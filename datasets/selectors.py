@@ -78,7 +78,8 @@ def price_as_dict(row: PriceRow | None) -> dict | None:
         "id": row.pk,
         "provider": row.provider,
         "base_model": row.base_model,
-        "usd_per_million_training_tokens": str(row.usd_per_million_training_tokens),
+        # The engine's key (datasets.checks), so the report's dollar figure uses this row.
+        "usd_per_1m_training_tokens": str(row.usd_per_million_training_tokens),
         "effective_from": row.effective_from.isoformat(),
         "source": row.source,
     }

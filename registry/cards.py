@@ -79,8 +79,7 @@ def price_words(cost: dict) -> str:
     price = cost.get("price") or None
     if not price:
         return "no price in the table for this base model"
-    # The price table's selector names the rate usd_per_million_...; the CLI's --usd-per-1m names it usd_per_1m_...
-    usd = price.get("usd_per_million_training_tokens") or price.get("usd_per_1m_training_tokens")
+    usd = price.get("usd_per_1m_training_tokens")
     words = f"${usd} per 1M training tokens"
     if price.get("base_model"):
         words += f" for {price['base_model']}"

@@ -185,12 +185,6 @@ def with_data_cards(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def histogram(check: DataCheck) -> list[tuple[int, int]]:
-    """The token histogram of a check's report: (upper bound, examples) pairs, smallest bound first."""
-    tokens = (check.report or {}).get("tokens") or {}
-    return [(int(upper), int(count)) for upper, count in tokens.get("histogram", [])]
-
-
 def goldens_cited_for(sha256: str) -> list[str]:
     """The golden sets the evaluations of every model trained or validated on `sha256` cite (for the check)."""
     model_ids = (

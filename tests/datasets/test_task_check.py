@@ -66,7 +66,7 @@ def test_it_writes_the_report_and_ends_at_100(api, engineer, engine, eager_celer
     assert dataset.report["examples"] == 12
     assert (dataset.blocking, dataset.warnings, dataset.policy_version) == (1, 2, 0)
     assert dataset.report["price"]["base_model"] == "gpt-4.1-mini"
-    assert dataset.report["price"]["usd_per_million_training_tokens"] == "5.0000"
+    assert dataset.report["price"]["usd_per_1m_training_tokens"] == "5.0000"
     # Progress is bookkeeping: the dataset's history holds the upload and the report, nothing per tick.
     assert dataset.history.count() == 2
 

@@ -29,5 +29,9 @@ def test_the_real_engine_reports_through_the_task(api, engineer, eager_celery, d
     assert dataset.report["examples"] == 12
     assert dataset.report["leakage"]["exact"] == 12
     assert dataset.blocking == dataset.report["blocking"] > 0
+    # The price row in force for the base model gives the dollar figure (regression: it was always None).
+    cost = dataset.report["cost"]
+    rate = float(cost["price"]["usd_per_1m_training_tokens"])
+    assert cost["usd"] is not None and cost["usd"] == round(cost["billed_tokens"] / 1_000_000 * rate, 4)
     assert Dataset.objects.get(sha256=golden).fingerprint is not None
     assert "q0golden" not in str(Dataset.objects.get(sha256=golden).fingerprint)
