@@ -11,6 +11,7 @@ from registry import releases, services
 from registry.models import Deployment, Promotion, PromotionStatus, VersionStatus
 from tests.conftest import evaluation_payload, make_user, model_payload, version_payload
 from tests.integration.test_concurrent_registration import _post
+from tests.registry.test_data_card import with_clean_data
 
 APPROVERS = 6
 
@@ -23,6 +24,7 @@ def test_exactly_one_of_concurrent_production_approvals_wins(live_server, transa
         version = services.version_register(
             model=model, actor=engineer, evaluations=[evaluation_payload()], **version_payload(version=f"v{n}")
         )
+        with_clean_data(version, engineer)  # the gate asks for checked data; this race is about approvals
         version.status = VersionStatus.EVALUATING
         mark_change(version, actor=engineer, reason="test: job succeeded")
         version.save()
