@@ -297,7 +297,8 @@ def versions_trained_between(*, start: datetime, end: datetime) -> list[TrainedV
     )
     if not started:
         return []
-    versions = list(ModelVersion.history.as_of(end).filter(pk__in=started))
+    # By the object id: on an as_of queryset, `pk` is the history row's id.
+    versions = list(ModelVersion.history.as_of(end).filter(id__in=started))
     models = {m.pk: m for m in RegisteredModel.objects.filter(pk__in={v.model_id for v in versions})}
     trained = []
     for v in sorted(versions, key=lambda v: (started[v.pk], v.pk)):
