@@ -14,6 +14,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReasonForm
@@ -53,20 +54,20 @@ def _progress_bar(status: str | None, progress: int | None):
     value = progress or 0
     colour = {"failed": "#c62828", "done": "#2e7d32"}.get(status, "#1565c0")
     return format_html(
-        '<div title="{}" style="width:120px;background:#eee;border-radius:3px">'
+        '<div title="{}" style="width:80px;background:#eee;border-radius:3px">'
         '<div style="width:{}%;background:{};color:#fff;padding:0 4px;border-radius:3px;white-space:nowrap">'
-        "{} {}%</div></div>",
+        "{}</div></div>",
         status,
         value,
         colour,
-        status,
-        value,
+        status if status in ("done", "failed") else f"{status} {value}%",
     )
 
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    list_display = ["short_sha", "kind", "base_model", "size_bytes", "uploaded_by", "uploaded_at", "state", "blocking"]
+    # What fits at 1280 px beside the filters; size and uploader are on the page.
+    list_display = ["short_sha", "kind", "base_model", "uploaded", "state", "blocking"]
     list_filter = ["kind", "base_model"]
     search_fields = ["sha256"]
     change_form_template = "admin/datasets/dataset/change_form.html"
@@ -97,7 +98,11 @@ class DatasetAdmin(admin.ModelAdmin):
 
     @admin.display(description="SHA-256")
     def short_sha(self, obj) -> str:
-        return obj.sha256[:16] + "…"
+        return obj.sha256[:12] + "…"
+
+    @admin.display(description="Uploaded", ordering="uploaded_at")
+    def uploaded(self, obj) -> str:
+        return f"{timezone.localtime(obj.uploaded_at):%Y-%m-%d %H:%M}"
 
     @admin.display(description="Check")
     def state(self, obj):
