@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "providers",
     "lifecycle",
     "datasets",
+    "sbs",
     "django_celery_beat",
     "axes",
 ]
@@ -243,6 +244,18 @@ DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 512 * 1024 * 1024, minimum=1024
 DATASET_KEEP_FILES = env_bool("DATASET_KEEP_FILES", False)
 # Where uploads wait for their check (and stay, with DATASET_KEEP_FILES): shared by web and worker.
 DATASET_STORAGE = Path(env_str("DATASET_STORAGE", "") or VAR_DIR / "datasets")  # empty: the default too
+
+# --- Golden sets and side-by-side runs (docs/evaluation.md) ------------------------------------
+# Keep each golden item's text (its turns and reference answer) beside its hash, so reviewers can
+# read the items a version lost (default off, as for datasets: the counts, intents and hashes are
+# always kept). `make run` turns it on for the demo.
+GOLDEN_KEEP_TEXT = env_bool("GOLDEN_KEEP_TEXT", False)
+# The largest golden set file (bytes) and item count a version may have; over either, 413 / 400.
+GOLDEN_MAX_BYTES = env_int("GOLDEN_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
+GOLDEN_MAX_ITEMS = env_int("GOLDEN_MAX_ITEMS", 50_000, minimum=1)
+# The most verdicts one side-by-side run may carry, and the largest JSONL upload of them (bytes).
+SBS_MAX_VERDICTS = env_int("SBS_MAX_VERDICTS", 100_000, minimum=1)
+SBS_MAX_UPLOAD_BYTES = env_int("SBS_MAX_UPLOAD_BYTES", 32 * 1024 * 1024, minimum=1024)
 
 # --- Release gates -----------------------------------------------------------------------
 # The gate of a model that has no policy of its own (registry.gates).

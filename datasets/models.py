@@ -13,6 +13,7 @@ from simple_history.models import HistoricalRecords
 
 from core.audit import AuditedHistoryModel
 from core.validation import SHA256_PATTERN, sha256_validator
+from datasets.golden import golden_set_name_validator
 from lifecycle.models import Provider
 
 
@@ -33,8 +34,29 @@ class CheckStatus(models.TextChoices):
 OPEN_CHECK_STATUSES = (CheckStatus.QUEUED, CheckStatus.RUNNING)
 
 
+class GoldenSet(models.Model):
+    """A named, living golden set: its versions are golden datasets (one file's bytes each), numbered 1, 2, ..."""
+
+    name = models.CharField(max_length=100, unique=True, validators=[golden_set_name_validator])
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(bases=[AuditedHistoryModel])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Dataset(models.Model):
-    """One file's bytes, what it is for, and its latest pre-check report."""
+    """One file's bytes, what it is for, and its latest pre-check report.
+
+    A golden dataset may be a version of a named golden set (`golden_set`, `golden_version`): then
+    its items are recorded (GoldenItem) with their intents, and its counts kept here.
+    """
 
     sha256 = models.CharField(max_length=64, unique=True, validators=[sha256_validator])
     kind = models.CharField(max_length=20, choices=DatasetKind.choices)
@@ -54,6 +76,11 @@ class Dataset(models.Model):
     policy_version = models.PositiveIntegerField(
         null=True, blank=True, help_text="The check policy the latest report applied (0: the built-in default)."
     )
+    # Golden sets: which named set and version these bytes are, with their item and per-intent counts.
+    golden_set = models.ForeignKey(GoldenSet, null=True, blank=True, on_delete=models.PROTECT, related_name="versions")
+    golden_version = models.PositiveIntegerField(null=True, blank=True)
+    item_count = models.PositiveIntegerField(null=True, blank=True)
+    intent_counts = models.JSONField(null=True, blank=True, help_text="Intent -> number of items tagged with it.")
 
     history = HistoricalRecords(bases=[AuditedHistoryModel])
 
@@ -62,6 +89,13 @@ class Dataset(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(sha256__regex=SHA256_PATTERN), name="dataset_sha256"),
             models.CheckConstraint(condition=models.Q(kind__in=DatasetKind.values), name="dataset_kind"),
+            models.UniqueConstraint(fields=["golden_set", "golden_version"], name="dataset_golden_version_unique"),
+            # A version of a golden set is a golden dataset with a number, and only then has one.
+            models.CheckConstraint(
+                condition=models.Q(golden_set__isnull=True, golden_version__isnull=True)
+                | models.Q(golden_set__isnull=False, golden_version__gte=1, kind=DatasetKind.GOLDEN),
+                name="dataset_golden_version_of_golden",
+            ),
         ]
         indexes = [
             # The API's list filtered by kind and base model, newest first (its cursor pages on -id; the
@@ -75,6 +109,49 @@ class Dataset(models.Model):
     @property
     def is_checked(self) -> bool:
         return self.report is not None
+
+
+class Immutable(models.Model):
+    """Rows written once, with their parent's history row, and never changed: saving again or deleting refuses.
+
+    (QuerySet.update and delete would bypass this; no code path uses them on these rows.)
+    """
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError(f"{type(self).__name__} rows are immutable once written.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError(f"{type(self).__name__} rows are immutable once written.")
+
+
+class GoldenItem(Immutable):
+    """One item of a golden set version, as uploaded: its id, intents, prompt hash and (if kept) its text."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="golden_items")
+    item_id = models.CharField(max_length=200)
+    position = models.PositiveIntegerField(help_text="Its line's order in the file (0-based, blank lines skipped).")
+    intents = models.JSONField(help_text="The item's intent tags, as uploaded (sorted, unique).")
+    # "|billing|returns|": the tags joined, so a list filters by intent with LIKE on every database.
+    intent_tags = models.CharField(max_length=2000)
+    # datasets.checks.text.text_hash of the normalised user turns: the same hash the fingerprint keeps.
+    prompt_hash = models.CharField(max_length=64)
+    # Only with GOLDEN_KEEP_TEXT: the item's turns ([{"role", "content"}]) and its reference answer.
+    messages = models.JSONField(null=True, blank=True)
+    reference = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["dataset", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "item_id"], name="golden_item_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.item_id
 
 
 class DatasetCheck(models.Model):

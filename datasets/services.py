@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -28,6 +29,7 @@ from core.parsers import TooLarge
 from core.roles import Role, has_role
 from datasets import selectors
 from datasets.checks import UnknownBaseModel, check_file, encoding_for, golden_fingerprint
+from datasets.golden import ParsedGolden, golden_parse, golden_set_name_validator
 from datasets.models import (
     OPEN_CHECK_STATUSES,
     CheckPolicy,
@@ -36,6 +38,8 @@ from datasets.models import (
     DatasetCheck,
     DatasetKind,
     DatasetOverride,
+    GoldenItem,
+    GoldenSet,
     PriceRow,
 )
 
@@ -175,6 +179,142 @@ def _record_upload(
         os.replace(staged, final)
         check = _check_queue(dataset=dataset, goldens=goldens, actor=actor)
     return UploadResult(dataset=dataset, created=created, check=check)
+
+
+# A golden set is checked (format, PII, its fingerprint) for this encoding unless the upload names another.
+GOLDEN_BASE_MODEL = "gpt-4.1-mini"
+ITEM_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class GoldenVersionResult:
+    dataset: Dataset  # the golden dataset that is this version (golden_set, golden_version, counts)
+    created: bool  # False: these bytes already were this version of this golden set
+    check: DatasetCheck | None  # the check queued for a new dataset (its fingerprint), None otherwise
+
+
+def golden_version_upload(
+    *, name: str, upload, actor, description: str = "", base_model: str = GOLDEN_BASE_MODEL
+) -> GoldenVersionResult:
+    """Record the uploaded JSONL as the next version of golden set `name` (created on its first version).
+
+    The version is the golden dataset of these bytes (one record: an earlier upload of the same
+    bytes as a golden dataset becomes this version), its items recorded once with their intents
+    and prompt hashes (their text only with GOLDEN_KEEP_TEXT). The same bytes again are the same
+    version. A file with any bad item is refused whole, naming the lines.
+    """
+    _require(actor, *UPLOADERS, action="upload golden sets")
+    try:
+        golden_set_name_validator(name)
+    except DjangoValidationError as exc:
+        raise ValidationFailed("Invalid golden set name.", fields={"name": list(exc.messages)}) from None
+    _validate_base_model(base_model)
+    staged, sha256, size = _place(upload)
+    try:
+        if size > settings.GOLDEN_MAX_BYTES:
+            raise TooLarge(
+                f"A golden set file is at most {settings.GOLDEN_MAX_BYTES} bytes.",
+                fields={"file": [f"At most {settings.GOLDEN_MAX_BYTES} bytes."]},
+                extra={"limit_bytes": settings.GOLDEN_MAX_BYTES},
+            )
+        parsed = golden_parse(staged, max_items=settings.GOLDEN_MAX_ITEMS)
+        if parsed.problem_count:
+            more = parsed.problem_count - len(parsed.problems)
+            raise ValidationFailed(
+                f"The golden set file has {parsed.problem_count} bad line(s); nothing was recorded.",
+                fields={"file": parsed.problems + ([f"... and {more} more."] if more else [])},
+            )
+        return _record_golden_version(
+            name=name,
+            description=description,
+            staged=staged,
+            sha256=sha256,
+            size=size,
+            base_model=base_model,
+            parsed=parsed,
+            actor=actor,
+        )
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _record_golden_version(
+    *, name: str, description: str, staged: Path, sha256: str, size: int, base_model: str, parsed: ParsedGolden, actor
+) -> GoldenVersionResult:
+    with transaction.atomic():
+        golden_set = GoldenSet.objects.select_for_update().filter(name=name).first()
+        if golden_set is None:
+            golden_set = GoldenSet(name=name, description=description, created_by=actor)
+            try:
+                with transaction.atomic():
+                    audited_save(golden_set, actor=actor, reason=f"Golden set {name} created with its first version")
+            except IntegrityError:
+                raise Conflict(f"Golden set {name} is being created at this moment; try again.") from None
+        dataset = Dataset.objects.select_for_update().filter(sha256=sha256).first()
+        if dataset is not None and dataset.golden_set_id is not None:
+            if dataset.golden_set_id == golden_set.pk:
+                return GoldenVersionResult(dataset=dataset, created=False, check=None)
+            raise Conflict(
+                f"These bytes are already version {dataset.golden_version} of golden set {dataset.golden_set.name}.",
+                extra={"golden_set": dataset.golden_set.name, "golden_version": dataset.golden_version},
+            )
+        if dataset is not None and dataset.kind != DatasetKind.GOLDEN:
+            raise Conflict(
+                f"These bytes are a {dataset.kind} dataset already; a golden set cannot be training data.",
+                extra={"kind": dataset.kind},
+            )
+        number = (
+            golden_set.versions.order_by("-golden_version").values_list("golden_version", flat=True).first() or 0
+        ) + 1
+        check = None
+        fields = {
+            "golden_set": golden_set,
+            "golden_version": number,
+            "item_count": len(parsed.items),
+            "intent_counts": parsed.intent_counts,
+        }
+        summary = f"{len(parsed.items)} items, {len(parsed.intent_counts)} intents"
+        if dataset is None:
+            dataset = Dataset(
+                sha256=sha256,
+                kind=DatasetKind.GOLDEN,
+                base_model=base_model,
+                size_bytes=size,
+                uploaded_by=actor,
+                **fields,
+            )
+            dataset.full_clean()
+            try:
+                with transaction.atomic():
+                    audited_save(
+                        dataset, actor=actor, reason=f"Uploaded as version {number} of golden set {name} ({summary})"
+                    )
+            except IntegrityError:
+                raise Conflict("The same file is being uploaded at this moment; try again.") from None
+            os.replace(staged, selectors.dataset_file_path(sha256=sha256))
+            check = _check_queue(dataset=dataset, goldens=[], actor=actor)
+        else:
+            for key, value in fields.items():
+                setattr(dataset, key, value)
+            audited_save(dataset, actor=actor, reason=f"Became version {number} of golden set {name} ({summary})")
+        keep = settings.GOLDEN_KEEP_TEXT
+        GoldenItem.objects.bulk_create(
+            [
+                GoldenItem(
+                    dataset=dataset,
+                    item_id=item.item_id,
+                    position=item.position,
+                    intents=item.intents,
+                    intent_tags="|" + "|".join(item.intents) + "|",
+                    prompt_hash=item.prompt_hash,
+                    messages=item.messages if keep else None,
+                    reference=item.reference if keep else "",
+                )
+                for item in parsed.items
+            ],
+            batch_size=ITEM_BATCH,
+        )
+    return GoldenVersionResult(dataset=dataset, created=True, check=check)
 
 
 def _check_queue(*, dataset: Dataset, goldens: list[str], actor) -> DatasetCheck:

@@ -27,8 +27,16 @@ KNOWN_METRICS = {
         Metric("refusal_rate", "Share of answers that refuse", 0.0, 1.0),
         Metric("golden_score", "Score on the versioned golden set", 0.0, 1.0),
         Metric("p95_latency_ms", "95th percentile latency in milliseconds", 0.0, None),
+        # Computed by Fineprint from a side-by-side run's verdicts (sbs.stats), never typed in.
+        Metric("win_rate_lower", "Lower bound of the win rate's Wilson 95% interval", 0.0, 1.0),
+        Metric("win_rate_upper", "Upper bound of the win rate's Wilson 95% interval", 0.0, 1.0),
+        Metric("comparisons", "Golden items compared side by side (n)", 0.0, None),
+        Metric("human_rated_share", "Share of the compared items a human rated", 0.0, 1.0),
+        Metric("judge_human_kappa", "Cohen's kappa between the model judge and the humans", -1.0, 1.0),
     ]
 }
+# The metrics only a side-by-side run's verdicts may give: an evaluation typed in by hand cannot.
+COMPUTED_METRICS = ("win_rate_lower", "win_rate_upper", "comparisons", "human_rated_share", "judge_human_kappa")
 
 
 def metric_bounds(name: str) -> tuple[float | None, float | None]:

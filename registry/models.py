@@ -297,6 +297,9 @@ class EvaluationResult(models.Model):
     )
     metrics = models.JSONField(help_text="Metric name -> value, e.g. win_rate, refusal_rate, p95_latency_ms.")
     per_intent = models.JSONField(default=dict, blank=True, help_text="Intent tag -> win rate.")
+    # Set only when a side-by-side run created this evaluation: sbs.stats.run_figures() of its verdicts
+    # (n, wins, ties, losses, Wilson bounds, per intent, agreement). None: the numbers were typed in.
+    evidence = models.JSONField(null=True, blank=True, editable=False)
     ran_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     ran_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)

@@ -18,7 +18,7 @@ from lifecycle.models import Provider
 from providers.base import ProviderNotConfigured
 from providers.registry import provider_api
 from registry import runway
-from registry.metrics import metrics_errors, per_intent_errors
+from registry.metrics import COMPUTED_METRICS, metrics_errors, per_intent_errors
 from registry.models import EvaluationResult, ModelVersion, RegisteredModel, VersionStatus
 
 MODEL_EDITABLE_FIELDS = frozenset(
@@ -123,14 +123,21 @@ def _evaluation_build(*, version: ModelVersion, actor, data: Mapping[str, Any], 
     errors: dict[str, list[str]] = {}
     metrics = data.get("metrics")
     per_intent = data.get("per_intent") or {}
+    evidence = data.get("evidence")
     errors |= metrics_errors(metrics)
     errors |= per_intent_errors(per_intent)
+    if evidence is None and isinstance(metrics, dict):
+        for name in sorted(set(metrics) & set(COMPUTED_METRICS)):
+            errors[f"metrics.{name}"] = [
+                "Computed from a side-by-side run's verdicts, never typed in: post the verdicts to "
+                ".../versions/{version}/sbs-runs/."
+            ]
     baseline = (data.get("baseline_version") or "").strip()
     baseline_version = None
     if baseline:
         if baseline == version.version:
             errors["baseline_version"] = ["A version cannot be its own baseline."]
-        elif baseline != version.model.base_model:
+        elif baseline not in (version.model.base_model, version.base_model):
             baseline_version = ModelVersion.objects.filter(model_id=version.model_id, version=baseline).first()
             if baseline_version is None:
                 errors["baseline_version"] = [
@@ -146,6 +153,7 @@ def _evaluation_build(*, version: ModelVersion, actor, data: Mapping[str, Any], 
         baseline_version=baseline_version,
         metrics=metrics if isinstance(metrics, dict) else {},
         per_intent=per_intent if isinstance(per_intent, dict) else {},
+        evidence=evidence,
         ran_by=actor,
         ran_at=data.get("ran_at") or timezone.now(),
     )
@@ -153,7 +161,8 @@ def _evaluation_build(*, version: ModelVersion, actor, data: Mapping[str, Any], 
         # Relations are instances already (no existence queries needed), metrics were
         # checked above, and the database enforces the check constraints again.
         evaluation.full_clean(
-            exclude=["version", "ran_by", "metrics", "per_intent", "baseline_version"], validate_constraints=False
+            exclude=["version", "ran_by", "metrics", "per_intent", "baseline_version", "evidence"],
+            validate_constraints=False,
         )
     except ValidationError as exc:
         errors.update(exc.message_dict)
@@ -182,7 +191,9 @@ def evaluation_record(
     per_intent: dict | None = None,
     ran_at: datetime | None = None,
     reason: str = "",
+    evidence: dict | None = None,
 ) -> EvaluationResult:
+    """Record an evaluation of a version; `evidence` only from a side-by-side run (sbs.services), never typed."""
     if version.status == VersionStatus.RETIRED:
         raise Conflict(f"Version '{version.version}' is retired; it takes no new evaluations.")
     version.refuse_if_held()
@@ -196,6 +207,7 @@ def evaluation_record(
             "baseline_version": baseline_version,
             "per_intent": per_intent,
             "ran_at": ran_at,
+            "evidence": evidence,
         },
     )
     return _evaluation_save(evaluation, actor=actor, reason=reason)
