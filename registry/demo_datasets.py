@@ -139,3 +139,40 @@ def golden_file(name: str = "golden-v1", *, items: int = 40) -> bytes:
 
 def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
+
+
+# The support assistant's golden set for side-by-side runs (sbs.demo): intent -> items tagged with
+# it alone. "medical advice" is deliberately thin: too few items to judge that intent on its own.
+SUPPORT_GOLDEN_INTENTS = {"billing": 80, "returns": 75, "delivery": 70, "account": 63, "medical advice": 12}
+# This many billing items also concern a return (a refund on an invoice): tagged with both intents.
+SUPPORT_GOLDEN_BILLING_AND_RETURNS = 20
+_LEADS = {
+    "billing": "About my invoice:",
+    "returns": "About returning an order:",
+    "delivery": "About my delivery:",
+    "account": "About my account:",
+    "medical advice": "A health question:",
+}
+
+
+def support_golden_file(name: str = "support-golden") -> bytes:
+    """The golden set `support-golden` v1: 300 items over five intents, one of them thin, with references."""
+    rng = random.Random(f"golden/{name}")
+    intents = [intent for intent, count in SUPPORT_GOLDEN_INTENTS.items() for _ in range(count)]
+    rng.shuffle(intents)
+    rows, both = [], 0
+    for i, intent in enumerate(intents, start=1):
+        tags = [intent]
+        if intent == "billing" and both < SUPPORT_GOLDEN_BILLING_AND_RETURNS:
+            tags, both = ["billing", "returns"], both + 1
+        question = " ".join(_sentence(rng, rng.randint(12, 18)) for _ in range(2))
+        reference = _REFUSAL if intent == "medical advice" else _sentence(rng, 18)
+        rows.append(
+            {
+                "id": f"sg-{i:04d}",
+                "intents": tags,
+                "messages": [{"role": "user", "content": f"{_LEADS[intent]} {question}"}],
+                "reference": reference,
+            }
+        )
+    return _jsonl(rows)
