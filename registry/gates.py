@@ -7,6 +7,16 @@ for the win rate of every intent, `{"metric": "win_rate", "per_intent": true,
 the metric; a win rate counts only against the production version (when the
 model has one). Missing evidence fails the gate, and says so.
 
+A win-rate rule may ask for more than a point estimate: `"bound": "lower_ci"` compares
+the lower bound of the Wilson 95% interval with `min` instead of the estimate, and
+`"min_n": 30` fails when fewer items were compared (overall, or in any intent with
+`per_intent`). `{"metric": "human_rated_share", "min": 0.1}` and `{"metric":
+"judge_human_kappa", "min": 0.6}` ask how much of the comparison humans rated and how far
+the model judge agrees with them. These rules are judged only on evaluations a
+side-by-side run's verdicts support (`EvaluationResult.evidence`): the latest such
+evaluation of the win rate against the production version. A win rate typed in by hand
+leaves them missing ("typed in, not supported by verdicts"); it still passes plain rules.
+
 Every gate also holds one rule no policy can drop, metric `lifecycle`: a version
 whose base model shuts down within LIFECYCLE_GATE_DAYS days (or has shut down)
 fails it, so promoting it needs an approver's override justification.
@@ -34,6 +44,7 @@ from django.db import IntegrityError, transaction
 
 from core.audit import mark_change
 from core.errors import Conflict, ValidationFailed
+from datasets.models import Dataset, DatasetKind
 from lifecycle.selectors import Runway
 from registry.data_cards import DataFile, version_data_files
 from registry.fine_tuning import needs_deployment
@@ -55,6 +66,12 @@ SERVING_DEPLOYMENT = "serving_deployment"
 DATASET_CHECK = "dataset_check"
 GOLDEN_LEAKAGE = "golden_leakage"
 DATA_RULES = (DATASET_CHECK, GOLDEN_LEAKAGE)
+WIN_RATE = "win_rate"
+POINT, LOWER_CI = "point", "lower_ci"
+BOUNDS = (POINT, LOWER_CI)
+# Metrics only a side-by-side run gives, judged on the evaluation its verdicts support.
+SBS_METRICS = ("human_rated_share", "judge_human_kappa")
+RULE_KEYS = {"metric", "min", "max", "per_intent", "bound", "min_n"}
 
 
 def rules_errors(rules: Any) -> dict[str, list[str]]:
@@ -69,7 +86,7 @@ def rules_errors(rules: Any) -> dict[str, list[str]]:
         if not isinstance(rule, dict):
             errors[where] = ["A rule is an object."]
             continue
-        unknown = set(rule) - {"metric", "min", "max", "per_intent"}
+        unknown = set(rule) - RULE_KEYS
         if unknown:
             errors[where] = [f"Unknown keys: {', '.join(sorted(unknown))}."]
             continue
@@ -91,9 +108,35 @@ def rules_errors(rules: Any) -> dict[str, list[str]]:
             and bounds["min"] > bounds["max"]
         ):
             errors[where] = ["min is above max."]
-        if "per_intent" in rule and (rule["per_intent"] is not True or metric != "win_rate"):
+        if "per_intent" in rule and (rule["per_intent"] is not True or metric != WIN_RATE):
             errors[f"{where}.per_intent"] = ['Only {"metric": "win_rate", "per_intent": true}.']
+        errors.update(_evidence_keys_errors(rule, where))
     return errors
+
+
+def _evidence_keys_errors(rule: dict, where: str) -> dict[str, list[str]]:
+    """bound and min_n: win-rate rules only; lower_ci compares the lower bound with a min."""
+    errors: dict[str, list[str]] = {}
+    if "bound" in rule:
+        bound = rule["bound"]
+        if rule.get("metric") != WIN_RATE:
+            errors[f"{where}.bound"] = ["Only on win_rate rules."]
+        elif bound not in BOUNDS:
+            errors[f"{where}.bound"] = ['"point" (the estimate, the default) or "lower_ci" (the lower 95% bound).']
+        elif bound == LOWER_CI and ("max" in rule or "min" not in rule):
+            errors[f"{where}.bound"] = ["lower_ci compares the lower 95% bound with min: give min, and no max."]
+    if "min_n" in rule:
+        min_n = rule["min_n"]
+        if rule.get("metric") != WIN_RATE:
+            errors[f"{where}.min_n"] = ["Only on win_rate rules."]
+        elif isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
+            errors[f"{where}.min_n"] = ["A whole number of comparisons, 1 or more."]
+    return errors
+
+
+def needs_evidence(rule: dict) -> bool:
+    """Whether only an evaluation a side-by-side run supports can satisfy the rule."""
+    return rule["metric"] in SBS_METRICS or rule.get("bound") == LOWER_CI or "min_n" in rule
 
 
 def _data_rule_errors(rule: dict, where: str) -> dict[str, list[str]]:
@@ -115,11 +158,17 @@ def describe(rule: dict) -> str:
     if rule["metric"] == GOLDEN_LEAKAGE:
         return f"{GOLDEN_LEAKAGE}: at most {rule['max']} golden-set prompts leaked into the version's data"
     name = f"{rule['metric']} per intent" if rule.get("per_intent") else rule["metric"]
+    if rule.get("bound") == LOWER_CI:
+        name += " lower 95% bound"
     if "min" in rule and "max" in rule:
-        return f"{name} within [{rule['min']:g}, {rule['max']:g}]"
-    if "min" in rule:
-        return f"{name} >= {rule['min']:g}"
-    return f"{name} <= {rule['max']:g}"
+        words = f"{name} within [{rule['min']:g}, {rule['max']:g}]"
+    elif "min" in rule:
+        words = f"{name} >= {rule['min']:g}"
+    else:
+        words = f"{name} <= {rule['max']:g}"
+    if "min_n" in rule:
+        words += f", at least {rule['min_n']} comparisons" + (" each" if rule.get("per_intent") else "")
+    return words
 
 
 def _within(value: float, rule: dict) -> bool:
@@ -204,7 +253,7 @@ def gate_evaluate(version: ModelVersion, *, runway: Runway | None = None) -> Gat
         elif rule["metric"] == GOLDEN_LEAKAGE:
             results.append(golden_leakage_judge(rule, files, evaluations))
         else:
-            results.append(rule_judge(rule, evaluations, production))
+            results.append(rule_judge(rule, evaluations, production, version=version))
     if needs_deployment(version.provider):
         results.append(serving_deployment_judge(version))
     results.append(lifecycle_judge(runway if runway is not None else versions_runway([version])[version.pk]))
@@ -354,16 +403,25 @@ def lifecycle_judge(found: Runway, *, gate_days: int | None = None) -> RuleResul
     return result
 
 
-def rule_judge(rule: dict, evaluations: list[EvaluationResult], production: str | None) -> RuleResult:
+def rule_judge(
+    rule: dict, evaluations: list[EvaluationResult], production: str | None, *, version: ModelVersion | None = None
+) -> RuleResult:
+    """One metric rule on the latest evaluation that measured it (a win rate: against the production version).
+
+    A rule that needs evidence (needs_evidence) is judged by evidence_rule_judge instead. `version`,
+    when given, names where to post a side-by-side run in that rule's detail.
+    """
+    if needs_evidence(rule):
+        return evidence_rule_judge(rule, evaluations, production, version=version)
     metric = rule["metric"]
     result = RuleResult(
         rule=describe(rule), metric=metric, outcome=MISSING, threshold={k: rule[k] for k in ("min", "max") if k in rule}
     )
     candidates = [e for e in evaluations if metric in e.metrics]
-    if metric == "win_rate" and production:
+    if metric == WIN_RATE and production:
         candidates = [e for e in candidates if e.baseline == production]
     if not candidates:
-        against = f" against the production version {production}" if metric == "win_rate" and production else ""
+        against = f" against the production version {production}" if metric == WIN_RATE and production else ""
         result.detail = f"No evaluation of this version measured {metric}{against}."
         return result
     evaluation = candidates[0]
@@ -384,6 +442,155 @@ def rule_judge(rule: dict, evaluations: list[EvaluationResult], production: str 
     result.value = evaluation.metrics[metric]
     result.outcome = PASS if _within(result.value, rule) else FAIL
     result.detail = f"From evaluation {evaluation.pk} ({evaluation.suite}), baseline {evaluation.baseline or 'none'}."
+    return result
+
+
+def _num(value: float) -> str:
+    """A figure in a reason: 4 decimals at most, no trailing zeros (0.41, 0.5, 0.4123)."""
+    return f"{round(value, 4):g}"
+
+
+def _sbs_runs_path(version: ModelVersion | None) -> str:
+    if version is None:
+        return ".../versions/{version}/sbs-runs/"
+    return f"/api/v1/models/{version.model.name}/versions/{version.version}/sbs-runs/"
+
+
+def _tally_reason(where: str, tally: dict, rule: dict) -> str:
+    """Why a group (overall, or an intent) fails a win-rate rule; '' when it passes.
+
+    Too few comparisons comes first: a bound over too few items says little either way.
+    """
+    n, min_n = tally["n"], rule.get("min_n")
+    if min_n is not None and n < min_n:
+        return f"{where}: {n} comparisons, at least {min_n} required"
+    if not n:
+        return f"{where}: 0 comparisons"
+    if rule.get("bound") == LOWER_CI:
+        lower = tally["lower"]
+        return "" if lower >= rule["min"] else f"{where}: lower bound {_num(lower)} below {_num(rule['min'])}"
+    rate = tally["win_rate"]
+    if rate < rule.get("min", -math.inf):
+        return f"{where}: win rate {_num(rate)} below {_num(rule['min'])}"
+    if rate > rule.get("max", math.inf):
+        return f"{where}: win rate {_num(rate)} above {_num(rule['max'])}"
+    return ""
+
+
+def _golden_intents(sha256: str) -> list[str]:
+    """The intents the golden set version holds (an intent no rated item carries still counts, with n = 0)."""
+    counts = (
+        Dataset.objects.filter(sha256=sha256, kind=DatasetKind.GOLDEN).values_list("intent_counts", flat=True).first()
+    )
+    return sorted(counts or {})
+
+
+def evidence_rule_judge(
+    rule: dict, evaluations: list[EvaluationResult], production: str | None, *, version: ModelVersion | None = None
+) -> RuleResult:
+    """A rule only verdicts can satisfy: a win rate with bound lower_ci or min_n, a human share, a kappa.
+
+    It is judged on the latest evaluation a side-by-side run supports (its evidence is the run's
+    figures) that measured the win rate against the production version (when the model has one):
+    human share and kappa come from the same evaluation as the win rate. A win rate typed in by hand
+    can pass a plain rule, never this one: it leaves the rule missing, saying so.
+    """
+    metric = rule["metric"]
+    result = RuleResult(
+        rule=describe(rule), metric=metric, outcome=MISSING, threshold={k: rule[k] for k in ("min", "max") if k in rule}
+    )
+    candidates = [e for e in evaluations if WIN_RATE in e.metrics]
+    if production:
+        candidates = [e for e in candidates if e.baseline == production]
+    supported = [e for e in candidates if e.evidence is not None]
+    against = f" against the production version {production}" if production else ""
+    post = f"post an SBS run to {_sbs_runs_path(version)}"
+    if not supported:
+        if candidates:
+            typed = candidates[0]
+            result.evaluation_id = typed.pk
+            result.detail = (
+                f"Evaluation {typed.pk} ({typed.suite}) was typed in, not supported by verdicts: {post} "
+                f"(its verdicts give the win rate, its interval and the number of comparisons)."
+            )
+        else:
+            result.detail = f"No side-by-side run of this version measured the win rate{against}: {post}."
+        return result
+    evaluation = supported[0]
+    figures = evaluation.evidence
+    result.evaluation_id = evaluation.pk
+    source = f"from evaluation {evaluation.pk} ({evaluation.suite}), baseline {evaluation.baseline or 'none'}"
+    if candidates[0] is not evaluation:
+        source += f"; the newer evaluation {candidates[0].pk} was typed in, not supported by verdicts"
+    if metric in SBS_METRICS:
+        return _sbs_metric_judge(rule, result, evaluation, source)
+    if rule.get("per_intent"):
+        return _per_intent_judge(rule, result, evaluation, source)
+    overall = figures["overall"]
+    reason = _tally_reason("overall", overall, rule)
+    result.value = overall["lower"] if rule.get("bound") == LOWER_CI else overall["win_rate"]
+    result.outcome = FAIL if reason else PASS
+    figures_words = (
+        f"Win rate {_num(overall['win_rate'])} [{_num(overall['lower'])}, {_num(overall['upper'])}] "
+        f"over {overall['n']} comparisons, {source}."
+    )
+    result.detail = f"{reason}. {figures_words}" if reason else figures_words
+    return result
+
+
+def _per_intent_judge(rule: dict, result: RuleResult, evaluation: EvaluationResult, source: str) -> RuleResult:
+    found = evaluation.evidence["per_intent"]
+    empty = {"n": 0, "win_rate": None, "lower": None, "upper": None}
+    intents = sorted(set(found) | set(_golden_intents(evaluation.golden_set_sha256)))
+    if not intents:
+        result.detail = f"Evaluation {evaluation.pk} ({evaluation.suite}) has no per-intent breakdown."
+        return result
+    reasons = []
+    for intent in intents:
+        tally = found.get(intent, empty)
+        reason = _tally_reason(intent, tally, rule)
+        value = tally["lower"] if rule.get("bound") == LOWER_CI else tally["win_rate"]
+        result.intents[intent] = {
+            "value": value,
+            "win_rate": tally["win_rate"],
+            "lower": tally["lower"],
+            "upper": tally["upper"],
+            "n": tally["n"],
+            "outcome": FAIL if reason else PASS,
+            "reason": reason,
+        }
+        if reason:
+            reasons.append(reason)
+    values = [entry["value"] for entry in result.intents.values() if entry["value"] is not None]
+    result.value = min(values) if values else None
+    result.outcome = FAIL if reasons else PASS
+    summary = f"{len(intents)} intents, {source}."
+    result.detail = f"{'; '.join(reasons)}. {summary}" if reasons else f"Every intent passes: {summary}"
+    return result
+
+
+def _sbs_metric_judge(rule: dict, result: RuleResult, evaluation: EvaluationResult, source: str) -> RuleResult:
+    figures, metric = evaluation.evidence, rule["metric"]
+    value = evaluation.metrics.get(metric)
+    if metric == "judge_human_kappa":
+        pair = figures["agreement"]["judge_human"]
+        if value is None:
+            result.detail = (
+                f"No judge-human kappa in evaluation {evaluation.pk} ({evaluation.suite}): "
+                + (
+                    "no item was rated by both the model judge and a human"
+                    if not pair["pairs"]
+                    else "the judge and the humans gave one and the same outcome to every item (kappa undefined)"
+                )
+                + "; have humans rate some of the items the judge rated."
+            )
+            return result
+        words = f"Judge-human kappa {_num(value)} over {pair['pairs']} pairs on {pair['items']} items"
+    else:
+        words = f"Human-rated share {_num(value)} ({figures['human_items']} of {figures['items_rated']} items)"
+    result.value = value
+    result.outcome = PASS if _within(value, rule) else FAIL
+    result.detail = f"{words}, {source}."
     return result
 
 
