@@ -23,7 +23,7 @@ from lifecycle.models import LifecycleState
 from lifecycle.selectors import Runway
 from registry import gates
 from registry.data_cards import DataFile, version_data_files
-from registry.models import Deployment, ModelVersion, Promotion, PromotionStatus
+from registry.models import Deployment, EvaluationResult, ModelVersion, Promotion, PromotionStatus
 from registry.runway import versions_runway
 
 # Apps that hold more facts about a version (the risk register) add them to its card:
@@ -139,6 +139,84 @@ def data_card_entry(data: DataFile) -> dict[str, Any]:
     return entry
 
 
+TYPED = "typed in, not supported by verdicts"
+
+
+def _rate(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _tally_row(intent: str, tally: dict) -> dict[str, str]:
+    """One line of a run's table: a win rate, its Wilson 95% interval and the counts it rests on."""
+    interval = "-" if tally.get("lower") is None else f"[{_rate(tally['lower'])}, {_rate(tally['upper'])}]"
+    return {
+        "intent": intent,
+        "win_rate": _rate(tally.get("win_rate")),
+        "interval": interval,
+        "n": str(tally["n"]),
+        "wins": str(tally["wins"]),
+        "ties": str(tally["ties"]),
+        "losses": str(tally["losses"]),
+    }
+
+
+def _agreement_words(figures: dict) -> str:
+    """Judge-human agreement, when some items were rated both by the judge and by a human; else ""."""
+    judge_human = (figures.get("agreement") or {}).get("judge_human") or {}
+    if not judge_human.get("items"):
+        return ""
+    kappa = judge_human.get("kappa")
+    kappa_words = f"Cohen's kappa {kappa:.2f}" if kappa is not None else "Cohen's kappa undefined (one outcome only)"
+    return (
+        f"{judge_human['agreement']:.2f} of {judge_human['pairs']} judge-human pairs agree, "
+        f"on {judge_human['items']} items rated by both; {kappa_words}"
+    )
+
+
+def evidence_entry(evaluation: EvaluationResult) -> dict[str, Any] | None:
+    """What a side-by-side run's verdicts say, for an evaluation created from one; None when typed in.
+
+    The run is reached through the reverse one-to-one `sbs_run` (the registry never imports sbs),
+    loaded with the evaluation by the caller's select_related.
+    """
+    figures = evaluation.evidence
+    if figures is None:
+        return None
+    run = getattr(evaluation, "sbs_run", None)
+    golden = run.golden if run is not None else None
+    if golden is not None and golden.golden_set_id is not None:
+        golden_words = f"{golden.golden_set.name} v{golden.golden_version}"
+    else:
+        golden_words = f"SHA-256 {evaluation.golden_set_sha256}"
+    share = figures.get("human_share")
+    facts = {
+        "Golden set": golden_words,
+        "Baseline": evaluation.baseline or "-",
+        "Judge": run.judge if run is not None else "-",
+        "Verdicts": f"{figures['verdicts']:,} on {figures['items_rated']:,} of {figures['golden_items']:,} items",
+        "Human-rated share": "-" if share is None else f"{share:.2f}",
+    }
+    agreement = _agreement_words(figures)
+    if agreement:
+        facts["Judge-human agreement"] = agreement
+    return {
+        "title": f"{evaluation.suite} against {evaluation.baseline or '-'}, ran {_when(evaluation.ran_at)}",
+        "facts": facts,
+        # Overall first, then every intent in name order (as run_figures keeps them).
+        "rows": [_tally_row("overall", figures["overall"])]
+        + [_tally_row(intent, tally) for intent, tally in figures["per_intent"].items()],
+    }
+
+
+def _metrics_words(evaluation: EvaluationResult) -> str:
+    """The metrics as recorded; a win rate typed in by hand says it is not supported by verdicts."""
+    words = []
+    for name, value in sorted(evaluation.metrics.items()):
+        typed = evaluation.evidence is None and name == "win_rate"
+        words.append(f"{name} {value:g}" + (f" ({TYPED})" if typed else ""))
+    return ", ".join(words)
+
+
 def card_data(version: ModelVersion) -> dict[str, Any]:
     model = version.model
     found = versions_runway([version])[version.pk]
@@ -190,11 +268,14 @@ def card_data(version: ModelVersion) -> dict[str, Any]:
                 "suite": e.suite,
                 "ran": f"{_when(e.ran_at)} by {_user(e.ran_by)}",
                 "baseline": e.baseline or "-",
-                "metrics": ", ".join(f"{k} {v:g}" for k, v in sorted(e.metrics.items())),
+                "metrics": _metrics_words(e),
                 "per_intent": ", ".join(f"{k} {v:g}" for k, v in sorted(e.per_intent.items())) or "-",
                 "golden_set_sha256": e.golden_set_sha256,
+                "evidence": evidence_entry(e),
             }
-            for e in version.evaluations.select_related("ran_by").order_by("ran_at", "id")
+            for e in version.evaluations.select_related("ran_by", "sbs_run__golden__golden_set").order_by(
+                "ran_at", "id"
+            )
         ],
         "gate": {
             "passed": gate.passed,
@@ -258,6 +339,10 @@ def md_text(value: Any) -> str:
     return " ".join(str(value).translate(_MD_LITERAL).split())
 
 
+EVIDENCE_COLUMNS = ("intent", "win_rate", "interval", "n", "wins", "ties", "losses")
+EVIDENCE_HEADER = ["intent", "win rate", "95% interval", "n", "wins", "ties", "losses"]
+
+
 def card_markdown(data: dict[str, Any]) -> str:
     # Every value from the records goes through md_text, even those that are choices
     # today: a field that becomes free text later must not become a way in.
@@ -293,6 +378,16 @@ def card_markdown(data: dict[str, Any]) -> str:
         )
     else:
         lines.append("No evaluation recorded.")
+    for ev in data["evaluations"]:
+        evidence = ev["evidence"]
+        if evidence is None:
+            continue
+        lines.extend(["", f"### Side-by-side evidence: {e(evidence['title'])}", "", "| | |", "|---|---|"])
+        lines.extend(f"| {e(k)} | {e(v)} |" for k, v in evidence["facts"].items())
+        lines.extend(
+            ["", "| intent | win rate | 95% interval | n | wins | ties | losses |", "|---|---|---|---|---|---|---|"]
+        )
+        lines.extend("| " + " | ".join(e(row[key]) for key in EVIDENCE_COLUMNS) + " |" for row in evidence["rows"])
     gate = data["gate"]
     lines.extend(
         [
@@ -343,8 +438,13 @@ def card_pdf(data: dict[str, Any]) -> bytes:
         # Every record-supplied text is escaped: a changelog cannot inject markup.
         return Paragraph(escape(str(text)), style)
 
-    def table(rows: list[list[str]], header: bool = False) -> Table:
-        t = Table([[p(c) for c in row] for row in rows], repeatRows=1 if header else 0, hAlign="LEFT", colWidths=None)
+    def table(rows: list[list[str]], header: bool = False, widths: list[float] | None = None) -> Table:
+        t = Table(
+            [[p(c) for c in row] for row in rows],
+            repeatRows=1 if header else 0,
+            hAlign="LEFT",
+            colWidths=[w * cm for w in widths] if widths else None,
+        )
         t.setStyle(
             TableStyle(
                 [
@@ -385,6 +485,25 @@ def card_pdf(data: dict[str, Any]) -> bytes:
         )
     else:
         story.append(p("No evaluation recorded."))
+    for ev in data["evaluations"]:
+        evidence = ev["evidence"]
+        if evidence is None:
+            continue
+        story.append(
+            KeepTogether(
+                [
+                    p(f"Side-by-side evidence: {evidence['title']}", styles["Heading3"]),
+                    table([[k, v] for k, v in evidence["facts"].items()]),
+                    Spacer(1, 0.2 * cm),
+                    # Wide enough for an interval on one line, within the frame (about 17 cm).
+                    table(
+                        [EVIDENCE_HEADER] + [[row[k] for k in EVIDENCE_COLUMNS] for row in evidence["rows"]],
+                        header=True,
+                        widths=[4.8, 2.0, 4.0, 1.5, 1.5, 1.5, 1.5],
+                    ),
+                ]
+            )
+        )
     gate = data["gate"]
     story += [
         p(f"Release gate: {'passed' if gate['passed'] else 'not passed'} ({gate['policy']})", styles["Heading2"]),
