@@ -1,8 +1,10 @@
-"""Datasets in the admin: the list, each dataset's report and progress, the upload form, prices, policy, overrides.
+"""Datasets in the admin: the list, each dataset's report and progress, the upload form, prices, policy, overrides,
+and golden sets (their versions, per-intent counts and the upload of a new version).
 
-Every write goes through datasets.services: the upload form calls the same `dataset_upload` as the
-API; prices, policy versions and overrides ask for a reason (or a justification) and are refused
-to anyone but Compliance by the service as well as by the permissions.
+Every write goes through datasets.services: the upload forms call the same `dataset_upload` and
+`golden_version_upload` as the API; prices, policy versions and overrides ask for a reason (or a
+justification) and are refused to anyone but Compliance by the service as well as by the permissions.
+Golden items are never added, changed or deleted here: a version is its file's bytes.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -18,8 +22,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReasonForm
+from core.audit import audited_save
 from core.errors import ApplicationError
-from core.roles import Role, has_role
+from core.roles import READERS, Role, has_role
 from datasets import selectors, services
 from datasets.checks import default_policy
 from datasets.models import (
@@ -29,6 +34,8 @@ from datasets.models import (
     DatasetCheck,
     DatasetKind,
     DatasetOverride,
+    GoldenItem,
+    GoldenSet,
     PriceRow,
 )
 
@@ -286,3 +293,220 @@ def overrides_html(dataset: Dataset):
     """The overrides of a dataset as an HTML list (for pages that show them beside other records)."""
     rows = dataset.overrides.select_related("created_by").order_by("-created_at")
     return format_html_join("", "<li>{} — {}: {}</li>", ((r.created_at, r.created_by, r.justification) for r in rows))
+
+
+# --- Golden sets ----------------------------------------------------------------------
+
+
+def _golden_uploader(user) -> bool:
+    return has_role(user, *services.UPLOADERS)
+
+
+class GoldenUploadForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="An existing golden set gets its next version; a new name starts a golden set."
+    )
+    file = forms.FileField(
+        help_text="JSONL, one item a line: id, intents, messages (or prompt), an optional reference answer."
+    )
+    description = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional, for a new golden set: what it measures (edit it later on the golden set's page).",
+    )
+
+    def __init__(self, *args, golden_set: GoldenSet | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if golden_set is not None:  # a version of this set: its name is not typed again
+            del self.fields["name"]
+            del self.fields["description"]
+
+
+def golden_upload_errors(form: forms.Form, exc: ApplicationError) -> None:
+    """The service's refusal beside the field it concerns (every bad line under the file), nothing else lost."""
+    for field, reasons in exc.fields.items():
+        form.add_error(field if field in form.fields else None, DjangoValidationError(list(reasons)))
+    if not exc.fields:
+        form.add_error("file", exc.message)
+
+
+def golden_upload_message(result: services.GoldenVersionResult) -> str:
+    dataset = result.dataset
+    name, number, intents = dataset.golden_set.name, dataset.golden_version, len(dataset.intent_counts or {})
+    counts = f"{_plural(dataset.item_count, 'item')} in {_plural(intents, 'intent')}"
+    if not result.created:
+        return f"Nothing new: these bytes already are version {number} of {name} ({counts})."
+    return f"Version {number} of {name}: {counts}."
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+class GoldenSetForm(ReasonForm):
+    class Meta:
+        model = GoldenSet
+        fields = ["description"]
+
+
+@admin.register(GoldenSet)
+class GoldenSetAdmin(AuditedAdmin):
+    """Golden sets and their versions; a version is uploaded (never typed), its items never edited."""
+
+    form = GoldenSetForm
+    list_display = ["name", "versions", "latest_items", "latest_intents", "created"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["name", "created_by", "created_at"]
+    fieldsets = [(None, {"fields": ["name", "description", "created_by", "created_at"]})]
+    change_form_template = "admin/datasets/goldenset/change_form.html"
+    change_list_template = "admin/datasets/goldenset/change_list.html"
+
+    def get_queryset(self, request):
+        latest = Dataset.objects.filter(golden_set=OuterRef("pk")).order_by("-golden_version")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                version_count=Count("versions"),
+                latest_version=Subquery(latest.values("golden_version")[:1]),
+                latest_item_count=Subquery(latest.values("item_count")[:1]),
+                latest_intent_counts=Subquery(latest.values("intent_counts")[:1]),
+            )
+        )
+
+    # Every role reads golden sets; engineers and Compliance (who upload them) edit the description.
+    def has_module_permission(self, request) -> bool:
+        return super().has_module_permission(request) or has_role(request.user, *READERS)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return super().has_view_permission(request, obj) or has_role(request.user, *READERS)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a golden set starts with its first version's upload
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return _golden_uploader(request.user)
+
+    @admin.display(description="Versions", ordering="version_count")
+    def versions(self, obj) -> str:
+        return f"{obj.version_count} (latest v{obj.latest_version})" if obj.version_count else "0"
+
+    @admin.display(description="Items (latest)", ordering="latest_item_count")
+    def latest_items(self, obj) -> str:
+        return "-" if obj.latest_item_count is None else f"{obj.latest_item_count:,}"
+
+    @admin.display(description="Intents (latest)")
+    def latest_intents(self, obj) -> str:
+        counts = obj.latest_intent_counts or {}
+        shown = ", ".join(sorted(counts)[:4])
+        return f"{len(counts)}: {shown}{', …' if len(counts) > 4 else ''}" if counts else "-"
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj) -> str:
+        return f"{timezone.localtime(obj.created_at):%Y-%m-%d}"
+
+    def save_model(self, request, obj, form, change):
+        if not _golden_uploader(request.user):
+            raise PermissionDenied
+        audited_save(obj, actor=request.user, reason=form.cleaned_data["change_reason"])
+
+    def get_urls(self):
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="datasets_goldenset_upload"),
+            path(
+                "<path:object_id>/upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name="datasets_goldenset_upload_version",
+            ),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request, object_id=None):
+        golden_set = get_object_or_404(GoldenSet, pk=object_id) if object_id is not None else None
+        if not _golden_uploader(request.user):
+            raise PermissionDenied
+        form = GoldenUploadForm(request.POST or None, request.FILES or None, golden_set=golden_set)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = services.golden_version_upload(
+                    name=golden_set.name if golden_set else form.cleaned_data["name"],
+                    upload=form.cleaned_data["file"],
+                    description=form.cleaned_data.get("description", ""),
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                golden_upload_errors(form, exc)
+            else:
+                level = messages.SUCCESS if result.created else messages.WARNING
+                self.message_user(request, golden_upload_message(result), level)
+                return HttpResponseRedirect(
+                    reverse("admin:datasets_goldenset_change", args=[result.dataset.golden_set_id])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Upload a version of {golden_set.name}" if golden_set else "Upload a golden set",
+            "form": form,
+            "golden_set": golden_set,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/datasets/goldenset/upload.html", context)
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {**(extra_context or {}), "can_upload": _golden_uploader(request.user)})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        golden_set = get_object_or_404(GoldenSet, pk=object_id)
+        extra = {
+            "golden_set": golden_set,
+            "golden_versions": golden_versions(golden_set),
+            "can_upload": _golden_uploader(request.user),
+            "upload_form": GoldenUploadForm(golden_set=golden_set),
+        }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+
+def golden_versions(golden_set: GoldenSet) -> list[dict]:
+    """The set's versions, newest first, as the golden set's page shows them (one query)."""
+    rows = selectors.dataset_list().filter(golden_set=golden_set).order_by("-golden_version")
+    return [
+        {
+            "dataset": row,
+            "intents": sorted((row.intent_counts or {}).items()),
+            "check": _progress_bar(row.check_status, row.check_progress),
+            "uploaded_at": timezone.localtime(row.uploaded_at),
+        }
+        for row in rows
+    ]
+
+
+@admin.register(GoldenItem)
+class GoldenItemAdmin(ReadOnlyAdmin):
+    """The items of golden set versions, as uploaded: read, never added, changed or deleted."""
+
+    list_display = ["item_id", "version", "intent_list", "prompt", "position"]
+    list_filter = ["dataset__golden_set"]
+    search_fields = ["item_id", "intent_tags"]
+    list_select_related = ["dataset__golden_set"]
+    exclude = ["intent_tags"]
+
+    def has_module_permission(self, request) -> bool:
+        return super().has_module_permission(request) or has_role(request.user, *READERS)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return super().has_view_permission(request, obj) or has_role(request.user, *READERS)
+
+    @admin.display(description="Golden set version", ordering="dataset")
+    def version(self, obj) -> str:
+        return f"{obj.dataset.golden_set.name} v{obj.dataset.golden_version}"
+
+    @admin.display(description="Intents")
+    def intent_list(self, obj) -> str:
+        return ", ".join(obj.intents)
+
+    @admin.display(description="Prompt")
+    def prompt(self, obj) -> str:
+        if obj.messages is None:
+            return f"not kept (hash {obj.prompt_hash[:12]}…)"
+        text = " / ".join(m["content"] for m in obj.messages if m.get("role") == "user")
+        return text if len(text) <= 120 else text[:119] + "…"
