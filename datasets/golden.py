@@ -33,6 +33,7 @@ MAX_INTENTS_PER_ITEM = 20
 MAX_INTENT = 64  # as an evaluation's per-intent tags (registry.metrics)
 MAX_INTENTS = 200  # distinct intents in a version: an evaluation's per-intent breakdown holds at most 200
 MAX_PROBLEMS_SHOWN = 20
+INTENT_SEPARATOR = "|"
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,20 @@ def intent_errors(intent) -> str | None:
         return "an intent tag is a string"
     if not 1 <= len(intent) <= MAX_INTENT or not intent.isprintable() or intent != intent.strip():
         return f"intent tags are 1 to {MAX_INTENT} printable characters without surrounding spaces ({intent!r})"
+    if INTENT_SEPARATOR in intent:
+        # GoldenItem.intent_tags joins the tags with it: "a|b" would match a filter on "a".
+        return f"an intent tag may not contain {INTENT_SEPARATOR!r} ({intent!r})"
     return None
+
+
+def intent_tags(intents: list[str]) -> str:
+    """The tags joined for filtering by one of them with LIKE: ["billing", "returns"] -> "|billing|returns|"."""
+    return INTENT_SEPARATOR + INTENT_SEPARATOR.join(intents) + INTENT_SEPARATOR
+
+
+def intent_tag(intent: str) -> str:
+    """What intent_tags() holds for an item tagged `intent` (the filter's LIKE '%|billing|%')."""
+    return INTENT_SEPARATOR + intent + INTENT_SEPARATOR
 
 
 def _item_id(value) -> str | None:

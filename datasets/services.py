@@ -29,7 +29,7 @@ from core.parsers import TooLarge
 from core.roles import Role, has_role
 from datasets import selectors
 from datasets.checks import UnknownBaseModel, check_file, encoding_for, golden_fingerprint
-from datasets.golden import ParsedGolden, golden_parse, golden_set_name_validator
+from datasets.golden import ParsedGolden, golden_parse, golden_set_name_validator, intent_tags
 from datasets.models import (
     OPEN_CHECK_STATUSES,
     CheckPolicy,
@@ -305,7 +305,7 @@ def _record_golden_version(
                     item_id=item.item_id,
                     position=item.position,
                     intents=item.intents,
-                    intent_tags="|" + "|".join(item.intents) + "|",
+                    intent_tags=intent_tags(item.intents),
                     prompt_hash=item.prompt_hash,
                     messages=item.messages if keep else None,
                     reference=item.reference if keep else "",
