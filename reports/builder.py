@@ -21,11 +21,13 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from lifecycle.selectors import IMMINENT_DAYS, NEAR_DAYS
+from registry import gates
 from registry.migration import TrainedVersion, migration_plans_as_of, versions_trained_between
 from registry.models import (
     Deployment,
     Environment,
     EvaluationResult,
+    GatePolicy,
     JobStatus,
     ModelVersion,
     Promotion,
@@ -42,8 +44,8 @@ from risks.scoring import SCALE, Band, matrix
 TREND_MONTHS = 6
 TOP_RISKS = 10
 EXPIRY_WINDOW_DAYS = 30
-# A regression: the win rate drops by this much, or p95 latency rises by this share, against the previous evaluation.
-WIN_RATE_DROP = 0.02
+# A latency regression: p95 latency rises by this share against the previous evaluation. (A win-rate
+# regression is judged on the intervals and the gate, never on a drop alone: see _win_rate_regressions.)
 LATENCY_RISE = 0.10
 
 
@@ -313,6 +315,14 @@ def _risk_register(period: Period, risks, people) -> dict:
 
 
 def _evaluation_trends(end: datetime) -> list[dict]:
+    """Each production model's win rates over the last months, against one baseline only.
+
+    A win rate says how often a version beat a baseline: two win rates against different
+    baselines do not compare. The trend keeps the baseline of the model's latest evaluation (what
+    the model is measured against now) and says how many evaluations against other baselines it
+    leaves out. Each point carries its Wilson 95% interval from the run's verdicts (None when the
+    win rate was typed in by hand).
+    """
     live = (
         Deployment.objects.filter(environment=Environment.PRODUCTION, started_at__lt=end)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=end))
@@ -333,47 +343,153 @@ def _evaluation_trends(end: datetime) -> list[dict]:
         .select_related("version")
         .order_by("ran_at", "id")
     )
-    points: dict[int, list[dict]] = {model_id: [] for model_id in production}
+    # (baseline, point): the same baseline is the same version of the model when it names one, else the same name.
+    points: dict[int, list[tuple[str, dict]]] = {model_id: [] for model_id in production}
     for e in evaluations:
+        overall = (e.evidence or {}).get("overall") or {}
+        baseline = f"version:{e.baseline_version_id}" if e.baseline_version_id else f"name:{e.baseline}"
         points[e.version.model_id].append(
-            {
-                "at": _iso(e.ran_at),
-                "version": e.version.version,
-                "suite": e.suite,
-                "win_rate": e.metrics.get("win_rate"),
-                "refusal_rate": e.metrics.get("refusal_rate"),
-                "p95_latency_ms": e.metrics.get("p95_latency_ms"),
-            }
+            (
+                baseline,
+                {
+                    "at": _iso(e.ran_at),
+                    "version": e.version.version,
+                    "suite": e.suite,
+                    "baseline": e.baseline,
+                    "win_rate": e.metrics.get("win_rate"),
+                    "lower": overall.get("lower"),
+                    "upper": overall.get("upper"),
+                    "n": overall.get("n"),
+                    "supported": e.evidence is not None,
+                    "refusal_rate": e.metrics.get("refusal_rate"),
+                    "p95_latency_ms": e.metrics.get("p95_latency_ms"),
+                },
+            )
         )
+    thresholds = _win_rate_thresholds(production, end)
     trends = []
     for model_id, deployment in production.items():
-        series = points[model_id]
+        every = [p for _, p in points[model_id]]
+        latest = points[model_id][-1][0] if every else None
+        series = [p for baseline, p in points[model_id] if baseline == latest]
+        others = Counter(p["baseline"] for baseline, p in points[model_id] if baseline != latest)
+        threshold = thresholds[model_id]
         trends.append(
             {
                 "model": deployment.model.name,
                 "production_version": deployment.version.version,
                 "since": _iso(deployment.started_at),
+                "baseline": series[-1]["baseline"] if series else None,
                 "points": series,
-                "regressions": _regressions(series),
+                "typed": sum(1 for p in series if p["lower"] is None),
+                "left_out": [{"baseline": name, "evaluations": n} for name, n in others.items()],
+                "left_out_note": _left_out_note(others),
+                "threshold": threshold,
+                # Latency does not depend on the baseline: every evaluation counts for it.
+                "regressions": [
+                    text
+                    for _, text in sorted(
+                        _win_rate_regressions(series, threshold) + _latency_regressions(every), key=lambda r: r[0]
+                    )
+                ],
             }
         )
     return trends
 
 
-def _regressions(series: list[dict]) -> list[str]:
+def _left_out_note(others: Counter) -> str:
+    count = sum(others.values())
+    if not count:
+        return ""
+    names = ", ".join(others)
+    why = "a win rate compares only with the same baseline"
+    if count == 1:
+        return f"1 evaluation against another baseline ({names}) is not plotted: {why}"
+    kind = "another baseline" if len(others) == 1 else "other baselines"
+    return f"{count} evaluations against {kind} ({names}) are not plotted: {why}"
+
+
+def _win_rate_thresholds(production: dict, end: datetime) -> dict[int, dict | None]:
+    """The overall win-rate rule of each model's gate policy in force at the end of the period (its `min`).
+
+    A policy is a new row per change, so the one in force then is the highest version created by then;
+    a model without one was judged by the default rules (settings, read as they are now).
+    """
+    policies: dict[int, GatePolicy] = {}
+    for policy in GatePolicy.objects.filter(model_id__in=production, created_at__lt=end).order_by(
+        "model_id", "-version"
+    ):
+        policies.setdefault(policy.model_id, policy)
+    found: dict[int, dict | None] = {}
+    for model_id in production:
+        policy = policies.get(model_id)
+        rules = policy.rules if policy is not None else settings.FINEPRINT_DEFAULT_GATE_RULES
+        rule = next(
+            (r for r in rules if r.get("metric") == "win_rate" and not r.get("per_intent") and "min" in r), None
+        )
+        found[model_id] = (
+            None
+            if rule is None
+            else {
+                "min": rule["min"],
+                "rule": gates.describe(rule),
+                "policy": f"policy v{policy.version}" if policy is not None else "the default policy",
+            }
+        )
+    return found
+
+
+def _rate_words(point: dict) -> str:
+    if point["lower"] is None:
+        return f"{point['win_rate']:.3f} (typed in)"
+    return f"{point['win_rate']:.3f} [{point['lower']:.3f}, {point['upper']:.3f}]"
+
+
+def _win_rate_regressions(series: list[dict], threshold: dict | None) -> list[tuple[str, str]]:
+    """Regressions of the win rate between consecutive evaluations against the same baseline.
+
+    Never a mere decrease: a drop within the intervals is noise the verdicts cannot tell from
+    none. Declared when the intervals no longer overlap (the later one entirely below), or when
+    a point's lower bound falls below the gate's minimum (the point before it was not below).
+    A win rate typed in by hand has no interval, so it is never called a regression.
+    """
     found = []
     for before, after in itertools.pairwise(series):
-        won_before, won_after = before["win_rate"], after["win_rate"]
-        if won_before is not None and won_after is not None and won_before - won_after >= WIN_RATE_DROP:
-            found.append(
-                f"win rate {won_before:.2f} -> {won_after:.2f} "
-                f"({before['version']} to {after['version']}, {after['at'][:10]})"
+        if after["lower"] is None or after["win_rate"] is None:
+            continue
+        reasons = []
+        if before["upper"] is not None and after["upper"] < before["lower"]:
+            reasons.append("the intervals no longer overlap")
+        if (
+            threshold is not None
+            and after["lower"] < threshold["min"]
+            and not (before["lower"] is not None and before["lower"] < threshold["min"])
+        ):
+            reasons.append(
+                f"lower bound {after['lower']:.3f} below the gate's {threshold['rule']} ({threshold['policy']})"
             )
+        if reasons:
+            found.append(
+                (
+                    after["at"],
+                    f"win rate {_rate_words(before)} -> {_rate_words(after)} against {after['baseline']} "
+                    f"({before['version']} to {after['version']}, {after['at'][:10]}): {'; '.join(reasons)}",
+                )
+            )
+    return found
+
+
+def _latency_regressions(series: list[dict]) -> list[tuple[str, str]]:
+    found = []
+    for before, after in itertools.pairwise(series):
         lat_before, lat_after = before.get("p95_latency_ms"), after.get("p95_latency_ms")
         if lat_before and lat_after and lat_after > lat_before * (1 + LATENCY_RISE):
             found.append(
-                f"p95 latency {lat_before:g} -> {lat_after:g} ms ({before['version']} to {after['version']}, "
-                f"{after['at'][:10]})"
+                (
+                    after["at"],
+                    f"p95 latency {lat_before:g} -> {lat_after:g} ms ({before['version']} to {after['version']}, "
+                    f"{after['at'][:10]})",
+                )
             )
     return found
 
