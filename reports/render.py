@@ -14,8 +14,7 @@ from xml.sax.saxutils import escape
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.lineplots import LinePlot
-from reportlab.graphics.shapes import Drawing, Rect, String
-from reportlab.graphics.widgets.markers import makeMarker
+from reportlab.graphics.shapes import Circle, Drawing, Line, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
@@ -40,6 +39,7 @@ BAND_COLOURS = {
 }
 BAND_LABELS = {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
 LINE_COLOURS = [colors.HexColor(c) for c in ("#1565c0", "#6a1b9a", "#00838f", "#ad1457", "#4e342e", "#558b2f")]
+GATE_COLOUR = colors.HexColor("#c62828")
 PAGE_WIDTH = A4[0] - 3.6 * cm
 
 
@@ -189,23 +189,36 @@ def band_trend_drawing(trend: list[dict]) -> Drawing:
 
 
 def win_rate_drawing(model: dict, colour) -> Drawing:
-    """The win rate of a production model's evaluations over the last months, one point per evaluation."""
-    width, height = PAGE_WIDTH, 5 * cm
+    """The win rate of a production model's evaluations against one baseline, one point per evaluation.
+
+    A point backed by verdicts carries its 95% interval as an error bar (a vertical whisker with
+    caps) and a filled marker; a win rate typed in by hand has no interval: an open marker, no bar.
+    The gate's minimum, when the policy has one, is a dashed line labelled at the right.
+    """
+    width, height = PAGE_WIDTH, 5.5 * cm
     drawing = Drawing(width, height)
     points = [p for p in model["points"] if p["win_rate"] is not None]
+    threshold = (model.get("threshold") or {}).get("min")
     plot = LinePlot()
-    plot.x, plot.y, plot.width, plot.height = 1.2 * cm, 1 * cm, width - 1.8 * cm, height - 1.6 * cm
+    plot.x, plot.y, plot.width, plot.height = 1.2 * cm, 1 * cm, width - 2.9 * cm, height - 1.6 * cm
     plot.data = [[(index, p["win_rate"]) for index, p in enumerate(points)]]
     plot.lines[0].strokeColor = colour
-    plot.lines[0].strokeWidth = 1.5
-    plot.lines[0].symbol = makeMarker("FilledCircle", size=4, fillColor=colour)
-    lowest = min([p["win_rate"] for p in points] + [0.5])
-    plot.yValueAxis.valueMin = max(0.0, round(lowest - 0.1, 1))
+    plot.lines[0].strokeWidth = 1.2
+    plot.lines[0].symbol = None  # the markers are drawn below, over the bars
+    lowest = min(
+        [p["win_rate"] for p in points]
+        + [p["lower"] for p in points if p.get("lower") is not None]
+        + [0.5]
+        + ([threshold] if threshold is not None else [])
+    )
+    bottom = max(0.0, round(lowest - 0.1, 1))
+    plot.yValueAxis.valueMin = bottom
     plot.yValueAxis.valueMax = 1.0
     plot.yValueAxis.valueStep = 0.1
     plot.yValueAxis.labels.fontSize = 7.5
-    plot.xValueAxis.valueMin = -0.3
-    plot.xValueAxis.valueMax = max(len(points) - 1, 1) + 0.3
+    left, right = -0.3, max(len(points) - 1, 1) + 0.3
+    plot.xValueAxis.valueMin = left
+    plot.xValueAxis.valueMax = right
     plot.xValueAxis.valueSteps = list(range(len(points)))
     plot.xValueAxis.labels.fontSize = 7
     # At most eight labels under the axis, evenly spread, so they never run into each other.
@@ -216,10 +229,33 @@ def win_rate_drawing(model: dict, colour) -> Drawing:
     ]
     plot.xValueAxis.labelTextFormat = lambda value: labels[int(value)] if 0 <= int(value) < len(labels) else ""
     drawing.add(plot)
+
+    def x_at(index: int) -> float:
+        return plot.x + (index - left) / (right - left) * plot.width
+
+    def y_at(value: float) -> float:
+        return plot.y + (value - bottom) / (1.0 - bottom) * plot.height
+
     # The 0.5 line: below it the model loses more comparisons than it wins.
-    y_half = plot.y + (0.5 - plot.yValueAxis.valueMin) / (1.0 - plot.yValueAxis.valueMin) * plot.height
-    if plot.yValueAxis.valueMin < 0.5:
-        drawing.add(Rect(plot.x, y_half, plot.width, 0.6, fillColor=colors.HexColor("#9e9e9e"), strokeColor=None))
+    if bottom < 0.5:
+        drawing.add(Rect(plot.x, y_at(0.5), plot.width, 0.6, fillColor=colors.HexColor("#9e9e9e"), strokeColor=None))
+    if threshold is not None and bottom <= threshold <= 1.0:
+        y = y_at(threshold)
+        drawing.add(
+            Line(plot.x, y, plot.x + plot.width, y, strokeColor=GATE_COLOUR, strokeWidth=0.8, strokeDashArray=[3, 2])
+        )
+        drawing.add(String(plot.x + plot.width + 3, y - 2.5, f"gate {threshold:g}", fontSize=7, fillColor=GATE_COLOUR))
+    cap = 3
+    for index, p in enumerate(points):
+        x, y = x_at(index), y_at(p["win_rate"])
+        if p.get("lower") is not None:
+            low, high = y_at(p["lower"]), y_at(p["upper"])
+            drawing.add(Line(x, low, x, high, strokeColor=colour, strokeWidth=1))
+            drawing.add(Line(x - cap, low, x + cap, low, strokeColor=colour, strokeWidth=1))
+            drawing.add(Line(x - cap, high, x + cap, high, strokeColor=colour, strokeWidth=1))
+            drawing.add(Circle(x, y, 2.6, fillColor=colour, strokeColor=colour))
+        else:
+            drawing.add(Circle(x, y, 2.6, fillColor=colors.white, strokeColor=colour, strokeWidth=1.2))
     return drawing
 
 
@@ -563,8 +599,18 @@ def _evaluations(data: dict) -> list:
     flow.append(
         text(
             "Side-by-side win rate of each evaluation of the model's versions over the last six months "
-            "(above 0.5: it wins more comparisons than it loses), with the regressions found between "
-            "consecutive evaluations."
+            "(above 0.5: it wins more comparisons than it loses), against one baseline: the baseline of the "
+            "model's latest evaluation, since a win rate compares only with the same baseline. Bars show each "
+            "win rate's 95% interval from the verdicts; a win rate typed in by hand has none (an open circle). "
+            "The dashed line is the gate's minimum."
+        )
+    )
+    flow.append(
+        text(
+            "A regression is declared only when the intervals of consecutive evaluations no longer overlap, or "
+            "when a lower bound falls below the gate's minimum; a drop within the interval is not one. A rise "
+            "of p95 latency by 10% or more between consecutive evaluations is one too.",
+            st.small,
         )
     )
     models = data["evaluations"]
@@ -572,6 +618,14 @@ def _evaluations(data: dict) -> list:
     def latest(model: dict):
         rates = [p["win_rate"] for p in model["points"] if p["win_rate"] is not None]
         return rates[-1] if rates else None
+
+    def latest_words(model: dict) -> str:
+        shown = [p for p in model["points"] if p["win_rate"] is not None]
+        if not shown:
+            return "-"
+        p = shown[-1]
+        interval = f" [{p['lower']:.2f}, {p['upper']:.2f}]" if p.get("lower") is not None else " (typed in)"
+        return f"{p['win_rate']:.2f}{interval} vs {model['baseline']}"
 
     # The charts go to the models that most need a look: regressions first, then the lowest win rate.
     concerning = sorted(models, key=lambda m: (-len(m["regressions"]), latest(m) if latest(m) is not None else 1))
@@ -584,14 +638,32 @@ def _evaluations(data: dict) -> list:
             )
         ]
         if any(p["win_rate"] is not None for p in model["points"]):
+            threshold = model.get("threshold")
+            gate = (
+                f"; gate {threshold['rule']} ({threshold['policy']})" if threshold else "; no win-rate rule in its gate"
+            )
+            block.append(text(f"Against {model['baseline']}{gate}.", st.small))
             block.append(win_rate_drawing(model, LINE_COLOURS[index % len(LINE_COLOURS)]))
         else:
             block.append(_none("No evaluation with a win rate in the last six months."))
+        notes = []
+        if model.get("typed"):
+            count, total = model["typed"], len(model["points"])
+            notes.append(
+                f"{count} of the {total} win rates plotted {'was' if count == 1 else 'were'} typed in, not supported "
+                "by verdicts: drawn without an interval, never called a regression by their win rate."
+            )
+        if model.get("left_out_note"):
+            notes.append(model["left_out_note"][0].upper() + model["left_out_note"][1:] + ".")
+        if notes:
+            block.append(text(" ".join(notes), st.small))
         if model["regressions"]:
             shown = model["regressions"][-3:]
             earlier = len(model["regressions"]) - len(shown)
             note = f" (and {earlier} earlier)" if earlier else ""
             block.append(text("Regressions: " + "; ".join(shown) + note, st.small))
+        else:
+            block.append(text("No regression.", st.small))
         flow.append(KeepTogether(block))
     if len(models) > CHARTS:
         flow.append(markup(f"All {len(models)} production models", st.h2))
@@ -602,13 +674,19 @@ def _evaluations(data: dict) -> list:
                     [
                         m["model"],
                         m["production_version"],
-                        "-" if latest(m) is None else f"{latest(m):.2f}",
-                        str(len(m["points"])),
+                        latest_words(m),
+                        str(len(m["points"]))
+                        + (
+                            f" (and {sum(o['evaluations'] for o in m['left_out'])} against other baselines, "
+                            "not plotted)"
+                            if m.get("left_out")
+                            else ""
+                        ),
                         f"{len(m['regressions'])}: {m['regressions'][-1]}" if m["regressions"] else "-",
                     ]
                     for m in sorted(models, key=lambda m: m["model"])
                 ],
-                [0.2, 0.14, 0.13, 0.12, 0.41],
+                [0.17, 0.12, 0.2, 0.14, 0.37],
             )
         )
     return flow

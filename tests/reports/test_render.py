@@ -53,7 +53,8 @@ def test_it_prints_the_figures_and_names_of_the_month(pdf_text, world):
     assert "Refund to [email]?" in text
     assert "support-bot:v2" in text
     assert "erin-engineer" in text
-    assert "win rate 0.62 -> 0.55" in text
+    assert "p95 latency 900 -> 1200 ms" in text
+    assert "2 of the 2 win rates plotted were typed in, not supported by verdicts" in text
     assert "p95 within SLA" in text
 
 
