@@ -231,6 +231,7 @@ SPECTACULAR_SETTINGS = {
         "LikelihoodEnum": "risks.scoring.Likelihood",
         "ImpactEnum": "risks.scoring.Impact",
         "DatasetKindEnum": "datasets.models.DatasetKind",
+        "SbsOutcomeEnum": "sbs.models.Outcome",
         "DatasetCheckStatusEnum": "datasets.models.CheckStatus",
     },
 }

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("core.urls")),
     path("api/v1/", include("registry.api.urls")),
+    path("api/v1/", include("sbs.api.urls")),
     path("api/v1/", include("risks.api.urls")),
     path("api/v1/", include("reports.api.urls")),
     path("api/v1/", include("datasets.api.urls")),

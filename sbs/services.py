@@ -19,6 +19,7 @@ from django.db import transaction
 
 from core.audit import audited_save
 from core.errors import PermissionDenied, ValidationFailed
+from core.parsers import HostileInput, TooLarge, json_loads
 from core.roles import Role, has_role
 from datasets.models import Dataset, DatasetKind, GoldenItem
 from registry import services as registry_services
@@ -33,6 +34,48 @@ MAX_COMMENT = 2000
 MAX_PROBLEMS_SHOWN = 50
 BATCH = 2000
 RECORDERS = (Role.ENGINEER, Role.COMPLIANCE)
+
+
+def verdicts_parse(*, upload) -> list[Any]:
+    """The verdicts of a JSONL upload, one JSON object per line (blank lines skipped), as sbs_run_create takes them.
+
+    A line that is not JSON, or holds what no field may (a NUL, a number past the input limits),
+    refuses the whole file: ValidationFailed naming each such line (up to 50). Past
+    SBS_MAX_UPLOAD_BYTES: TooLarge (the API's parser stops such an upload before it gets here).
+    """
+    limit = settings.SBS_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise TooLarge(
+            f"The verdicts file is larger than {limit} bytes.",
+            fields={"verdicts": [f"At most {limit} bytes."]},
+            extra={"limit_bytes": limit},
+        )
+    verdicts: list[Any] = []
+    problems: list[str] = []
+    count = 0
+    upload.seek(0)
+    for number, raw in enumerate(upload, start=1):
+        if not raw.strip():
+            continue
+        try:
+            verdicts.append(json_loads(raw.decode("utf-8")))
+            continue
+        except UnicodeDecodeError:
+            reason = "not UTF-8"
+        except HostileInput as exc:
+            reason = "; ".join(f"{path}: {' '.join(why)}" for path, why in exc.fields.items())
+        except ValueError as exc:
+            reason = f"not JSON ({exc})"
+        count += 1
+        if len(problems) < MAX_PROBLEMS_SHOWN:
+            problems.append(f"line {number}: {reason}")
+    if count:
+        more = count - len(problems)
+        raise ValidationFailed(
+            f"{count} line(s) of the verdicts file are not JSON objects; nothing was stored.",
+            fields={"verdicts": problems + ([f"... and {more} more."] if more else [])},
+        )
+    return verdicts
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,162 @@
+"""Reads on side-by-side runs: a version's runs, one run, its items with their verdicts, two runs compared."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import F, QuerySet
+
+from core.errors import NotFound, ValidationFailed
+from datasets.golden import intent_tag
+from registry.models import ModelVersion
+from sbs.models import Outcome, SbsRun, SbsRunItem, SbsVerdict
+
+# Primary keys are 64-bit: a larger id from a URL is no run, and never reaches the database.
+MAX_ID = 2**63 - 1
+# An outcome's rank: a move up is an improvement, a move down a regression.
+RANK = {Outcome.LOSS: 0, Outcome.TIE: 1, Outcome.WIN: 2}
+IMPROVED, REGRESSED, UNCHANGED = "improved", "regressed", "unchanged"
+DIRECTIONS = (IMPROVED, REGRESSED)
+FLIPS_SHOWN = 1000
+
+
+def _runs() -> QuerySet[SbsRun]:
+    return SbsRun.objects.select_related(
+        "version__model", "golden__golden_set", "baseline_version", "created_by"
+    ).defer("figures")
+
+
+def sbs_run_list(*, version: ModelVersion) -> QuerySet[SbsRun]:
+    """A version's runs, newest first (by when they ran), each with its golden set and people (one query a page)."""
+    return _runs().filter(version=version)
+
+
+def sbs_run_get(*, version: ModelVersion, run_id: int) -> SbsRun:
+    """One run of `version`, with its figures; a run of another version is not found here."""
+    run = None
+    if 1 <= run_id <= MAX_ID:
+        run = _runs().defer(None).filter(version=version, pk=run_id).first()
+    if run is None:
+        raise NotFound(f"No side-by-side run {run_id} of {version.model.name} {version.version}.")
+    return run
+
+
+def sbs_run_items(*, run: SbsRun, outcome: str | None = None, intent: str | None = None) -> QuerySet[SbsRunItem]:
+    """A run's item results in golden set order (`position`), optionally one outcome's or one intent's."""
+    queryset = SbsRunItem.objects.filter(run=run).select_related("item").annotate(position=F("item__position"))
+    if outcome:
+        queryset = queryset.filter(outcome=outcome)
+    if intent:
+        queryset = queryset.filter(item__intent_tags__contains=intent_tag(intent))
+    return queryset
+
+
+def sbs_item_verdicts(*, run: SbsRun, items: list[SbsRunItem]) -> dict[int, list[SbsVerdict]]:
+    """The verdicts on a page of a run's items, by golden item id: one query, whatever the page's size."""
+    found: dict[int, list[SbsVerdict]] = defaultdict(list)
+    rows = SbsVerdict.objects.filter(run=run, item_id__in=[row.item_id for row in items]).order_by(
+        "item_id", "judge", "rater", "id"
+    )
+    for verdict in rows:
+        found[verdict.item_id].append(verdict)
+    return found
+
+
+def _outcomes(run: SbsRun) -> dict[int, dict]:
+    rows = SbsRunItem.objects.filter(run=run).values(
+        "item_id", "outcome", item_key=F("item__item_id"), intents=F("item__intents"), position=F("item__position")
+    )
+    return {row["item_id"]: row for row in rows}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    run: SbsRun
+    other: SbsRun
+    same_baseline: bool
+    items_compared: int
+    only_in_run: int
+    only_in_other: int
+    transitions: dict[str, dict[str, int]]  # the other run's outcome -> this run's outcome -> items
+    counts: dict[str, int]  # improved, regressed, unchanged
+    flips: list[dict]  # item, intents, outcome in each run, direction; in golden set order
+    flips_total: int  # of the direction asked for (every flip when none)
+    truncated: bool
+
+
+def sbs_run_compare(
+    *, run: SbsRun, other: SbsRun, direction: str | None = None, limit: int = FLIPS_SHOWN
+) -> Comparison:
+    """`run` against `other` item by item on the same golden set version: which items moved, and which way.
+
+    The items compared are those both runs rated. `transitions[a][b]` counts the items `other`
+    judged `a` and `run` judged `b`; a move up (loss -> tie -> win) is an improvement.
+    """
+    if run.pk == other.pk:
+        raise ValidationFailed("A run compared with itself.", fields={"with": ["Name another run."]})
+    if run.golden_id != other.golden_id:
+        raise ValidationFailed(
+            "The two runs are on different golden set versions; compare runs on the same one.",
+            fields={
+                "with": [
+                    f"Run {other.pk} is on {_golden_label(other)}, run {run.pk} on {_golden_label(run)}: "
+                    "their items are not the same."
+                ]
+            },
+        )
+    ours, theirs = _outcomes(run), _outcomes(other)
+    both = sorted(ours.keys() & theirs.keys(), key=lambda item: ours[item]["position"])
+    transitions = {a: dict.fromkeys(Outcome.values, 0) for a in Outcome.values}
+    counts = {IMPROVED: 0, REGRESSED: 0, UNCHANGED: 0}
+    flips: list[dict] = []
+    total = 0
+    for item in both:
+        now, before = ours[item]["outcome"], theirs[item]["outcome"]
+        transitions[before][now] += 1
+        moved = RANK[now] - RANK[before]
+        way = IMPROVED if moved > 0 else REGRESSED if moved < 0 else UNCHANGED
+        counts[way] += 1
+        if way == UNCHANGED or (direction and way != direction):
+            continue
+        total += 1
+        if len(flips) < limit:
+            flips.append(
+                {
+                    "item": ours[item]["item_key"],
+                    "intents": ours[item]["intents"],
+                    "outcome": now,
+                    "other_outcome": before,
+                    "direction": way,
+                }
+            )
+    return Comparison(
+        run=run,
+        other=other,
+        same_baseline=_baseline_key(run) == _baseline_key(other),
+        items_compared=len(both),
+        only_in_run=len(ours.keys() - theirs.keys()),
+        only_in_other=len(theirs.keys() - ours.keys()),
+        transitions=transitions,
+        counts=counts,
+        flips=flips,
+        flips_total=total,
+        truncated=total > len(flips),
+    )
+
+
+def _baseline_key(run: SbsRun) -> tuple:
+    """The baseline a run compared against: the version itself when it was one, else its name."""
+    return ("version", run.baseline_version_id) if run.baseline_version_id else ("name", run.baseline)
+
+
+def _golden_label(run: SbsRun) -> str:
+    golden = run.golden
+    return f"golden set {golden.golden_set.name} v{golden.golden_version}"
+
+
+def sbs_run_other(*, run: SbsRun, run_id: int) -> SbsRun | None:
+    """Another run of the same model (any of its versions), to compare `run` with; None when there is none."""
+    if not 1 <= run_id <= MAX_ID:
+        return None
+    return _runs().filter(version__model_id=run.version.model_id, pk=run_id).first()
