@@ -96,7 +96,7 @@ def test_it_refuses_runs_on_different_golden_set_versions(api, engineer, executi
 
 
 def test_it_refuses_a_missing_or_foreign_run(api, executive, engineer, runs):
-    older, newer = runs
+    _, newer = runs
     client = api(executive)
 
     assert client.get(_url(newer, "?with=999999")).status_code == 400

@@ -42,7 +42,9 @@ def test_it_accepts_ten_thousand_verdicts_over_two_thousand_items(api, engineer,
     ]
     lines = "\n".join(json.dumps(v) for v in verdicts).encode() + b"\n"
 
-    response = api(engineer).post(_url(registered_version), _form(golden, registered_version, lines), format="multipart")
+    response = api(engineer).post(
+        _url(registered_version), _form(golden, registered_version, lines), format="multipart"
+    )
 
     assert response.status_code == 201, response.json()
     run = SbsRun.objects.get()
@@ -58,7 +60,9 @@ def test_it_names_the_lines_that_are_not_json(api, engineer, registered_version)
     golden = golden_version(engineer, [("b-1", ["billing"])])
     lines = b'{"item": "b-1", "outcome": "win"}\n\n{"item": "b-1",\n{"item": "b-1", "comment": "a\\u0000b"}\n'
 
-    response = api(engineer).post(_url(registered_version), _form(golden, registered_version, lines), format="multipart")
+    response = api(engineer).post(
+        _url(registered_version), _form(golden, registered_version, lines), format="multipart"
+    )
 
     assert response.status_code == 400
     fields = response.json()["error"]["fields"]["verdicts"]
@@ -72,7 +76,9 @@ def test_it_answers_413_past_the_upload_limit(api, engineer, registered_version,
     golden = golden_version(engineer, [("b-1", ["billing"])])
     lines = b'{"item": "b-1", "outcome": "win"}\n' * 100
 
-    response = api(engineer).post(_url(registered_version), _form(golden, registered_version, lines), format="multipart")
+    response = api(engineer).post(
+        _url(registered_version), _form(golden, registered_version, lines), format="multipart"
+    )
 
     assert response.status_code == 413
     assert response.json()["error"]["limit_bytes"] == 1024

@@ -56,7 +56,9 @@ def test_it_refuses_the_run_naming_the_item_and_stores_nothing(api, engineer, re
     golden = golden_version(engineer, ITEMS)
     before = _row_counts()
 
-    response = api(engineer).post(_url(registered_version), _body(golden, registered_version, [*FINE, bad]), format="json")
+    response = api(engineer).post(
+        _url(registered_version), _body(golden, registered_version, [*FINE, bad]), format="json"
+    )
 
     assert response.status_code == 400, response.json()
     assert response.json()["error"]["fields"] == {"verdicts": [message]}
@@ -96,7 +98,9 @@ def test_it_allows_the_same_item_from_another_rater(api, engineer, registered_ve
 )
 def test_it_refuses_a_bad_body_without_a_server_error(api, engineer, registered_version, change, field):
     golden = golden_version(engineer, ITEMS)
-    body = {key: value for key, value in {**_body(golden, registered_version, FINE), **change}.items() if value is not None}
+    body = {
+        key: value for key, value in {**_body(golden, registered_version, FINE), **change}.items() if value is not None
+    }
     before = _row_counts()
 
     response = api(engineer).post(_url(registered_version), body, format="json")
@@ -113,7 +117,10 @@ def test_it_refuses_a_golden_dataset_that_is_no_version_and_a_text_body(api, eng
     from tests.sbs.helpers import golden_jsonl
 
     loose = dataset_services.dataset_upload(
-        upload=SimpleUploadedFile("g.jsonl", golden_jsonl(ITEMS)), kind="golden", base_model="gpt-4.1-mini", actor=engineer
+        upload=SimpleUploadedFile("g.jsonl", golden_jsonl(ITEMS)),
+        kind="golden",
+        base_model="gpt-4.1-mini",
+        actor=engineer,
     ).dataset
     client = api(engineer)
     before = _row_counts()
