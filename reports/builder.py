@@ -440,31 +440,25 @@ def _win_rate_thresholds(production: dict, end: datetime) -> dict[int, dict | No
 
 
 def _rate_words(point: dict) -> str:
-    if point["lower"] is None:
-        return f"{point['win_rate']:.3f} (typed in)"
     return f"{point['win_rate']:.3f} [{point['lower']:.3f}, {point['upper']:.3f}]"
 
 
 def _win_rate_regressions(series: list[dict], threshold: dict | None) -> list[tuple[str, str]]:
     """Regressions of the win rate between consecutive evaluations against the same baseline.
 
-    Never a mere decrease: a drop within the intervals is noise the verdicts cannot tell from
-    none. Declared when the intervals no longer overlap (the later one entirely below), or when
-    a point's lower bound falls below the gate's minimum (the point before it was not below).
-    A win rate typed in by hand has no interval, so it is never called a regression.
+    Only points with an interval (from a run's verdicts) take part: a win rate typed in by hand
+    is skipped, so it is never called a regression, nor hides one between two runs. Never a mere
+    decrease: a drop within the intervals is one the verdicts cannot tell from chance. Declared
+    when the intervals no longer overlap (the later one entirely below), or when the lower bound
+    falls below the gate's minimum (the run before it was at or above it).
     """
     found = []
-    for before, after in itertools.pairwise(series):
-        if after["lower"] is None or after["win_rate"] is None:
-            continue
+    supported = [p for p in series if p["lower"] is not None and p["win_rate"] is not None]
+    for before, after in itertools.pairwise(supported):
         reasons = []
-        if before["upper"] is not None and after["upper"] < before["lower"]:
+        if after["upper"] < before["lower"]:
             reasons.append("the intervals no longer overlap")
-        if (
-            threshold is not None
-            and after["lower"] < threshold["min"]
-            and not (before["lower"] is not None and before["lower"] < threshold["min"])
-        ):
+        if threshold is not None and after["lower"] < threshold["min"] <= before["lower"]:
             reasons.append(
                 f"lower bound {after['lower']:.3f} below the gate's {threshold['rule']} ({threshold['policy']})"
             )

@@ -213,6 +213,22 @@ def test_a_typed_win_rate_is_never_a_regression_however_far_it_drops(world, engi
     assert found["regressions"] == []
 
 
+def test_a_typed_win_rate_between_two_runs_neither_hides_nor_makes_a_regression(world, engineer):
+    with demo_clock(at(9, 10)) as clock:
+        sbs(world["v1"], engineer, world["golden"], 90)
+        clock.at(at(9, 20))
+        typed(world["v2"], engineer, 0.3)  # far below the gate, no interval
+        clock.at(at(10, 5))
+        sbs(world["v2"], engineer, world["golden"], 70)  # apart from the run before it; a rise from 0.3
+
+    found = trend()
+
+    assert [p["win_rate"] for p in found["points"]] == [0.62, 0.9, 0.3, 0.7]
+    assert found["regressions"] == [
+        f"win rate {words(90)} -> {words(70)} against {NANO} (v1 to v2, 2026-10-05): the intervals no longer overlap"
+    ]
+
+
 def test_the_pdf_says_which_baseline_why_others_are_left_out_and_what_regressed(world, engineer):
     with demo_clock(at(9, 10)) as clock:
         sbs(world["v1"], engineer, world["golden"], 90)
