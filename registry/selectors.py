@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -67,12 +68,22 @@ def model_get(*, name: str, with_people: bool = True) -> RegisteredModel:
     return get_object_or_404(queryset, name=name)
 
 
-def _versions() -> QuerySet[ModelVersion]:
-    evaluations = (
-        EvaluationResult.objects.select_related("ran_by")
-        .defer(*_user_columns_unused("ran_by"))
+def _evaluations() -> QuerySet[EvaluationResult]:
+    """Evaluations with who ran them and the side-by-side run behind each (its id; its figures are the evidence)."""
+    return (
+        EvaluationResult.objects.select_related("ran_by", "sbs_run")
+        .defer(*_user_columns_unused("ran_by"), "sbs_run__figures")
         .order_by("-ran_at", "-id")
     )
+
+
+def evaluation_list(*, version: ModelVersion) -> QuerySet[EvaluationResult]:
+    """A version's evaluations, newest first."""
+    return _evaluations().filter(version=version)
+
+
+def _versions() -> QuerySet[ModelVersion]:
+    evaluations = _evaluations()
     return (
         ModelVersion.objects.select_related("model", "created_by")
         .defer(*_user_columns_unused("created_by"))
@@ -155,6 +166,14 @@ EVALUATION_COLUMNS = (
     "ran_at",
     "created_at",
 )
+# What a list page reads of an evaluation's evidence (a run's figures, which also list every rater):
+# the parts the API summarises, extracted by the database. Keys as evaluation_support reads them.
+EVIDENCE_PARTS = {
+    "overall": "evidence__overall",
+    "per_intent": "evidence__per_intent",
+    "human_share": "evidence__human_share",
+    "judge_human_kappa": "evidence__agreement__judge_human__kappa",
+}
 
 
 def version_list(*, filters: VersionFilters | None = None, model: RegisteredModel | None = None) -> QuerySet:
@@ -193,9 +212,16 @@ def with_evaluations(rows: list[dict]) -> list[dict]:
     evaluations = (
         EvaluationResult.objects.filter(version_id__in=by_version)
         .order_by("-ran_at", "-id")
-        .values(*EVALUATION_COLUMNS, ran_by_username=F("ran_by__username"))
+        .values(
+            *EVALUATION_COLUMNS,
+            *EVIDENCE_PARTS.values(),
+            ran_by_username=F("ran_by__username"),
+            sbs_run_id=F("sbs_run__id"),
+        )
     )
     for evaluation in evaluations:
+        parts = {key: evaluation.pop(path) for key, path in EVIDENCE_PARTS.items()}
+        evaluation["evidence"] = parts if parts["overall"] is not None else None
         by_version[evaluation["version_id"]].append(evaluation)
     for row in rows:
         row["evaluations"] = by_version[row["id"]]
@@ -243,11 +269,34 @@ def _datetime(value) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def _evidence_parts(figures: dict | None) -> dict | None:
+    """The parts of a run's figures a list page reads (EVIDENCE_PARTS); None for an evaluation typed in."""
+    if figures is None:
+        return None
+    return {
+        "overall": figures["overall"],
+        "per_intent": figures["per_intent"],
+        "human_share": figures["human_share"],
+        "judge_human_kappa": figures["agreement"]["judge_human"]["kappa"],
+    }
+
+
+def _sbs_run_id(evaluation: EvaluationResult) -> int | None:
+    if evaluation.evidence is None:
+        return None  # typed in: no run behind it, and no query to find none
+    try:
+        return evaluation.sbs_run.pk  # loaded with the evaluation (_evaluations), or set when the run was recorded
+    except ObjectDoesNotExist:
+        return None
+
+
 def evaluation_row(evaluation: EvaluationResult) -> dict:
-    """An evaluation as the row a list page reads (see EVALUATION_COLUMNS)."""
+    """An evaluation as the row a list page reads (see EVALUATION_COLUMNS and with_evaluations)."""
     return {
         **{name: getattr(evaluation, name) for name in EVALUATION_COLUMNS},
         "ran_by_username": _username(evaluation.ran_by),
+        "evidence": _evidence_parts(evaluation.evidence),
+        "sbs_run_id": _sbs_run_id(evaluation),
     }
 
 
@@ -266,7 +315,7 @@ def version_row(version: ModelVersion) -> dict:
 
 
 def evaluation_entry(row: dict) -> dict:
-    """An evaluation as the API shows it (and as a version's record holds it)."""
+    """An evaluation as a version's record holds it (the API adds evaluation_support: see evaluation_shown)."""
     return {
         "id": row["id"],
         "suite": row["suite"],
@@ -278,6 +327,42 @@ def evaluation_entry(row: dict) -> dict:
         "ran_at": _datetime(row["ran_at"]),
         "created_at": _datetime(row["created_at"]),
     }
+
+
+SUPPORTED_BY_VERDICTS, TYPED = "verdicts", "typed"
+OVERALL_KEYS = ("n", "wins", "ties", "losses", "win_rate", "lower", "upper")
+INTENT_KEYS = ("n", "win_rate", "lower", "upper")
+
+
+def evaluation_support(row: dict) -> dict:
+    """What supports an evaluation: a side-by-side run's verdicts (the run and a summary of its figures), or nothing.
+
+    Kept out of the version's record, so the approval and incident fingerprints hash what they
+    always did: the support is fixed when the evaluation is recorded (a run gives its evidence once,
+    and typed evaluations may not carry computed metrics), and the metrics the record holds already
+    include the run's interval and number of comparisons.
+    """
+    evidence = row["evidence"]
+    if evidence is None:
+        return {"supported_by": TYPED, "sbs_run": None, "evidence": None}
+    return {
+        "supported_by": SUPPORTED_BY_VERDICTS,
+        "sbs_run": row["sbs_run_id"],
+        "evidence": {
+            "overall": {key: evidence["overall"][key] for key in OVERALL_KEYS},
+            "per_intent": {
+                intent: {key: tally[key] for key in INTENT_KEYS}
+                for intent, tally in sorted(evidence["per_intent"].items())
+            },
+            "human_share": evidence["human_share"],
+            "judge_human_kappa": evidence["judge_human_kappa"],
+        },
+    }
+
+
+def evaluation_shown(row: dict) -> dict:
+    """An evaluation as the API shows it: its record entry and what supports it."""
+    return {**evaluation_entry(row), **evaluation_support(row)}
 
 
 def version_record(row: dict) -> dict:

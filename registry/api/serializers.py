@@ -26,8 +26,8 @@ from registry.models import (
 )
 from registry.selectors import (
     SERVING_FIELDS,
-    evaluation_entry,
     evaluation_row,
+    evaluation_shown,
     lifecycle_block,
     serving_block,
     version_record,
@@ -130,11 +130,45 @@ class ModelUpdateSerializer(_ModelFieldsSerializer):
 # --- Evaluations ------------------------------------------------------------------------
 
 
+class TallySerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="Golden items compared (each once, however many raters).")
+    wins = serializers.IntegerField()
+    ties = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    win_rate = serializers.FloatField(help_text="(wins + ties / 2) / n")
+    lower = serializers.FloatField(help_text="Lower bound of the Wilson 95% interval.")
+    upper = serializers.FloatField(help_text="Upper bound of the Wilson 95% interval.")
+
+
+class IntentTallySerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    win_rate = serializers.FloatField()
+    lower = serializers.FloatField()
+    upper = serializers.FloatField()
+
+
+class EvidenceSummarySerializer(serializers.Serializer):
+    """What a side-by-side run's verdicts add up to (the run itself has every figure)."""
+
+    overall = TallySerializer()
+    per_intent = serializers.DictField(child=IntentTallySerializer(), help_text="Intent -> its tally.")
+    human_share = serializers.FloatField(help_text="Share of the compared items a human rated.")
+    judge_human_kappa = serializers.FloatField(
+        allow_null=True, help_text="Cohen's kappa, model judge against humans; null when undefined."
+    )
+
+
 class EvaluationOutputSerializer(serializers.ModelSerializer):
     baseline_version = serializers.CharField(source="baseline")
     ran_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     metrics = serializers.DictField(child=serializers.FloatField())
     per_intent = serializers.DictField(child=serializers.FloatField())
+    supported_by = serializers.SerializerMethodField(
+        help_text="verdicts: computed from a side-by-side run (sbs_run); typed: typed in by hand, which the "
+        "gate's evidence rules (bound lower_ci, min_n, human share, kappa) do not accept."
+    )
+    sbs_run = serializers.SerializerMethodField(help_text="The side-by-side run's id; null when typed.")
+    evidence = serializers.SerializerMethodField(help_text="The run's figures in short; null when typed.")
 
     class Meta:
         model = EvaluationResult
@@ -148,12 +182,27 @@ class EvaluationOutputSerializer(serializers.ModelSerializer):
             "ran_by",
             "ran_at",
             "created_at",
+            "supported_by",
+            "sbs_run",
+            "evidence",
         ]
 
     def to_representation(self, evaluation) -> dict:
         # Hand-written because list pages render hundreds of these; the declared
         # fields above give the schema, and a test keeps the two identical.
-        return evaluation_entry(evaluation if isinstance(evaluation, dict) else evaluation_row(evaluation))
+        return evaluation_shown(evaluation if isinstance(evaluation, dict) else evaluation_row(evaluation))
+
+    @extend_schema_field(serializers.ChoiceField(choices=[selectors.SUPPORTED_BY_VERDICTS, selectors.TYPED]))
+    def get_supported_by(self, evaluation: EvaluationResult) -> str:
+        return selectors.evaluation_support(evaluation_row(evaluation))["supported_by"]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_sbs_run(self, evaluation: EvaluationResult) -> int | None:
+        return selectors.evaluation_support(evaluation_row(evaluation))["sbs_run"]
+
+    @extend_schema_field(EvidenceSummarySerializer(allow_null=True))
+    def get_evidence(self, evaluation: EvaluationResult) -> dict | None:
+        return selectors.evaluation_support(evaluation_row(evaluation))["evidence"]
 
 
 class EvaluationInputSerializer(StrictInputSerializer):
@@ -322,6 +371,8 @@ class VersionOutputSerializer(serializers.ModelSerializer):
         row = version if isinstance(version, dict) else version_row(version)
         return {
             **version_record(row),
+            # The record's evaluations and what supports each, kept out of the record (its fingerprint).
+            "evaluations": [evaluation_shown(e) for e in row["evaluations"]],
             "lifecycle": lifecycle_block(row["runway"]),
             "serving_deployment": serving_block(row),
             # Kept out of the record, like the runway: checking the data again changes it.
@@ -449,7 +500,10 @@ class GateRuleResultSerializer(serializers.Serializer):
     threshold = serializers.DictField(child=serializers.FloatField(), help_text="min and/or max")
     evaluation_id = serializers.IntegerField(allow_null=True)
     detail = serializers.CharField()
-    intents = serializers.DictField(help_text="Per intent: value and outcome (per-intent rules only).")
+    intents = serializers.DictField(
+        help_text="Per intent (per-intent rules only): value and outcome; for rules judged on a run's "
+        "evidence also win_rate, lower, upper, n and the reason it fails ('' when it passes)."
+    )
 
 
 class GatePolicyRefSerializer(serializers.Serializer):

@@ -191,8 +191,8 @@ class EvaluationListCreateView(generics.GenericAPIView):
 
     @extend_schema(summary="List a version's evaluations", responses={200: EvaluationOutputSerializer(many=True)})
     def get(self, request, name: str, version: str):
-        version_obj = selectors.version_get(model_name=name, version=version)
-        page = self.paginate_queryset(version_obj.evaluations.select_related("ran_by"))
+        version_obj = selectors.version_get(model_name=name, version=version, with_evaluations=False)
+        page = self.paginate_queryset(selectors.evaluation_list(version=version_obj))
         return self.get_paginated_response(EvaluationOutputSerializer(page, many=True).data)
 
     @extend_schema(
