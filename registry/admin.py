@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from core.admin_audit import ActionReasonForm, AuditedAdmin, ReadOnlyInline, reason_action
 from core.errors import ApplicationError
@@ -133,13 +134,101 @@ class CheckpointInline(ReadOnlyInline):
     verbose_name_plural = "Checkpoints of the fine-tune job"
 
 
+def win_rate_source(evaluation: EvaluationResult) -> SafeString | str:
+    """Where an evaluation's win rate comes from: a side-by-side run's verdicts (linked), or typed in by hand.
+
+    The run is reached through the reverse one-to-one `sbs_run` and the admin's URL names: the
+    registry never imports sbs.
+    """
+    if "win_rate" not in (evaluation.metrics or {}):
+        return "-"
+    if evaluation.evidence is None:
+        return format_html('<span class="fp-typed-in" style="color:#8d6e00">{}</span>', TYPED_IN)
+    run = getattr(evaluation, "sbs_run", None)
+    if run is None:
+        return "computed from verdicts"
+    return format_html(
+        '<a class="fp-from-run" href="{}">from SBS run {}</a>',
+        reverse("admin:sbs_sbsrun_change", args=[run.pk]),
+        run.pk,
+    )
+
+
+TYPED_IN = "typed in, not supported by verdicts"
+SBS_RUNS_SHOWN = 20
+
+
+def sbs_runs_display(version: ModelVersion) -> SafeString:
+    """The version's side-by-side runs, newest first, each linking its page, and a link to all of them."""
+    runs = list(
+        version.sbs_runs.select_related("golden__golden_set").only(
+            "id",
+            "ran_at",
+            "baseline",
+            "judge",
+            "comparisons",
+            "win_rate",
+            "win_rate_lower",
+            "win_rate_upper",
+            "golden__golden_version",
+            "golden__golden_set__name",
+        )[: SBS_RUNS_SHOWN + 1]
+    )
+    if not runs:
+        return format_html("<p>{}</p>", "No side-by-side run: its win rates, if any, were typed in.")
+    rows = format_html_join(
+        "",
+        '<tr class="fp-sbs-run"><td><a href="{}">Run {}</a></td><td>{}</td><td>{} v{}</td><td>{}</td><td>{}</td>'
+        "<td>{}</td><td>{}</td></tr>",
+        (
+            (
+                reverse("admin:sbs_sbsrun_change", args=[run.pk]),
+                run.pk,
+                f"{run.ran_at:%Y-%m-%d %H:%M}",
+                run.golden.golden_set.name,
+                run.golden.golden_version,
+                run.baseline,
+                run.judge,
+                run.comparisons,
+                f"{run.win_rate:.3f} [{run.win_rate_lower:.3f}, {run.win_rate_upper:.3f}]",
+            )
+            for run in runs[:SBS_RUNS_SHOWN]
+        ),
+    )
+    every = reverse("admin:sbs_sbsrun_changelist") + f"?version__id__exact={version.pk}"
+    more = f"All {version.sbs_runs.count()} runs" if len(runs) > SBS_RUNS_SHOWN else "These runs in the list"
+    return format_html(
+        '<table class="fp-sbs-runs"><tr><th>Run</th><th>Ran</th><th>Golden set</th><th>Baseline</th><th>Judge</th>'
+        '<th>n</th><th>Win rate [95% interval]</th></tr>{}</table><p><a href="{}">{}</a></p>',
+        rows,
+        every,
+        more,
+    )
+
+
 class EvaluationInline(ReadOnlyInline):
     model = EvaluationResult
     fk_name = "version"
     # The golden set's hash in short (whole in its tooltip and on the evaluation's page): the page fits 1280 px.
-    fields = ["suite", "short_golden_hash", "baseline", "metrics", "per_intent", "ran_by", "ran_at"]
+    fields = [
+        "suite",
+        "short_golden_hash",
+        "baseline",
+        "metrics",
+        "win_rate_evidence",
+        "per_intent",
+        "ran_by",
+        "ran_at",
+    ]
     readonly_fields = fields
     show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("sbs_run")
+
+    @admin.display(description="Win rate from")
+    def win_rate_evidence(self, obj):
+        return win_rate_source(obj)
 
     @admin.display(description="Golden set SHA-256")
     def short_golden_hash(self, obj) -> str:
@@ -202,6 +291,7 @@ class ModelVersionAdmin(AuditedAdmin):
         ("Status", {"fields": ["status", "evidence_hold", "created_by", "created_at", "updated_at", "retired_at"]}),
         ("Runway (provider lifecycle)", {"fields": ["runway"]}),
         ("Data card (pre-checks of its data files)", {"fields": ["data_card"]}),
+        ("Side-by-side runs (the verdicts behind its win rates)", {"fields": ["sbs_runs"]}),
         ("Release gate", {"fields": ["gate_explanation"]}),
         (
             "Fine-tune job (kept in sync with the provider)",
@@ -228,6 +318,7 @@ class ModelVersionAdmin(AuditedAdmin):
         "gate_explanation",
         "runway",
         "data_card",
+        "sbs_runs",
     ]
 
     def has_add_permission(self, request) -> bool:
@@ -244,6 +335,12 @@ class ModelVersionAdmin(AuditedAdmin):
         if obj is None or obj.pk is None:
             return "-"
         return data_card_display(version_data_files(obj))
+
+    @admin.display(description="Runs")
+    def sbs_runs(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return sbs_runs_display(obj)
 
     def has_change_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.evidence_hold:
@@ -300,11 +397,29 @@ class ModelVersionAdmin(AuditedAdmin):
 
 @admin.register(EvaluationResult)
 class EvaluationResultAdmin(AuditedAdmin):
-    list_display = ["version", "suite", "win_rate", "refusal_rate", "p95_latency_ms", "baseline", "ran_by", "ran_at"]
+    list_display = [
+        "version",
+        "suite",
+        "win_rate",
+        "win_rate_evidence",
+        "refusal_rate",
+        "p95_latency_ms",
+        "baseline",
+        "ran_by",
+        "ran_at",
+    ]
     list_filter = ["suite", "version__model", "ran_at"]
     search_fields = ["suite", "version__version", "version__model__name", "golden_set_sha256"]
-    list_select_related = ["version__model", "ran_by"]
-    readonly_fields = [f.name for f in EvaluationResult._meta.fields]
+    list_select_related = ["version__model", "ran_by", "sbs_run"]
+    readonly_fields = [*(f.name for f in EvaluationResult._meta.fields), "win_rate_evidence"]
+
+    def get_queryset(self, request):
+        # The evidence (a run's figures) is large; the list only needs to know whether there is one.
+        return super().get_queryset(request).select_related("sbs_run")
+
+    @admin.display(description="Win rate from")
+    def win_rate_evidence(self, obj):
+        return win_rate_source(obj)
 
     def has_add_permission(self, request) -> bool:
         return False
