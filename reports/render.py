@@ -607,9 +607,9 @@ def _evaluations(data: dict) -> list:
     )
     flow.append(
         text(
-            "A regression is declared only when the intervals of consecutive evaluations no longer overlap, or "
-            "when a lower bound falls below the gate's minimum; a drop within the interval is not one. A rise "
-            "of p95 latency by 10% or more between consecutive evaluations is one too.",
+            "A win-rate regression is declared only when the intervals of consecutive runs no longer overlap, "
+            "or when a run's lower bound falls below the gate's minimum; a drop within the interval is not one. "
+            "A rise of p95 latency by 10% or more between consecutive evaluations is one too.",
             st.small,
         )
     )
