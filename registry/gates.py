@@ -509,9 +509,14 @@ def evidence_rule_judge(
         if candidates:
             typed = candidates[0]
             result.evaluation_id = typed.pk
+            gives = (
+                "who rated the items and how far the judge agrees with the humans"
+                if metric in SBS_METRICS
+                else "the win rate, its interval and the number of comparisons"
+            )
             result.detail = (
                 f"Evaluation {typed.pk} ({typed.suite}) was typed in, not supported by verdicts: {post} "
-                f"(its verdicts give the win rate, its interval and the number of comparisons)."
+                f"(its verdicts give {gives})."
             )
         else:
             result.detail = f"No side-by-side run of this version measured the win rate{against}: {post}."
