@@ -272,8 +272,8 @@ def cmd_http(args) -> None:
         "reads": {
             "run_detail": timed_gets(client, run_path, args.calls),
             "items_losses": timed_gets(client, f"{run_path}items/?outcome=loss&page_size=100", args.calls),
-            # The list targets were measured on pages of 50 (the API's default page).
-            "items_losses_50": timed_gets(client, f"{run_path}items/?outcome=loss", args.calls),
+            # The list targets were measured on pages of 50.
+            "items_losses_50": timed_gets(client, f"{run_path}items/?outcome=loss&page_size=50", args.calls),
         },
     }
     if client.login():
