@@ -178,8 +178,8 @@ def sbs_runs_display(version: ModelVersion) -> SafeString:
         return format_html("<p>{}</p>", "No side-by-side run: its win rates, if any, were typed in.")
     rows = format_html_join(
         "",
-        '<tr class="fp-sbs-run"><td><a href="{}">Run {}</a></td><td>{}</td><td>{} v{}</td><td>{}</td><td>{}</td>'
-        "<td>{}</td><td>{}</td></tr>",
+        '<tr class="fp-sbs-run"><td style="white-space:nowrap"><a href="{}">Run {}</a></td><td>{}</td><td>{} v{}</td>'
+        "<td>{}</td><td>{}</td><td>{}</td><td style='white-space:nowrap'>{}</td></tr>",
         (
             (
                 reverse("admin:sbs_sbsrun_change", args=[run.pk]),

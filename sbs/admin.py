@@ -26,14 +26,14 @@ from core.roles import READERS, has_role
 from registry.gates import policy_in_effect
 from sbs.models import Outcome, SbsRun, SbsRunItem, SbsVerdict
 
-LOSSES_SHOWN = 200
+LOSSES_SHOWN = 50  # the worst; the API pages through the rest
 
 # The chart's geometry, in px: the plot maps a win rate of 0..1 onto [PLOT_LEFT, PLOT_RIGHT].
-CHART_WIDTH = 800
-LABEL_RIGHT = 190  # intent names end here (right-aligned)
-N_RIGHT = 250  # "n 123" ends here
-PLOT_LEFT, PLOT_RIGHT = 266, 586
-FIGURES_LEFT = 600  # "0.643 [0.388, 0.837]"
+CHART_WIDTH = 870
+LABEL_RIGHT = 180  # intent names end here (right-aligned)
+N_RIGHT = 234  # "n 123" ends here
+PLOT_LEFT, PLOT_RIGHT = 248, 548
+FIGURES_LEFT = 560  # "0.643 [0.388, 0.837]  ✗ n 12 < 30"
 ROW_HEIGHT = 24
 AXIS_TOP = 22  # room for the tick labels above the first row
 BAR_COLOUR, THIN_COLOUR, FAIL_COLOUR = "#79aec8", "#d5d5d5", "#c62828"
@@ -64,17 +64,17 @@ def gate_lines(run: SbsRun) -> tuple[WinRateLine | None, WinRateLine | None]:
     return overall, per_intent
 
 
-def fails(tally: dict, line: WinRateLine | None) -> str:
-    """Why a row fails its gate line ("" when it passes or has none), in the gate's words."""
+def fails(tally: dict, line: WinRateLine | None) -> tuple[str, str]:
+    """Why a row fails its gate line, in the gate's words and in short for the chart; ("", "") when it passes."""
     if line is None:
-        return ""
+        return "", ""
     if line.min_n and tally["n"] < line.min_n:
-        return f"{tally['n']} comparisons, at least {line.min_n} required"
+        return f"{tally['n']} comparisons, at least {line.min_n} required", f"n < {line.min_n}"
     if line.bound == "lower_ci" and tally["lower"] < line.minimum:
-        return f"lower bound {tally['lower']:.2f} below {line.minimum:g}"
+        return f"lower bound {tally['lower']:.2f} below {line.minimum:g}", f"lower < {line.minimum:g}"
     if line.bound != "lower_ci" and tally["win_rate"] < line.minimum:
-        return f"win rate {tally['win_rate']:.2f} below {line.minimum:g}"
-    return ""
+        return f"win rate {tally['win_rate']:.2f} below {line.minimum:g}", f"< {line.minimum:g}"
+    return "", ""
 
 
 def interval_words(tally: dict) -> str:
@@ -92,7 +92,7 @@ def _short(name: str) -> str:
 def _row(index: int, label: str, tally: dict, line: WinRateLine | None, *, overall: bool) -> SafeString:
     top = AXIS_TOP + index * ROW_HEIGHT
     middle = top + ROW_HEIGHT / 2
-    why = fails(tally, line)
+    why, short = fails(tally, line)
     thin = bool(line and line.min_n and tally["n"] < line.min_n)
     weight = "bold" if overall else "normal"
     colour = FAIL_COLOUR if why else "#333"
@@ -147,7 +147,7 @@ def _row(index: int, label: str, tally: dict, line: WinRateLine | None, *, overa
         middle + 4,
         colour,
         weight,
-        interval_words(tally) + (f"  ✗ {why}" if why else ""),
+        interval_words(tally) + (f"  ✗ {short}" if short else ""),
     )
 
 
@@ -274,22 +274,13 @@ class ReadersMayView:
 
 @admin.register(SbsRun)
 class SbsRunAdmin(ReadersMayView, SimpleHistoryAdmin):
-    # What fits at 1280 px beside the filters; the rest is on the run's page.
-    list_display = [
-        "run_label",
-        "model_name",
-        "version_label",
-        "golden_set",
-        "baseline",
-        "judge",
-        "n",
-        "win_rate_ci",
-        "human",
-    ]
+    # What fits at 1280 px beside the filters (long labels wrap; the interval sits under its rate).
+    list_display = ["run_label", "golden_set", "baseline", "judge", "n", "win_rate_ci", "human", "created"]
     list_display_links = ["run_label"]
     list_filter = ["version__model", "judge"]
     search_fields = ["version__model__name", "version__version", "baseline", "judge"]
     change_form_template = "admin/sbs/sbsrun/change_form.html"
+    change_list_template = "admin/sbs/sbsrun/change_list.html"
 
     def get_queryset(self, request):
         # The figures (per intent, raters) and the golden dataset's report and fingerprint are large: not for lists.
@@ -301,17 +292,11 @@ class SbsRunAdmin(ReadersMayView, SimpleHistoryAdmin):
             .annotate(human_share=KT("figures__human_share"))
         )
 
-    @admin.display(description="Run", ordering="ran_at")
-    def run_label(self, obj) -> str:
-        return f"{obj.pk} · {timezone.localtime(obj.ran_at):%Y-%m-%d}"
-
-    @admin.display(description="Model", ordering="version__model__name")
-    def model_name(self, obj) -> str:
-        return obj.version.model.name
-
-    @admin.display(description="Version", ordering="version__version")
-    def version_label(self, obj) -> str:
-        return obj.version.version
+    @admin.display(description="Model version", ordering="version__model__name")
+    def run_label(self, obj):
+        return format_html(
+            '{} {}<br><span class="quiet">run {}</span>', obj.version.model.name, obj.version.version, obj.pk
+        )
 
     @admin.display(description="Golden set")
     def golden_set(self, obj) -> str:
@@ -322,12 +307,21 @@ class SbsRunAdmin(ReadersMayView, SimpleHistoryAdmin):
         return f"{obj.comparisons:,}"
 
     @admin.display(description="Win rate [95% interval]", ordering="win_rate")
-    def win_rate_ci(self, obj) -> str:
-        return f"{obj.win_rate:.3f} [{obj.win_rate_lower:.3f}, {obj.win_rate_upper:.3f}]"
+    def win_rate_ci(self, obj):
+        return format_html(
+            '<strong>{}</strong><br><span class="quiet">[{}, {}]</span>',
+            f"{obj.win_rate:.3f}",
+            f"{obj.win_rate_lower:.3f}",
+            f"{obj.win_rate_upper:.3f}",
+        )
 
     @admin.display(description="Human-rated")
     def human(self, obj) -> str:
         return "-" if obj.human_share is None else _share(float(obj.human_share))
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj) -> str:
+        return f"{timezone.localtime(obj.created_at):%Y-%m-%d}"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         run = (
@@ -351,7 +345,7 @@ class SbsRunAdmin(ReadersMayView, SimpleHistoryAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"Side-by-side run {run.pk}: {run.version} against {run.baseline}",
+            "title": f"Run {run.pk}: {run.version.model.name} {run.version.version} against {run.baseline}",
             "run": run,
             "figures": figures,
             "overall": figures["overall"],

@@ -12,7 +12,7 @@ from registry import gates
 from tests.conftest import make_user
 from tests.sbs.admin_fixtures import COMMENT, admin_for, small_run
 
-PLOT_LEFT, PLOT_WIDTH = 266, 320  # the chart maps a win rate of 0..1 onto these pixels
+PLOT_LEFT, PLOT_WIDTH = 248, 300  # the chart maps a win rate of 0..1 onto these pixels
 
 
 def hand_wilson(x: float, n: int) -> tuple[float, float]:
@@ -135,3 +135,21 @@ def test_every_role_reads_it_and_nobody_adds_changes_or_deletes(sbs_run):
     assert compliance.post(reverse("admin:sbs_sbsrun_delete", args=[sbs_run.pk]), {"post": "yes"}).status_code == 403
     outsider = admin_for(make_user("staff-nobody"))
     assert outsider.get(reverse("admin:sbs_sbsrun_change", args=[sbs_run.pk])).status_code == 403
+
+
+def test_an_intent_failing_the_per_intent_rule_is_marked_with_the_gates_reason(compliance, sbs_run):
+    gates.gate_policy_create(
+        model=sbs_run.version.model,
+        actor=make_user("carl", "Compliance"),
+        rules=[{"metric": "win_rate", "per_intent": True, "min": 0.5, "bound": "lower_ci", "min_n": 5}],
+        reason="Per intent, with enough comparisons",
+    )
+    svg = re.search(r'<svg class="fp-winrates".*?</svg>', page_of(compliance, sbs_run), re.S).group(0)
+    assert re.search(rf'class="fp-gate-intent" x1="{PLOT_LEFT + PLOT_WIDTH * 0.5:.1f}"', svg)
+    rows = dict(re.findall(r'<g class="fp-row fp-intent"><title>(\w+):(.*?)</g>', svg, re.S))
+    # returns: 3 comparisons, fewer than 5; billing: 7, but its lower bound is below 0.5.
+    billing_lower, _ = hand_wilson(4.5, 7)
+    assert "(gate: 3 comparisons, at least 5 required)" in rows["returns"]
+    assert "✗ n &lt; 5" in rows["returns"]
+    assert f"(gate: lower bound {billing_lower:.2f} below 0.5)" in rows["billing"]
+    assert 'fill="#c62828"' in rows["billing"]
