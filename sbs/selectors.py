@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from core.errors import NotFound, ValidationFailed
 from datasets.golden import intent_tag
@@ -160,3 +160,15 @@ def sbs_run_other(*, run: SbsRun, run_id: int) -> SbsRun | None:
     if not 1 <= run_id <= MAX_ID:
         return None
     return _runs().filter(version__model_id=run.version.model_id, pk=run_id).first()
+
+
+def sbs_run_previous(*, run: SbsRun) -> SbsRun | None:
+    """The latest run of the same model on the same golden set version that ran before `run`: what it is compared with
+    when no other run is named."""
+    earlier = Q(ran_at__lt=run.ran_at) | Q(ran_at=run.ran_at, pk__lt=run.pk)
+    return (
+        _runs()
+        .filter(earlier, version__model_id=run.version.model_id, golden_id=run.golden_id)
+        .order_by("-ran_at", "-id")
+        .first()
+    )

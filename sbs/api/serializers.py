@@ -89,7 +89,12 @@ class SbsCompareQuerySerializer(StrictInputSerializer):
     def get_fields(self):
         fields = super().get_fields()
         # `with` is a Python keyword, so the field is added here rather than declared.
-        fields["with"] = serializers.IntegerField(min_value=1, max_value=selectors.MAX_ID, help_text="The other run.")
+        fields["with"] = serializers.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=selectors.MAX_ID,
+            help_text="The other run's id (default: the model's latest earlier run on the same golden set version).",
+        )
         return fields
 
 

@@ -178,8 +178,8 @@ class SbsRunCompareView(generics.GenericAPIView):
         summary="Compare two runs item by item",
         description=(
             "This run against the run named by `with` (a run of any version of the same model, on the same golden "
-            "set version: 400 otherwise). `transitions[a][b]` counts the items the other run judged `a` and this "
-            "run `b`; a move up (loss, tie, win) is an improvement. `flips` lists the items that moved (`direction` "
+            "set version: 400 otherwise; without `with`, the latest earlier run of the model on that version). "
+            "`transitions[a][b]` counts the items the other run judged `a` and this run `b`; a move up (loss, tie, win) is an improvement. `flips` lists the items that moved (`direction` "
             "keeps one way), at most `limit` (`truncated` says when more moved)."
         ),
         parameters=[RUN_ID, SbsCompareQuerySerializer],
@@ -188,12 +188,20 @@ class SbsRunCompareView(generics.GenericAPIView):
     def get(self, request, name: str, version: str, run_id: int):
         query = validated(SbsCompareQuerySerializer, request.query_params)
         run = selectors.sbs_run_get(version=_version(name, version), run_id=run_id)
-        other = selectors.sbs_run_other(run=run, run_id=query["with"])
-        if other is None:
-            raise ValidationFailed(
-                f"No side-by-side run {query['with']} of model {name}.",
-                fields={"with": ["A run of a version of the same model."]},
-            )
+        if "with" in query:
+            other = selectors.sbs_run_other(run=run, run_id=query["with"])
+            if other is None:
+                raise ValidationFailed(
+                    f"No side-by-side run {query['with']} of model {name}.",
+                    fields={"with": ["A run of a version of the same model."]},
+                )
+        else:
+            other = selectors.sbs_run_previous(run=run)
+            if other is None:
+                raise ValidationFailed(
+                    "No earlier run of this model on this golden set version to compare with.",
+                    fields={"with": ["Name the run to compare with."]},
+                )
         comparison = selectors.sbs_run_compare(
             run=run, other=other, direction=query.get("direction"), limit=query.get("limit", selectors.FLIPS_SHOWN)
         )

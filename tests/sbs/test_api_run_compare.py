@@ -96,10 +96,21 @@ def test_it_refuses_runs_on_different_golden_set_versions(api, engineer, executi
 
 
 def test_it_refuses_a_missing_or_foreign_run(api, executive, engineer, runs):
-    _, newer = runs
+    older, newer = runs
     client = api(executive)
 
     assert client.get(_url(newer, "?with=999999")).status_code == 400
     assert client.get(_url(newer, f"?with={10**30}")).status_code == 400
-    assert client.get(_url(newer, "")).status_code == 400
+    assert client.get(_url(older, "")).status_code == 400  # nothing ran before it
     assert client.get(_url(newer, f"?with={newer.pk}")).status_code == 400
+
+
+def test_it_compares_with_the_run_before_it_when_none_is_named(api, engineer, executive, runs):
+    older, newer = runs
+    golden_v2 = golden_version(engineer, [*ITEMS, ("i-7", ["billing"])])
+    run(older.version, engineer, golden_v2, [{"item": "i-7", "outcome": "win"}])  # later, but on another version
+
+    body = api(executive).get(_url(newer, "")).json()
+
+    assert body["other"]["id"] == older.pk
+    assert body["counts"] == {"improved": 3, "regressed": 1, "unchanged": 2}
