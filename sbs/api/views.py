@@ -179,7 +179,8 @@ class SbsRunCompareView(generics.GenericAPIView):
         description=(
             "This run against the run named by `with` (a run of any version of the same model, on the same golden "
             "set version: 400 otherwise; without `with`, the latest earlier run of the model on that version). "
-            "`transitions[a][b]` counts the items the other run judged `a` and this run `b`; a move up (loss, tie, win) is an improvement. `flips` lists the items that moved (`direction` "
+            "`transitions[a][b]` counts the items the other run judged `a` and this run `b`; a move up (loss, "
+            "tie, win) is an improvement. `flips` lists the items that moved (`direction` "
             "keeps one way), at most `limit` (`truncated` says when more moved)."
         ),
         parameters=[RUN_ID, SbsCompareQuerySerializer],
