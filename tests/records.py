@@ -18,6 +18,7 @@ from reports.services import report_generate
 from risks import controls, incidents
 from risks import services as risk_services
 from risks.models import Control, Risk
+from sbs import services as sbs_services
 from tests.registry.test_releases import evaluated
 from tests.risks.conftest import risk_payload
 
@@ -32,6 +33,8 @@ class OneOfEach:
     control: Control
     incident_ref: str
     dataset_sha256: str  # the golden set the evaluations cite, checked (its file kept, so it can be re-checked)
+    golden_number: int  # the same bytes as version 1 of the golden set named like the model
+    sbs_run_id: int  # the later of two side-by-side runs of v2 on it (compare finds the earlier)
 
     def path_parameters(self) -> dict[str, str | int]:
         """Values for the path parameters of every endpoint, by the names the schema gives them."""
@@ -45,6 +48,8 @@ class OneOfEach:
             "controls": self.control.reference,
             "incidents": self.incident_ref,
             "sha256": self.dataset_sha256,
+            "number": self.golden_number,
+            "run_id": self.sbs_run_id,
         }
 
 
@@ -81,6 +86,20 @@ def one_of_each(*, model: RegisteredModel, engineer, compliance) -> OneOfEach:
         actor=engineer,
     )
     dataset_services.dataset_check_run(check_id=golden.check.pk)
+    version_1 = dataset_services.golden_version_upload(
+        name=model.name, upload=SimpleUploadedFile("golden.jsonl", demo_datasets.golden_file("records")), actor=engineer
+    ).dataset
+    runs = [
+        sbs_services.sbs_run_create(
+            version=pending,
+            actor=engineer,
+            golden=version_1,
+            baseline=model.base_model,
+            judge="human",
+            verdicts=[{"item": "records-000", "outcome": outcome, "rater": "ann"}],
+        )
+        for outcome in ("loss", "win")
+    ]
     return OneOfEach(
         model=model,
         pending=pending,
@@ -90,4 +109,6 @@ def one_of_each(*, model: RegisteredModel, engineer, compliance) -> OneOfEach:
         control=control,
         incident_ref=incident.reference,
         dataset_sha256=golden.dataset.sha256,
+        golden_number=version_1.golden_version,
+        sbs_run_id=runs[-1].pk,
     )

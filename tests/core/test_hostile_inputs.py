@@ -123,6 +123,7 @@ def test_it_refuses_every_hostile_input_and_writes_nothing(world, settings, meth
     settings.EVIDENCE_MAX_UPLOAD_BYTES = 2048
     settings.TRAINING_FILE_MAX_UPLOAD_BYTES = 2048
     settings.DATASET_MAX_BYTES = 2048
+    settings.SBS_MAX_UPLOAD_BYTES = 2048
     schema = _schema()
     operation = schema["paths"][path][method]
     url = _url(path, world)
