@@ -42,25 +42,58 @@ def sbs_run_get(*, version: ModelVersion, run_id: int) -> SbsRun:
     return run
 
 
-def sbs_run_items(*, run: SbsRun, outcome: str | None = None, intent: str | None = None) -> QuerySet[SbsRunItem]:
-    """A run's item results in golden set order (`position`), optionally one outcome's or one intent's."""
-    queryset = SbsRunItem.objects.filter(run=run).select_related("item").annotate(position=F("item__position"))
+def sbs_run_items(*, run: SbsRun, outcome: str | None = None, intent: str | None = None) -> QuerySet:
+    """A run's item results as rows, in golden set order (`position`), optionally one outcome's or one intent's.
+
+    Rows, not model instances: a page of 100 items and their verdicts is mostly Python work, and
+    building instances and nested serializers for it cost more than the queries.
+    """
+    queryset = SbsRunItem.objects.filter(run=run)
     if outcome:
         queryset = queryset.filter(outcome=outcome)
     if intent:
         queryset = queryset.filter(item__intent_tags__contains=intent_tag(intent))
-    return queryset
-
-
-def sbs_item_verdicts(*, run: SbsRun, items: list[SbsRunItem]) -> dict[int, list[SbsVerdict]]:
-    """The verdicts on a page of a run's items, by golden item id: one query, whatever the page's size."""
-    found: dict[int, list[SbsVerdict]] = defaultdict(list)
-    rows = SbsVerdict.objects.filter(run=run, item_id__in=[row.item_id for row in items]).order_by(
-        "item_id", "judge", "rater", "id"
+    return queryset.values(
+        "item_id",
+        "outcome",
+        "score",
+        "human_rated",
+        position=F("item__position"),
+        item_key=F("item__item_id"),
+        intents=F("item__intents"),
+        messages=F("item__messages"),
+        reference=F("item__reference"),
     )
-    for verdict in rows:
-        found[verdict.item_id].append(verdict)
-    return found
+
+
+def sbs_item_entries(*, run: SbsRun, rows: list[dict]) -> list[dict]:
+    """A page of item rows as the API shows them, each with its verdicts (one query, whatever the page's size)."""
+    verdicts: dict[int, list[dict]] = defaultdict(list)
+    found = (
+        SbsVerdict.objects.filter(run=run, item_id__in=[row["item_id"] for row in rows])
+        .order_by("item_id", "judge", "rater", "id")
+        .values_list("item_id", "judge", "rater", "outcome", "comment")
+    )
+    for item_id, judge, rater, outcome, comment in found:
+        verdicts[item_id].append({"judge": judge, "rater": rater, "outcome": outcome, "comment": comment})
+    entries = []
+    for row in rows:
+        kept = row["messages"] is not None
+        entries.append(
+            {
+                "item": row["item_key"],
+                "position": row["position"],
+                "intents": row["intents"],
+                "outcome": row["outcome"],
+                "score": row["score"],
+                "human_rated": row["human_rated"],
+                "verdicts": verdicts[row["item_id"]],
+                "text_kept": kept,
+                "messages": row["messages"] if kept else None,
+                "reference": row["reference"] if kept else None,
+            }
+        )
+    return entries
 
 
 def _outcomes(run: SbsRun) -> dict[int, dict]:

@@ -183,29 +183,21 @@ class VerdictOutputSerializer(serializers.Serializer):
 
 
 class SbsRunItemSerializer(serializers.Serializer):
-    """An item's result in a run; its prompt and reference only when GOLDEN_KEEP_TEXT kept them."""
+    """An item's result in a run; its prompt and reference only when GOLDEN_KEEP_TEXT kept them.
 
-    item = serializers.CharField(source="item.item_id", help_text="The golden item's id.")
+    The schema of the rows sbs.selectors.sbs_item_entries builds (the view returns them as they are).
+    """
+
+    item = serializers.CharField(help_text="The golden item's id.")
     position = serializers.IntegerField(help_text="Its order in the golden set file.")
-    intents = serializers.ListField(child=serializers.CharField(), source="item.intents")
+    intents = serializers.ListField(child=serializers.CharField())
     outcome = serializers.ChoiceField(choices=Outcome.choices, help_text="From the mean of its verdicts' scores.")
     score = serializers.FloatField(help_text="Mean of its verdicts: win 1, tie 0.5, loss 0.")
     human_rated = serializers.BooleanField()
-    verdicts = serializers.SerializerMethodField()
-    text_kept = serializers.SerializerMethodField()
-    messages = MessageSerializer(source="item.messages", many=True, allow_null=True)
-    reference = serializers.SerializerMethodField()
-
-    @extend_schema_field(VerdictOutputSerializer(many=True))
-    def get_verdicts(self, obj) -> list[dict]:
-        return VerdictOutputSerializer(self.context["verdicts"].get(obj.item_id, []), many=True).data
-
-    def get_text_kept(self, obj) -> bool:
-        return obj.item.messages is not None
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_reference(self, obj) -> str | None:
-        return obj.item.reference if obj.item.messages is not None else None
+    verdicts = VerdictOutputSerializer(many=True)
+    text_kept = serializers.BooleanField()
+    messages = MessageSerializer(many=True, allow_null=True)
+    reference = serializers.CharField(allow_null=True)
 
 
 class FlipSerializer(serializers.Serializer):

@@ -166,8 +166,8 @@ class SbsRunItemListView(generics.GenericAPIView):
         page = self.paginate_queryset(
             selectors.sbs_run_items(run=run, outcome=query.get("outcome"), intent=query.get("intent"))
         )
-        verdicts = selectors.sbs_item_verdicts(run=run, items=page)
-        return self.get_paginated_response(SbsRunItemSerializer(page, many=True, context={"verdicts": verdicts}).data)
+        # Plain rows in the shape SbsRunItemSerializer documents (tests/sbs check it against the schema).
+        return self.get_paginated_response(selectors.sbs_item_entries(run=run, rows=page))
 
 
 class SbsRunCompareView(generics.GenericAPIView):
