@@ -141,7 +141,10 @@ def dataset_upload(*, upload, kind: str, base_model: str, actor, goldens: Iterab
     """Record the dataset of the uploaded bytes and queue its check; the same bytes give the same dataset.
 
     A dataset that already exists is returned as it is (no new check), unless its last check
-    failed or it never had one: then these bytes are checked again.
+    failed or it never had one, or its last check never compared it against a golden set it
+    should be compared against now (named here, or cited by its models' evaluations since): then
+    these bytes are checked again. So uploading the same file again re-checks it when files are
+    not kept.
     """
     _require(actor, *UPLOADERS, action="upload datasets")
     if kind not in DatasetKind.values:
@@ -174,7 +177,8 @@ def _record_upload(
                 raise Conflict("The same file is being uploaded at this moment; try again.") from None
         else:
             latest = selectors.dataset_latest_check(dataset=dataset)
-            if latest is not None and latest.status != CheckStatus.FAILED:
+            settled = latest is not None and latest.status != CheckStatus.FAILED
+            if settled and (latest.status in OPEN_CHECK_STATUSES or not _goldens_new(dataset, latest, goldens)):
                 return UploadResult(dataset=dataset, created=False, check=None)
         os.replace(staged, final)
         check = _check_queue(dataset=dataset, goldens=goldens, actor=actor)
@@ -317,6 +321,14 @@ def _record_golden_version(
     return GoldenVersionResult(dataset=dataset, created=True, check=check)
 
 
+def _goldens_new(dataset: Dataset, latest: DatasetCheck, goldens: list[str]) -> list[str]:
+    """Golden sets this dataset should be compared against that its latest check never saw."""
+    if dataset.kind == DatasetKind.GOLDEN:
+        return []  # a golden set is not checked for leakage into itself
+    wanted = set(goldens) | set(selectors.goldens_cited(sha256=dataset.sha256))
+    return sorted(wanted - set(latest.goldens) - {dataset.sha256})
+
+
 def _check_queue(*, dataset: Dataset, goldens: list[str], actor) -> DatasetCheck:
     from datasets.tasks import dataset_check_task
 
@@ -331,7 +343,8 @@ def dataset_check_queue(*, dataset: Dataset, actor, goldens: Iterable[str] = ())
     golden_list = _validate_goldens(goldens)
     if not selectors.dataset_file_path(sha256=dataset.sha256).exists():
         raise Conflict(
-            "The file of this dataset is not kept (DATASET_KEEP_FILES is off): upload it again to check it.",
+            "The file of this dataset is not kept (DATASET_KEEP_FILES is off): upload the same file again, "
+            "naming in `golden` the golden sets it has not been compared with, to check it against them.",
             fields={"file": ["Not kept."]},
         )
     with transaction.atomic():
