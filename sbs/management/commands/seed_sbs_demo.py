@@ -22,7 +22,6 @@ from django.db import transaction
 
 from core.audit import Source, audit_source
 from core.demo import demo_clock, last_month
-from datasets import selectors as dataset_selectors
 from datasets import services as dataset_services
 from datasets.models import Dataset, GoldenItem
 from registry import demo_datasets, gates, releases, services
@@ -145,21 +144,19 @@ class Command(BaseCommand):
         )
 
     def _recheck(self, version: ModelVersion, golden: Dataset) -> None:
-        """v4's data checked again now that its evaluations cite support-golden, as its engineer would.
-
-        The demo's files are not kept after their check (DATASET_KEEP_FILES), but they are generated
-        from a seed: the same bytes are put back where an upload leaves them, then checked again.
-        """
-        files = (("training", version.training_file_sha256), ("validation", version.validation_file_sha256))
-        for kind, sha256 in files:
-            dataset = Dataset.objects.get(sha256=sha256)
-            latest = dataset.checks.order_by("-created_at", "-id").first()
-            if latest is not None and golden.sha256 in latest.goldens:
-                continue
+        """v4's data checked again now that its evaluations cite support-golden, as its engineer would:
+        the files are not kept after their check, so the same bytes are uploaded again (datasets.services)."""
+        for kind in ("training", "validation"):
             content = demo_datasets.data_file(MODEL, version.version, kind, examples=60 if kind == "training" else 15)
-            dataset_selectors.dataset_file_path(sha256=sha256).write_bytes(content)
-            check = dataset_services.dataset_check_queue(dataset=dataset, actor=self.engineer, goldens=[golden.sha256])
-            dataset_services.dataset_check_run(check_id=check.pk)
+            result = dataset_services.dataset_upload(
+                upload=SimpleUploadedFile(f"{kind}.jsonl", content, content_type="application/jsonl"),
+                kind=kind,
+                base_model=version.base_model,
+                actor=self.engineer,
+                goldens=[golden.sha256],
+            )
+            if result.check is not None:
+                dataset_services.dataset_check_run(check_id=result.check.pk)
 
     def _candidate(self, model: RegisteredModel, golden: Dataset) -> ModelVersion:
         """The new candidate, on clean checked data, labelled with the next free number (--with-jobs takes some)."""
