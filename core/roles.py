@@ -55,7 +55,9 @@ RISK_RECORDS = (
     "incidentexample",
 )
 
-DATASET_RECORDS = ("dataset", "datasetcheck", "pricerow", "checkpolicy", "datasetoverride")
+DATASET_RECORDS = ("dataset", "datasetcheck", "pricerow", "checkpolicy", "datasetoverride", "goldenset", "goldenitem")
+# Side-by-side runs are recorded over the API (engineers, compliance) and read by everyone; nobody edits one.
+SBS_RECORDS = {"sbs": {"sbsrun": ["view"], "sbsverdict": ["view"], "sbsrunitem": ["view"]}}
 
 # Everyone manages their own tokens in the admin (if they are staff); the admin shows
 # them only their own (core.admin.ApiTokenAdmin).
@@ -87,7 +89,11 @@ ROLE_PERMISSIONS = {
             "pricerow": ["view", "add", "change"],
             "checkpolicy": ["view", "add"],
             "datasetoverride": ["view", "add"],
+            # A golden set's versions are uploaded (add); its description is edited with a reason.
+            "goldenset": ["view", "add", "change"],
+            "goldenitem": ["view"],
         },
+        **SBS_RECORDS,
         "risks": {
             "runwayrisk": ["view"],
             "runwaynotice": ["view"],
@@ -119,6 +125,7 @@ ROLE_PERMISSIONS = {
         },
         "lifecycle": {"providermodel": ["view"]},
         "datasets": {name: ["view"] for name in DATASET_RECORDS},
+        **SBS_RECORDS,
         "risks": {name: ["view"] for name in RISK_RECORDS},
         "reports": {"report": ["view"], "reportrevision": ["view"], "delivery": ["view"]},
     },
@@ -132,7 +139,12 @@ ROLE_PERMISSIONS = {
         },
         "lifecycle": {"providermodel": ["view"]},
         # Engineers upload datasets (API and admin) and read every record of them.
-        "datasets": {**{name: ["view"] for name in DATASET_RECORDS}, "dataset": ["view", "add"]},
+        "datasets": {
+            **{name: ["view"] for name in DATASET_RECORDS},
+            "dataset": ["view", "add"],
+            "goldenset": ["view", "add", "change"],
+        },
+        **SBS_RECORDS,
         "risks": {name: ["view"] for name in RISK_RECORDS},
     },
 }
