@@ -22,7 +22,6 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReasonForm
-from core.audit import audited_save
 from core.errors import ApplicationError
 from core.roles import READERS, Role, has_role
 from datasets import selectors, services
@@ -409,7 +408,12 @@ class GoldenSetAdmin(AuditedAdmin):
     def save_model(self, request, obj, form, change):
         if not _golden_uploader(request.user):
             raise PermissionDenied
-        audited_save(obj, actor=request.user, reason=form.cleaned_data["change_reason"])
+        services.golden_set_update(
+            golden_set=obj,
+            description=form.cleaned_data["description"],
+            actor=request.user,
+            reason=form.cleaned_data["change_reason"],
+        )
 
     def get_urls(self):
         return [

@@ -242,6 +242,20 @@ def golden_version_upload(
         staged.unlink(missing_ok=True)
 
 
+def golden_set_update(*, golden_set: GoldenSet, description: str, actor, reason: str) -> GoldenSet:
+    """Change a golden set's description (engineers and Compliance), with a reason kept in its history.
+
+    Its versions and items never change: a new file is a new version.
+    """
+    _require(actor, *UPLOADERS, action="edit golden sets")
+    if not reason.strip():
+        raise ValidationFailed("A reason is required.", fields={"reason": ["This field is required."]})
+    golden_set.description = description
+    golden_set.full_clean()
+    audited_save(golden_set, actor=actor, reason=reason)
+    return golden_set
+
+
 def _record_golden_version(
     *, name: str, description: str, staged: Path, sha256: str, size: int, base_model: str, parsed: ParsedGolden, actor
 ) -> GoldenVersionResult:
