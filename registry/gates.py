@@ -36,7 +36,9 @@ leakage never compared against a golden set the version's evaluations cite.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -220,11 +222,28 @@ class GateResult:
         }
 
 
-def policy_in_effect(model: RegisteredModel) -> PolicyInEffect:
-    latest = model.gate_policies.order_by("-version").first()
-    if latest is not None:
-        return PolicyInEffect(rules=latest.rules, version=latest.version, source="model")
+def _in_effect(policy: GatePolicy | None) -> PolicyInEffect:
+    if policy is not None:
+        return PolicyInEffect(rules=policy.rules, version=policy.version, source="model")
     return PolicyInEffect(rules=settings.FINEPRINT_DEFAULT_GATE_RULES, version=None, source="default")
+
+
+def policy_in_effect(model: RegisteredModel) -> PolicyInEffect:
+    return _in_effect(model.gate_policies.order_by("-version").first())
+
+
+def policies_as_of(model_ids: Iterable[int], *, at: datetime, inclusive: bool = True) -> dict[int, PolicyInEffect]:
+    """Each model's policy as it stood at `at` (created by then; `inclusive=False`: strictly before), in one query.
+
+    A policy is a new row per change, so the one in force then is the highest version created by
+    then; a model without one was judged by the default rules (settings, read as they are now).
+    """
+    wanted = set(model_ids)
+    created = {"created_at__lte" if inclusive else "created_at__lt": at}
+    latest: dict[int, GatePolicy] = {}
+    for policy in GatePolicy.objects.filter(model_id__in=wanted, **created).order_by("model_id", "-version"):
+        latest.setdefault(policy.model_id, policy)
+    return {model_id: _in_effect(latest.get(model_id)) for model_id in wanted}
 
 
 def _production_label(version: ModelVersion) -> str | None:

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Min
 
@@ -21,8 +20,8 @@ from lifecycle.models import LifecycleState
 from lifecycle.selectors import Lookup, Runway, runways_as_of
 from registry import gates
 from registry.data_cards import DataCheck, DataFile, Override
-from registry.gates import GateResult, PolicyInEffect, gate_evaluate
-from registry.models import Environment, EvaluationResult, GatePolicy, ModelVersion, RegisteredModel, VersionStatus
+from registry.gates import GateResult, gate_evaluate
+from registry.models import Environment, EvaluationResult, ModelVersion, RegisteredModel, VersionStatus
 from registry.runway import LiveDeployment, live_deployments, live_deployments_as_of, versions_runway
 
 # Versions that can still be promoted (or already serve, in the other environment).
@@ -145,11 +144,7 @@ def _gates_as_of(
     """Each version's gate as it would have been judged at `at`, by the gate's own rules (registry.gates)."""
     if not versions:
         return {}
-    policies: dict[int, GatePolicy] = {}
-    for policy in GatePolicy.objects.filter(model_id__in={v.model_id for v in versions}, created_at__lte=at).order_by(
-        "model_id", "-version"
-    ):
-        policies.setdefault(policy.model_id, policy)
+    policies = gates.policies_as_of({v.model_id for v in versions}, at=at)
     # An evaluation counts once it had both run and been recorded: one backdated later does not rewrite the past.
     evaluations: dict[int, list[EvaluationResult]] = {v.pk: [] for v in versions}
     for evaluation in EvaluationResult.objects.filter(
@@ -160,12 +155,7 @@ def _gates_as_of(
     files = {v.pk: [DataFile(role, sha, checks.get(sha)) for role, sha in _named(v)] for v in versions}
     results = {}
     for v in versions:
-        policy = policies.get(v.model_id)
-        in_effect = (
-            PolicyInEffect(rules=policy.rules, version=policy.version, source="model")
-            if policy is not None
-            else PolicyInEffect(rules=settings.FINEPRINT_DEFAULT_GATE_RULES, version=None, source="default")
-        )
+        in_effect = policies[v.model_id]
         baseline = production.get(v.model_id)
         baseline = baseline if baseline != v.version else None
         # The gate's own judges, so each rule lives once (gates.gate_evaluate reads "now" only).
@@ -176,7 +166,7 @@ def _gates_as_of(
             elif rule["metric"] == gates.GOLDEN_LEAKAGE:
                 rules.append(gates.golden_leakage_judge(rule, files[v.pk], evaluations[v.pk]))
             else:
-                rules.append(gates.rule_judge(rule, evaluations[v.pk], baseline))
+                rules.append(gates.rule_judge(rule, evaluations[v.pk], baseline, version=v))
         rules.append(gates.lifecycle_judge(runways[v.pk]))
         results[v.pk] = GateResult(passed=all(r.outcome == gates.PASS for r in rules), policy=in_effect, rules=rules)
     return results

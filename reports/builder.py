@@ -27,7 +27,6 @@ from registry.models import (
     Deployment,
     Environment,
     EvaluationResult,
-    GatePolicy,
     JobStatus,
     ModelVersion,
     Promotion,
@@ -415,15 +414,11 @@ def _win_rate_thresholds(production: dict, end: datetime) -> dict[int, dict | No
     A policy is a new row per change, so the one in force then is the highest version created by then;
     a model without one was judged by the default rules (settings, read as they are now).
     """
-    policies: dict[int, GatePolicy] = {}
-    for policy in GatePolicy.objects.filter(model_id__in=production, created_at__lt=end).order_by(
-        "model_id", "-version"
-    ):
-        policies.setdefault(policy.model_id, policy)
+    policies = gates.policies_as_of(production, at=end, inclusive=False)
     found: dict[int, dict | None] = {}
     for model_id in production:
-        policy = policies.get(model_id)
-        rules = policy.rules if policy is not None else settings.FINEPRINT_DEFAULT_GATE_RULES
+        policy = policies[model_id]
+        rules = policy.rules
         rule = next(
             (r for r in rules if r.get("metric") == "win_rate" and not r.get("per_intent") and "min" in r), None
         )
@@ -433,7 +428,7 @@ def _win_rate_thresholds(production: dict, end: datetime) -> dict[int, dict | No
             else {
                 "min": rule["min"],
                 "rule": gates.describe(rule),
-                "policy": f"policy v{policy.version}" if policy is not None else "the default policy",
+                "policy": f"policy v{policy.version}" if policy.version is not None else "the default policy",
             }
         )
     return found
