@@ -141,3 +141,11 @@ class StableCursorPagination(CursorPagination):
             field.to_python(position)
         except DjangoValidationError:
             raise self._invalid() from None
+
+
+class PositionCursorPagination(StableCursorPagination):
+    """Items in file order (their `position`): a golden set version's items, and a run's."""
+
+    ordering = "position"
+    page_size = 100
+    max_page_size = 500

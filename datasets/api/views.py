@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import generics, status
 from rest_framework.response import Response
 
-from core.api import StableCursorPagination
+from core.api import PositionCursorPagination, StableCursorPagination
 from core.errors import NotFound
 from core.parsers import JSONParser
 from core.roles import READERS, Role
@@ -249,16 +249,10 @@ class GoldenVersionDetailView(generics.GenericAPIView):
         return Response(GoldenVersionSerializer(version, context={"request": request}).data)
 
 
-class GoldenItemPagination(StableCursorPagination):
-    ordering = "position"
-    page_size = 100
-    max_page_size = 500
-
-
 class GoldenItemListView(generics.GenericAPIView):
     roles = {"GET": READERS}
     serializer_class = GoldenItemSerializer
-    pagination_class = GoldenItemPagination
+    pagination_class = PositionCursorPagination
 
     @extend_schema(
         summary="List a golden set version's items",

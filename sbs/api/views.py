@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import generics, status
 from rest_framework.response import Response
 
-from core.api import StableCursorPagination
+from core.api import PositionCursorPagination, StableCursorPagination
 from core.errors import ValidationFailed
 from core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from core.idempotency import idempotent
@@ -142,16 +142,10 @@ class SbsRunDetailView(generics.GenericAPIView):
         return Response(SbsRunDetailSerializer(run, context={"request": request}).data)
 
 
-class SbsItemPagination(StableCursorPagination):
-    ordering = "position"
-    page_size = 100
-    max_page_size = 500
-
-
 class SbsRunItemListView(generics.GenericAPIView):
     roles = {"GET": READERS}
     serializer_class = SbsRunItemSerializer
-    pagination_class = SbsItemPagination
+    pagination_class = PositionCursorPagination
 
     @extend_schema(
         summary="List a run's items with their verdicts",
