@@ -95,6 +95,12 @@ def _label(value) -> str | None:
     return value if isinstance(value, str) and value.isprintable() and value == value.strip() else None
 
 
+def _judge(value) -> str | None:
+    """'human', or a model's name; "human:..." is how a human rater is shown (sbs.stats), so no model is named so."""
+    name = _label(_text(value, limit=MAX_JUDGE, allow_empty=False))
+    return None if name is None or (name != stats.HUMAN and name.startswith(f"{stats.HUMAN}:")) else name
+
+
 def golden_name(golden: Dataset) -> str:
     return f"golden set {golden.golden_set.name} v{golden.golden_version}"
 
@@ -134,7 +140,7 @@ def _checked_verdicts(raw: Iterable[Any], *, judge: str, items: Mapping[str, Any
             problem(index, f"item {item!r}: unknown outcome {outcome!r} (win, tie or loss)")
             continue
         who = entry.get("judge", judge)
-        if _label(_text(who, limit=MAX_JUDGE, allow_empty=False)) is None:
+        if _judge(who) is None:
             problem(index, f"item {item!r}: judge is 'human' or a model name (1 to {MAX_JUDGE} characters)")
             continue
         rater = entry.get("rater", "")
@@ -212,7 +218,7 @@ def sbs_run_create(
     if not has_role(actor, *RECORDERS):
         raise PermissionDenied(f"Only {' or '.join(RECORDERS)} may record side-by-side runs.")
     golden = _golden_version(golden)
-    if _label(_text(judge, limit=MAX_JUDGE, allow_empty=False)) is None:
+    if _judge(judge) is None:
         raise ValidationFailed(
             "Invalid judge.", fields={"judge": [f"'human', or the judging model's name (1 to {MAX_JUDGE} characters)."]}
         )

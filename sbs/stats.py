@@ -166,6 +166,7 @@ def run_figures(verdicts: Sequence[Verdict], items: Sequence[ItemResult], *, gol
         for intent in result.intents:
             per_intent.setdefault(intent, []).append(result.outcome)
     raters = Counter(v.rater_key for v in verdicts)
+    human = {v.rater_key: v.human for v in verdicts}
     human_items = sum(r.human_rated for r in items)
     return {
         "method": {
@@ -181,7 +182,7 @@ def run_figures(verdicts: Sequence[Verdict], items: Sequence[ItemResult], *, gol
         "golden_items": golden_items,
         "coverage": round(len(items) / golden_items, DIGITS) if golden_items else None,
         "raters": [
-            {"rater": key, "human": key.split(":", 1)[0] == HUMAN, "verdicts": count}
+            {"rater": key, "human": human[key], "verdicts": count}
             for key, count in sorted(raters.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         "human_items": human_items,

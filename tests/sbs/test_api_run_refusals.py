@@ -92,6 +92,7 @@ def test_it_allows_the_same_item_from_another_rater(api, engineer, registered_ve
         ({"baseline": "v-nope"}, "baseline_version"),
         ({"judge": "a\x00b"}, "judge"),
         ({"judge": 10**30}, "judge"),
+        ({"judge": "human:ann"}, "judge"),  # how a human rater is shown: no model judge may be named so
         ({"ran_at": "yesterday"}, "ran_at"),
     ],
     ids=lambda value: str(value)[:30],
