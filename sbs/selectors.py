@@ -32,11 +32,13 @@ def sbs_run_list(*, version: ModelVersion) -> QuerySet[SbsRun]:
     return _runs().filter(version=version)
 
 
-def sbs_run_get(*, version: ModelVersion, run_id: int) -> SbsRun:
-    """One run of `version`, with its figures; a run of another version is not found here."""
+def sbs_run_get(*, version: ModelVersion, run_id: int, bare: bool = False) -> SbsRun:
+    """One run of `version`, with its figures (`bare`: only its id, for reading its items); a run of
+    another version is not found here."""
     run = None
     if 1 <= run_id <= MAX_ID:
-        run = _runs().defer(None).filter(version=version, pk=run_id).first()
+        runs = SbsRun.objects.only("id", "version_id") if bare else _runs().defer(None)
+        run = runs.filter(version=version, pk=run_id).first()
     if run is None:
         raise NotFound(f"No side-by-side run {run_id} of {version.model.name} {version.version}.")
     return run

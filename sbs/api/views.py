@@ -156,7 +156,7 @@ class SbsRunItemListView(generics.GenericAPIView):
     )
     def get(self, request, name: str, version: str, run_id: int):
         query = validated(SbsItemQuerySerializer, request.query_params)
-        run = selectors.sbs_run_get(version=_version(name, version), run_id=run_id)
+        run = selectors.sbs_run_get(version=_version(name, version), run_id=run_id, bare=True)
         page = self.paginate_queryset(
             selectors.sbs_run_items(run=run, outcome=query.get("outcome"), intent=query.get("intent"))
         )
