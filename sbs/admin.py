@@ -19,7 +19,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.roles import READERS, has_role
@@ -237,20 +238,58 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}" if value in (0, 1) else f"{value:.1%}"
 
 
-def losses(run: SbsRun) -> tuple[list[dict], int]:
-    """The items the version lost (worst first), each with every verdict on it; (shown, total)."""
+def losses(run: SbsRun) -> tuple[SafeString, int, int]:
+    """The items the version lost (worst first) as table rows, each with every verdict on it; (rows, shown, total).
+
+    Rendered here rather than in a template loop: 50 items with several verdicts each made the
+    template the larger part of the page's time.
+    """
     lost = SbsRunItem.objects.filter(run=run, outcome=Outcome.LOSS)
     total = lost.count()
-    rows = list(lost.select_related("item").order_by("score", "item__position")[:LOSSES_SHOWN])
-    verdicts: dict[int, list[SbsVerdict]] = {}
-    for verdict in SbsVerdict.objects.filter(run=run, item_id__in=[row.item_id for row in rows]):
-        verdicts.setdefault(verdict.item_id, []).append(verdict)
-    shown = []
-    for row in rows:
-        messages = row.item.messages
-        prompt = None if messages is None else " / ".join(m["content"] for m in messages if m.get("role") == "user")
-        shown.append({"result": row, "item": row.item, "verdicts": verdicts.get(row.item_id, []), "prompt": prompt})
-    return shown, total
+    rows = list(
+        lost.order_by("score", "item__position").values_list(
+            "item_id", "score", "item__item_id", "item__intents", "item__messages"
+        )[:LOSSES_SHOWN]
+    )
+    verdicts: dict[int, list[tuple]] = {}
+    found = SbsVerdict.objects.filter(run=run, item_id__in=[row[0] for row in rows]).order_by(
+        "item_id", "judge", "rater", "id"
+    )
+    for item_id, *verdict in found.values_list("item_id", "judge", "rater", "outcome", "comment"):
+        verdicts.setdefault(item_id, []).append(verdict)
+    html = []
+    for item_id, score, key, intents, messages in rows:
+        items = format_html_join(
+            "",
+            "<li>{}{}: <span{}>{}</span>{}</li>",
+            (
+                (
+                    judge,
+                    f":{rater}" if rater else "",
+                    mark_safe(' class="fp-loss"') if outcome == Outcome.LOSS else "",
+                    outcome,
+                    f" — {comment}" if comment else "",
+                )
+                for judge, rater, outcome, comment in verdicts.get(item_id, [])
+            ),
+        )
+        if messages is None:
+            prompt = format_html('<span class="quiet">not kept (GOLDEN_KEEP_TEXT is off)</span>')
+        else:
+            text = " / ".join(m["content"] for m in messages if m.get("role") == "user")
+            prompt = format_html('<div class="fp-prompt">{}</div>', Truncator(text).chars(400))
+        html.append(
+            format_html(
+                '<tr class="fp-lost-item"><td class="fp-item"><code>{}</code></td><td>{}</td><td>{}</td>'
+                '<td><ul class="fp-verdicts">{}</ul></td><td>{}</td></tr>',
+                key,
+                ", ".join(intents),
+                f"{score:.2f}",
+                items,
+                prompt,
+            )
+        )
+    return format_html_join("", "{}", ((row,) for row in html)), len(rows), total
 
 
 class ReadersMayView:
@@ -339,7 +378,7 @@ class SbsRunAdmin(ReadersMayView, SimpleHistoryAdmin):
         if not self.has_view_permission(request, run):
             raise PermissionDenied
         overall_line, intent_line = gate_lines(run)
-        lost, lost_total = losses(run)
+        lost, lost_shown, lost_total = losses(run)
         figures = run.figures
         judge_human = figures["agreement"]["judge_human"]
         context = {
@@ -357,8 +396,9 @@ class SbsRunAdmin(ReadersMayView, SimpleHistoryAdmin):
                 w for w in (line_words(overall_line, "overall"), line_words(intent_line, "per intent")) if w
             ],
             "losses": lost,
+            "losses_shown": lost_shown,
             "losses_total": lost_total,
-            "losses_more": max(0, lost_total - len(lost)),
+            "losses_more": max(0, lost_total - lost_shown),
             "judge_human": judge_human,
             "judge_human_agreement": _share(judge_human["agreement"]),
             "judge_human_words": kappa_words(judge_human["kappa"]) if judge_human["pairs"] else "",
