@@ -274,7 +274,7 @@ def losses(run: SbsRun) -> tuple[SafeString, int, int]:
             ),
         )
         if messages is None:
-            prompt = format_html('<span class="quiet">not kept (GOLDEN_KEEP_TEXT is off)</span>')
+            prompt = format_html('<span class="quiet">{}</span>', "not kept (GOLDEN_KEEP_TEXT is off)")
         else:
             text = " / ".join(m["content"] for m in messages if m.get("role") == "user")
             prompt = format_html('<div class="fp-prompt">{}</div>', Truncator(text).chars(400))
