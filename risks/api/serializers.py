@@ -198,12 +198,28 @@ class ReviewInputSerializer(StrictInputSerializer):
     )
 
 
+class HeatmapAxisSerializer(serializers.Serializer):
+    value = serializers.IntegerField(min_value=1, max_value=5)
+    name = serializers.CharField()
+
+
 class HeatmapSerializer(serializers.Serializer):
     inherent = serializers.ListField(
         child=serializers.ListField(child=serializers.IntegerField()),
         help_text="Rows: likelihood 1-5; columns: impact 1-5.",
     )
     residual = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
+    likelihood = HeatmapAxisSerializer(
+        many=True, help_text="The rows' names, in row order: likelihood 1 (Rare) to 5 (Almost certain)."
+    )
+    impact = HeatmapAxisSerializer(
+        many=True, help_text="The columns' names, in column order: impact 1 (Negligible) to 5 (Catastrophic)."
+    )
+    bands = serializers.ListField(
+        child=serializers.ListField(child=serializers.ChoiceField(choices=Band.choices)),
+        help_text="Each cell's band under the current matrix, laid out as the counts.",
+    )
+    matrix_version = serializers.CharField(help_text="The scoring matrix the bands come from.")
 
 
 class RiskFilterSerializer(StrictInputSerializer):

@@ -42,6 +42,7 @@ from risks.api.serializers import (
     RiskOutputSerializer,
 )
 from risks.models import TreatmentAction
+from risks.scoring import SCALE, Impact, Likelihood, matrix
 
 COMPLIANCE = {Role.COMPLIANCE}
 REPORTERS = {Role.ENGINEER, Role.COMPLIANCE}
@@ -247,13 +248,31 @@ class HeatmapView(generics.GenericAPIView):
 
     @extend_schema(
         summary="The 5x5 heat map of open risks, inherent and residual",
-        description="Rows by likelihood 1-5, columns by impact 1-5. Takes the list's filters.",
+        description=(
+            "Rows by likelihood 1-5, columns by impact 1-5, with the names of both axes and each cell's band."
+            " Takes the list's filters."
+        ),
         parameters=[RiskFilterSerializer],
         responses={200: HeatmapSerializer, **ERRORS},
     )
     def get(self, request):
         risks = selectors.risk_list(filters=_risk_filters(request.query_params))
-        return Response(selectors.heatmap(risks=risks))
+        return Response({**selectors.heatmap(risks=risks), **_heatmap_axes()})
+
+
+def _heatmap_axes() -> dict:
+    """What the bare matrices mean: the names of their rows and columns, and the band of each cell."""
+    current = matrix()
+    return {
+        "likelihood": [{"value": level, "name": _name(Likelihood(level).label)} for level in SCALE],
+        "impact": [{"value": level, "name": _name(Impact(level).label)} for level in SCALE],
+        "bands": [[current.band(likelihood, impact) for impact in SCALE] for likelihood in SCALE],
+        "matrix_version": current.version,
+    }
+
+
+def _name(label: str) -> str:
+    return label.split(" - ", 1)[1]  # "3 - Possible": the number is already the value
 
 
 # --- Controls -------------------------------------------------------------------------
