@@ -28,10 +28,17 @@ class AuditedAdmin(SimpleHistoryAdmin):
     """Asks for a reason on every change; no delete (records are retired, not removed)."""
 
     form = ReasonForm
-    history_list_display = ["history_source", "history_change_reason"]
+    # The history page (templates/simple_history/object_history_list.html) shows who, when,
+    # source, reason and every change itself, for this admin and any other SimpleHistoryAdmin.
+    history_list_display = []
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True) -> None:
+        # simple-history's own diff (queries per row, editable fields only) is not shown: the
+        # page's template builds its rows with core.history.history_page_rows.
+        return None
 
     def get_actions(self, request):
         actions = super().get_actions(request)
