@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, reason_action
@@ -17,6 +18,7 @@ from core.history import history_entries
 from risks import controls, incidents, selectors, services
 from risks.models import (
     Acceptance,
+    AcceptanceStatus,
     Control,
     DocumentEvidence,
     Incident,
@@ -24,17 +26,65 @@ from risks.models import (
     IncidentStatus,
     MetricCheck,
     MetricCheckResult,
+    Outcome,
     Risk,
     RiskStatus,
     RunwayNotice,
     RunwayRisk,
     TreatmentAction,
 )
+from risks.models.risk import ACTION_FINISHED
 from risks.scoring import SCALE, Band, Impact, Likelihood, matrix
 from risks.services import EDITABLE_STATUSES
 from risks.tasks import metric_checks_evaluate
 
 BAND_COLOURS = {Band.LOW: "#2e7d32", Band.MEDIUM: "#f9a825", Band.HIGH: "#ef6c00", Band.CRITICAL: "#c62828"}
+
+# What a status means for the reader, not whether a flag is set: a breach or an overdue review is bad news
+# (red), a deadline coming up a warning (amber), a control holding good (green); "nothing to see" stays grey.
+TONES = {
+    "bad": ("#c62828", "#fff"),
+    "warn": ("#f9a825", "#000"),
+    "good": ("#2e7d32", "#fff"),
+    "neutral": ("#e0e0e0", "#333"),
+}
+SOON_DAYS = 30  # an acceptance or a reporting clock within this many days is flagged
+
+
+def badge(text: str, tone: str):
+    background, colour = TONES[tone]
+    return format_html(
+        '<span class="fp-badge fp-{}" style="background:{};color:{};padding:1px 6px;border-radius:3px;'
+        'white-space:nowrap">{}</span>',
+        tone,
+        background,
+        colour,
+        text,
+    )
+
+
+def short_date(value) -> str:
+    """'1 Aug 2026': a list column stays narrow; the page shows the time."""
+    if value is None:
+        return "-"
+    if hasattr(value, "hour"):
+        value = timezone.localtime(value)
+    return date_format(value, "j M Y")
+
+
+def days_word(days: int) -> str:
+    return "1 day" if abs(days) == 1 else f"{abs(days)} days"
+
+
+class ReasonFirstMixin:
+    """The reason is the first thing on the form, so its error shows right under "Please correct the error below"
+    rather than a page's length away at the bottom."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        reason = [fs for fs in fieldsets if "change_reason" in fs[1]["fields"]]
+        rest = [fs for fs in fieldsets if "change_reason" not in fs[1]["fields"]]
+        return [(None, {**opts, "classes": ["fp-reason"]}) for _, opts in reason] + rest
 
 
 def band_badge(band: str, score: int | None = None):
@@ -110,14 +160,24 @@ class RiskForm(forms.ModelForm):
 
 class ActionInline(ReadOnlyInline):
     model = TreatmentAction
-    fields = ["action", "owner", "due_on", "status", "completed_at", "is_overdue"]
+    fields = ["action", "owner", "due", "status", "completed_at"]
     readonly_fields = fields
     show_change_link = True
     verbose_name_plural = "Treatment actions"
 
-    @admin.display(description="Overdue", boolean=True)
-    def is_overdue(self, obj) -> bool:
-        return obj.overdue
+    @admin.display(description="Due")
+    def due(self, obj):
+        return action_due(obj)
+
+
+def action_due(action: TreatmentAction):
+    """The due date, and whether it has passed for an unfinished action."""
+    if action.status in ACTION_FINISHED:
+        return short_date(action.due_on)
+    days = (action.due_on - timezone.localdate()).days
+    if days < 0:
+        return format_html("{} {}", short_date(action.due_on), badge(f"overdue {days_word(days)}", "bad"))
+    return format_html("{} {}", short_date(action.due_on), badge("due today", "warn") if days == 0 else "")
 
 
 class AcceptanceInline(ReadOnlyInline):
@@ -146,20 +206,20 @@ class ReviewForm(forms.Form):
 
 
 @admin.register(Risk)
-class RiskAdmin(AuditedAdmin):
+class RiskAdmin(ReasonFirstMixin, AuditedAdmin):
     form = RiskForm
     change_list_template = "admin/risks/risk/change_list.html"
+    # Ten columns fit 1280 px: the category is a filter, the dates are short, the title wraps.
     list_display = [
         "reference",
         "title",
-        "category",
         "owner",
         "inherent",
         "residual",
         "status",
-        "next_review_at",
+        "next_review",
         "review_overdue",
-        "breached",
+        "breached_state",
     ]
     list_filter = [
         "residual_band",
@@ -192,7 +252,10 @@ class RiskAdmin(AuditedAdmin):
             },
         ),
         ("Treatment", {"fields": ["treatment", "mitigation", "status"]}),
-        ("Review", {"fields": ["last_reviewed_at", "next_review_at", "review_overdue", "breached", "breached_since"]}),
+        (
+            "Review",
+            {"fields": ["last_reviewed_at", "next_review_at", "review_overdue", "breached_state", "breached_since"]},
+        ),
         ("Controls and their latest evidence", {"fields": ["controls_evidence"]}),
         ("Incidents", {"fields": ["incident_list"]}),
         ("Recent history", {"fields": ["recent_history"]}),
@@ -203,7 +266,7 @@ class RiskAdmin(AuditedAdmin):
         "last_reviewed_at",
         "next_review_at",
         "review_overdue",
-        "breached",
+        "breached_state",
         "breached_since",
         "controls_evidence",
         "incident_list",
@@ -220,9 +283,22 @@ class RiskAdmin(AuditedAdmin):
     def residual(self, obj):
         return band_badge(obj.residual_band, obj.residual_score)
 
-    @admin.display(description="Review overdue", boolean=True)
-    def review_overdue(self, obj) -> bool:
-        return obj.overdue if obj.pk else False
+    @admin.display(description="Next review", ordering="next_review_at")
+    def next_review(self, obj) -> str:
+        return short_date(obj.next_review_at)
+
+    @admin.display(description="Review overdue")
+    def review_overdue(self, obj):
+        if not obj.pk or obj.status == RiskStatus.CLOSED:
+            return "-"
+        return badge("Overdue", "bad") if obj.overdue else badge("On time", "neutral")
+
+    @admin.display(description="Breached", ordering="breached")
+    def breached_state(self, obj):
+        """A control of this risk is breached: bad news in red; none breached is the quiet state."""
+        if not obj.pk:
+            return "-"
+        return badge("Breached", "bad") if obj.breached else badge("No", "neutral")
 
     @admin.display(description="Inherent and residual")
     def scores_side_by_side(self, obj):
@@ -268,7 +344,7 @@ class RiskAdmin(AuditedAdmin):
                     reverse("admin:risks_control_change", args=[control.pk]),
                     control.reference,
                     control.name,
-                    "BREACHED" if control.breached else "ok",
+                    badge("Breached", "bad") if control.breached else badge("Holding", "good"),
                     "; ".join(findings) or "no evidence yet",
                 )
             )
@@ -425,8 +501,8 @@ class RiskAdmin(AuditedAdmin):
 
 
 @admin.register(TreatmentAction)
-class TreatmentActionAdmin(AuditedAdmin):
-    list_display = ["risk", "action", "owner", "due_on", "status", "is_overdue"]
+class TreatmentActionAdmin(ReasonFirstMixin, AuditedAdmin):
+    list_display = ["risk_reference", "action", "owner", "due", "status"]
     list_filter = ["status", "owner", "due_on"]
     search_fields = ["risk__reference", "action"]
     list_select_related = ["risk", "owner"]
@@ -436,9 +512,13 @@ class TreatmentActionAdmin(AuditedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["risk", "completed_at"] if obj else ["completed_at"]
 
-    @admin.display(description="Overdue", boolean=True)
-    def is_overdue(self, obj) -> bool:
-        return obj.overdue
+    @admin.display(description="Risk", ordering="risk__reference")
+    def risk_reference(self, obj) -> str:
+        return obj.risk.reference
+
+    @admin.display(description="Due", ordering="due_on")
+    def due(self, obj):
+        return action_due(obj)
 
     def save_model(self, request, obj, form, change):
         reason = form.cleaned_data["change_reason"]
@@ -461,10 +541,34 @@ class TreatmentActionAdmin(AuditedAdmin):
 class AcceptanceAdmin(AuditedAdmin):
     """Acceptances are decisions recorded by the 'Accept' action on risks; shown here, never edited."""
 
-    list_display = ["risk", "accepted_by", "authority", "accepted_at", "expires_at", "residual_band", "status"]
+    list_display = ["risk_reference", "accepted_by", "authority", "accepted", "expires", "residual", "status"]
     list_filter = ["status", "residual_band", "expires_at"]
     search_fields = ["risk__reference", "rationale"]
     list_select_related = ["risk", "accepted_by"]
+
+    @admin.display(description="Risk", ordering="risk__reference")
+    def risk_reference(self, obj) -> str:
+        return obj.risk.reference
+
+    @admin.display(description="Accepted", ordering="accepted_at")
+    def accepted(self, obj) -> str:
+        return short_date(obj.accepted_at)
+
+    @admin.display(description="Expires", ordering="expires_at")
+    def expires(self, obj):
+        """An active acceptance running out soon needs a new decision: amber within 30 days, red once past."""
+        if obj.status != AcceptanceStatus.ACTIVE:
+            return short_date(obj.expires_at)
+        days = (timezone.localdate(obj.expires_at) - timezone.localdate()).days
+        if days < 0:
+            return format_html("{} {}", short_date(obj.expires_at), badge("expired", "bad"))
+        if days <= SOON_DAYS:
+            return format_html("{} {}", short_date(obj.expires_at), badge(f"in {days_word(days)}", "warn"))
+        return short_date(obj.expires_at)
+
+    @admin.display(description="Residual", ordering="residual_band")
+    def residual(self, obj):
+        return band_badge(obj.residual_band)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -499,16 +603,26 @@ class MetricCheckInline(ReadOnlyInline):
 
 
 @admin.register(Control)
-class ControlAdmin(AuditedAdmin):
-    list_display = ["reference", "name", "owner", "breached", "breached_since"]
+class ControlAdmin(ReasonFirstMixin, AuditedAdmin):
+    list_display = ["reference", "name", "owner", "state", "since"]
     list_filter = ["breached", "owner", "risks__residual_band"]
     search_fields = ["reference", "name", "description", "risks__reference"]
     list_select_related = ["owner"]
     filter_horizontal = ["risks"]
     inlines = [MetricCheckInline, DocumentInline]
     actions = ["evaluate_now"]
-    fields = ["reference", "name", "description", "owner", "risks", "breached", "breached_since", "breach_detail"]
-    readonly_fields = ["reference", "breached", "breached_since", "breach_detail"]
+    fields = ["reference", "name", "description", "owner", "risks", "state", "breached_since", "breach_detail"]
+    readonly_fields = ["reference", "state", "breached_since", "breach_detail"]
+
+    @admin.display(description="State", ordering="breached")
+    def state(self, obj):
+        if not obj.pk:
+            return "-"
+        return badge("Breached", "bad") if obj.breached else badge("Holding", "good")
+
+    @admin.display(description="Breached since", ordering="breached_since")
+    def since(self, obj) -> str:
+        return short_date(obj.breached_since) if obj.breached else "-"
 
     def save_model(self, request, obj, form, change):
         reason = form.cleaned_data["change_reason"]
@@ -536,7 +650,7 @@ class ControlAdmin(AuditedAdmin):
         self.message_user(request, "Queued an evaluation of every metric check; refresh in a few seconds.")
 
 
-class _AddOnlyAdmin(AuditedAdmin):
+class _AddOnlyAdmin(ReasonFirstMixin, AuditedAdmin):
     """Evidence is recorded once and never edited: a correction is a new record."""
 
     def has_change_permission(self, request, obj=None) -> bool:
@@ -575,9 +689,14 @@ class MetricCheckAdmin(_AddOnlyAdmin):
 
 @admin.register(MetricCheckResult)
 class MetricCheckResultAdmin(AuditedAdmin):
-    list_display = ["metric_check", "model", "version", "outcome", "value", "checked_at"]
+    list_display = ["metric_check", "model", "version", "result", "value", "checked_at"]
     list_filter = ["outcome", "model", "metric_check__control"]
     list_select_related = ["metric_check__control", "model", "version__model"]
+
+    @admin.display(description="Outcome", ordering="outcome")
+    def result(self, obj):
+        tone = {Outcome.PASS: "good", Outcome.FAIL: "bad"}.get(obj.outcome, "neutral")
+        return badge(obj.get_outcome_display(), tone)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -606,9 +725,9 @@ class IncidentForm(forms.ModelForm):
 
 
 @admin.register(Incident)
-class IncidentAdmin(AuditedAdmin):
+class IncidentAdmin(ReasonFirstMixin, AuditedAdmin):
     form = IncidentForm
-    list_display = ["reference", "title", "version", "severity", "serious", "reporting_deadline", "status", "aware_at"]
+    list_display = ["reference", "title", "version", "severity", "seriousness", "report_by", "status", "aware"]
     list_filter = ["status", "severity", "serious", "serious_kind", "version__model"]
     search_fields = ["reference", "title", "description", "root_cause"]
     list_select_related = ["version__model"]
@@ -644,6 +763,29 @@ class IncidentAdmin(AuditedAdmin):
             if obj.status == IncidentStatus.CLOSED:
                 readonly = [f for fs in self.fieldsets for f in fs[1]["fields"]]
         return readonly
+
+    @admin.display(description="Serious", ordering="serious")
+    def seriousness(self, obj):
+        return badge("Serious", "bad") if obj.serious else "-"
+
+    @admin.display(description="Report by", ordering="reporting_deadline")
+    def report_by(self, obj):
+        """The authority's clock: red once missed, amber while running, green once reported."""
+        if obj.reported_to_authority_at:
+            return badge(f"reported {short_date(obj.reported_to_authority_at)}", "good")
+        if obj.reporting_deadline is None:
+            return "-"
+        days = (timezone.localdate(obj.reporting_deadline) - timezone.localdate()).days
+        when = short_date(obj.reporting_deadline)
+        if obj.status == IncidentStatus.CLOSED:
+            return when
+        if days < 0:
+            return format_html("{} {}", when, badge("missed", "bad"))
+        return format_html("{} {}", when, badge("today" if days == 0 else f"in {days_word(days)}", "warn"))
+
+    @admin.display(description="Aware", ordering="aware_at")
+    def aware(self, obj) -> str:
+        return short_date(obj.aware_at)
 
     @admin.display(description="Evaluation results attached")
     def evaluation_evidence(self, obj):
