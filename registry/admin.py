@@ -1,18 +1,37 @@
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from core.admin_audit import ActionReasonForm, AuditedAdmin, ReadOnlyInline, reason_action
+from core.admin_audit import AuditedAdmin, ReadOnlyInline, reason_action
 from core.errors import ApplicationError
 from core.roles import Role, has_role
-from registry import gates, releases, services
+from registry import gates, services
 from registry.admin_data_cards import data_card_display
+from registry.admin_display import (
+    BAD,
+    GOOD,
+    JOB_TONES,
+    NEUTRAL,
+    VERSION_TONES,
+    WARN,
+    badge,
+    day,
+    gate_table,
+    metrics_table,
+    number,
+    pairs_table,
+    per_intent_table,
+    version_label,
+    who_and_when,
+)
 from registry.admin_lifecycle import lifecycle_urls, runway_display
+from registry.admin_promotions import PromotionAdmin  # noqa: F401  (registers the promotions' admin)
+from registry.cards import EVIDENCE_COLUMNS, EVIDENCE_HEADER, evidence_entry
 from registry.data_cards import version_data_files
 from registry.models import (
     Checkpoint,
@@ -20,12 +39,28 @@ from registry.models import (
     EvaluationResult,
     GatePolicy,
     ModelVersion,
-    Promotion,
-    PromotionStatus,
     RegisteredModel,
+    RiskTier,
 )
 from registry.runway import live_deployments, models_runway, versions_runway
 from registry.tasks import fine_tune_job_sync
+
+
+class ReasonFirstAdmin(AuditedAdmin):
+    """The reason for a change heads the form: its error shows where the eye starts, not pages below."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        reason = [("Reason for this change", opts) for name, opts in fieldsets if name == "Audit"]
+        return reason + [(name, opts) for name, opts in fieldsets if name != "Audit"]
+
+
+RISK_TIER_TONES = {
+    RiskTier.UNCLASSIFIED: WARN,  # not yet classified: someone has to look
+    RiskTier.MINIMAL: NEUTRAL,
+    RiskTier.LIMITED: NEUTRAL,
+    RiskTier.HIGH: BAD,
+}
 
 
 class DeploymentInline(ReadOnlyInline):
@@ -39,18 +74,9 @@ class DeploymentInline(ReadOnlyInline):
 
 
 @admin.register(RegisteredModel)
-class RegisteredModelAdmin(AuditedAdmin):
-    list_display = [
-        "name",
-        "display_name",
-        "base_model",
-        "risk_tier",
-        "business_owner",
-        "technical_owner",
-        "version_count",
-        "is_retired",
-        "created_at",
-    ]
+class RegisteredModelAdmin(ReasonFirstAdmin):
+    # Fits 1280 px beside the filters: the display name (and "Retired") under the name, both owners in one column.
+    list_display = ["name_and_title", "base_model", "tier", "owners", "version_count"]
     list_filter = [
         "risk_tier",
         "provider",
@@ -80,6 +106,24 @@ class RegisteredModelAdmin(AuditedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_version_count=Count("versions"))
+
+    @admin.display(description="Model", ordering="name")
+    def name_and_title(self, obj):
+        retired = format_html("<br>{}", self.state(obj)) if obj.is_retired else ""
+        return format_html("<strong>{}</strong><br><small>{}</small>{}", obj.name, obj.display_name, retired)
+
+    @admin.display(description="Risk tier", ordering="risk_tier")
+    def tier(self, obj):
+        return badge(obj.get_risk_tier_display(), RISK_TIER_TONES.get(obj.risk_tier, NEUTRAL))
+
+    @admin.display(description="Owners (business / technical)")
+    def owners(self, obj):
+        business = obj.business_owner or format_html("<em>{}</em>", "no business owner")
+        return format_html("{}<br><small>{}</small>", business, obj.technical_owner or "-")
+
+    @admin.display(description="State", ordering="is_retired")
+    def state(self, obj):
+        return badge("Retired", NEUTRAL) if obj.is_retired else badge("In use", GOOD)
 
     @admin.display(description="Versions", ordering="_version_count")
     def version_count(self, obj) -> int:
@@ -129,9 +173,19 @@ class RegisteredModelAdmin(AuditedAdmin):
 
 class CheckpointInline(ReadOnlyInline):
     model = Checkpoint
-    fields = ["step_number", "metrics", "fine_tuned_model_checkpoint", "created_at"]
+    fields = ["step_number", "metrics_shown", "fine_tuned_model_checkpoint", "created_at"]
     readonly_fields = fields
     verbose_name_plural = "Checkpoints of the fine-tune job"
+
+    @admin.display(description="Training metrics")
+    def metrics_shown(self, obj):
+        return checkpoint_metrics_table(obj.metrics)
+
+
+def checkpoint_metrics_table(metrics: dict | None) -> SafeString:
+    """A checkpoint's training metrics (train_loss, valid_loss, ...) with their underscores as spaces."""
+    rows = [(name.replace("_", " ").capitalize(), value) for name, value in sorted((metrics or {}).items())]
+    return pairs_table(rows, head=("Metric", "Value"), css="fp-checkpoint-metrics")
 
 
 def win_rate_source(evaluation: EvaluationResult) -> SafeString | str:
@@ -155,6 +209,25 @@ def win_rate_source(evaluation: EvaluationResult) -> SafeString | str:
 
 
 TYPED_IN = "typed in, not supported by verdicts"
+
+
+def evidence_table(evaluation: EvaluationResult) -> SafeString:
+    """What a side-by-side run's verdicts say (the model card's table): facts, then overall and every intent."""
+    entry = evidence_entry(evaluation)
+    if entry is None:
+        return format_html("<p>{}</p>", f"None: the numbers were {TYPED_IN}.")
+    facts = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", entry["facts"].items())
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in EVIDENCE_HEADER))
+    rows = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((row[c],) for c in EVIDENCE_COLUMNS)),) for row in entry["rows"]),
+    )
+    return format_html(
+        '<table class="fp-evidence-facts">{}</table><table class="fp-evidence"><tr>{}</tr>{}</table>', facts, head, rows
+    )
+
+
 SBS_RUNS_SHOWN = 20
 
 
@@ -214,14 +287,22 @@ class EvaluationInline(ReadOnlyInline):
         "suite",
         "short_golden_hash",
         "baseline",
-        "metrics",
+        "metrics_shown",
         "win_rate_evidence",
-        "per_intent",
+        "per_intent_shown",
         "ran_by",
         "ran_at",
     ]
     readonly_fields = fields
     show_change_link = True
+
+    @admin.display(description="Metrics")
+    def metrics_shown(self, obj):
+        return metrics_table(obj.metrics)
+
+    @admin.display(description="Win rate per intent")
+    def per_intent_shown(self, obj):
+        return per_intent_table(obj.per_intent)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("sbs_run")
@@ -236,19 +317,9 @@ class EvaluationInline(ReadOnlyInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(AuditedAdmin):
-    list_display = [
-        "__str__",
-        "model",
-        "version",
-        "status",
-        "provider",
-        "job_status",
-        "short_training_hash",
-        "provider_job_id",
-        "created_by",
-        "created_at",
-    ]
+class ModelVersionAdmin(ReasonFirstAdmin):
+    # Fits 1280 px: hashes and the job's id are on the version's page (and still searchable here).
+    list_display = ["label", "status_badge", "provider", "job", "registered"]
     list_filter = [
         "status",
         "provider",
@@ -287,8 +358,10 @@ class ModelVersionAdmin(AuditedAdmin):
                 ],
             },
         ),
-        ("Record", {"fields": ["changelog", "training_file_id", "validation_file_id", "fine_tuned_model"]}),
-        ("Status", {"fields": ["status", "evidence_hold", "created_by", "created_at", "updated_at", "retired_at"]}),
+        ("Record", {"fields": ["changelog"]}),
+        # Set by the job and its sync from the provider's answers: shown, never typed in.
+        ("Provider files and model", {"fields": ["training_file_id", "validation_file_id", "fine_tuned_model"]}),
+        ("Status", {"fields": ["status_badge", "held", "created_by", "created_at", "updated_at", "retired_at"]}),
         ("Runway (provider lifecycle)", {"fields": ["runway"]}),
         ("Data card (pre-checks of its data files)", {"fields": ["data_card"]}),
         ("Side-by-side runs (the verdicts behind its win rates)", {"fields": ["sbs_runs"]}),
@@ -296,7 +369,8 @@ class ModelVersionAdmin(AuditedAdmin):
         (
             "Fine-tune job (kept in sync with the provider)",
             {
-                "fields": list(ModelVersion.JOB_FIELDS),
+                "fields": [f for f in ModelVersion.JOB_FIELDS if f not in ("hyperparameters", "result_files")]
+                + ["hyperparameters_shown", "result_files_shown"],
             },
         ),
         # Azure serves a fine-tuned model only once deployed; deployed over the API, kept by the sync.
@@ -306,6 +380,12 @@ class ModelVersionAdmin(AuditedAdmin):
         *ModelVersion.IDENTITY_FIELDS[1:],
         "model",
         "status",
+        "status_badge",
+        "held",
+        # The provider's word, set by the job and its sync: a hand edit would make the record lie.
+        "training_file_id",
+        "validation_file_id",
+        "fine_tuned_model",
         "created_by",
         "created_at",
         "updated_at",
@@ -313,6 +393,8 @@ class ModelVersionAdmin(AuditedAdmin):
         "evidence_hold",
         # The job is the provider's word, kept by the sync: never typed in.
         *ModelVersion.JOB_FIELDS,
+        "hyperparameters_shown",
+        "result_files_shown",
         "serving_deployment",
         "serving_deployment_state",
         "gate_explanation",
@@ -323,6 +405,39 @@ class ModelVersionAdmin(AuditedAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # versions are registered by engineers over the API
+
+    @admin.display(description="Version", ordering="model__name")
+    def label(self, obj) -> str:
+        return version_label(obj)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.get_status_display(), VERSION_TONES.get(obj.status, NEUTRAL))
+
+    @admin.display(description="Fine-tune job", ordering="job_status")
+    def job(self, obj):
+        if not obj.job_status:
+            return "no job" if not obj.provider_job_id else "-"
+        return badge(obj.get_job_status_display(), JOB_TONES.get(obj.job_status, NEUTRAL))
+
+    @admin.display(description="Registered", ordering="created_at")
+    def registered(self, obj):
+        return who_and_when(obj.created_by, obj.created_at)
+
+    @admin.display(description="Evidence hold")
+    def held(self, obj):
+        if obj is None or not obj.evidence_hold:
+            return badge("Not held", NEUTRAL)
+        return badge("Held as evidence of an incident: cannot change", WARN)
+
+    @admin.display(description="Hyperparameters")
+    def hyperparameters_shown(self, obj):
+        return pairs_table(sorted((obj.hyperparameters or {}).items()), head=("Setting", "Value"), css="fp-hyper")
+
+    @admin.display(description="Result files")
+    def result_files_shown(self, obj):
+        files = obj.result_files or []
+        return format_html_join(", ", "<code>{}</code>", ((f,) for f in files)) if files else "-"
 
     @admin.display(description="Runway")
     def runway(self, obj):
@@ -348,23 +463,10 @@ class ModelVersionAdmin(AuditedAdmin):
         return super().has_change_permission(request, obj)
 
     @admin.display(description="Gate")
-    def gate_explanation(self, obj) -> str:
+    def gate_explanation(self, obj):
         if obj is None or obj.pk is None:
             return "-"
-        result = gates.gate_evaluate(obj)
-        policy = f"policy v{result.policy.version}" if result.policy.version else "the default policy (settings)"
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((r.rule, "-" if r.value is None else f"{r.value:g}", r.outcome.upper(), r.detail) for r in result.rules),
-        )
-        return format_html(
-            "<p><strong>{}</strong> against {}</p><table><tr><th>Rule</th><th>Value</th><th>Outcome</th>"
-            "<th>Evidence</th></tr>{}</table>",
-            "PASSED" if result.passed else "NOT PASSED",
-            policy,
-            rows,
-        )
+        return gate_table(gates.gate_evaluate(obj).as_dict())
 
     @admin.display(description="Training file SHA-256")
     def short_training_hash(self, obj) -> str:
@@ -397,21 +499,49 @@ class ModelVersionAdmin(AuditedAdmin):
 
 @admin.register(EvaluationResult)
 class EvaluationResultAdmin(AuditedAdmin):
-    list_display = [
-        "version",
-        "suite",
-        "win_rate",
-        "win_rate_evidence",
-        "refusal_rate",
-        "p95_latency_ms",
-        "baseline",
-        "ran_by",
-        "ran_at",
-    ]
+    # Fits 1280 px beside the filters: the suite under the version, the win rate's source under the win rate.
+    list_display = ["evaluated", "win_rate_and_source", "refusal_rate", "p95_latency_ms", "baseline", "ran"]
     list_filter = ["suite", "version__model", "ran_at"]
     search_fields = ["suite", "version__version", "version__model__name", "golden_set_sha256"]
     list_select_related = ["version__model", "ran_by", "sbs_run"]
-    readonly_fields = [*(f.name for f in EvaluationResult._meta.fields), "win_rate_evidence"]
+    readonly_fields = [
+        *(f.name for f in EvaluationResult._meta.fields),
+        "win_rate_evidence",
+        "metrics_shown",
+        "per_intent_shown",
+        "evidence_shown",
+    ]
+    fieldsets = [
+        (None, {"fields": ["version", "suite", "golden_set_sha256", "baseline", "ran_by", "ran_at", "created_at"]}),
+        ("Results", {"fields": ["metrics_shown", "win_rate_evidence", "per_intent_shown"]}),
+        ("The side-by-side verdicts behind the win rate", {"fields": ["evidence_shown"]}),
+    ]
+
+    @admin.display(description="Version, suite", ordering="version__model__name")
+    def evaluated(self, obj):
+        return format_html("{}<br><small>{}</small>", version_label(obj.version), obj.suite)
+
+    @admin.display(description="Win rate")
+    def win_rate_and_source(self, obj):
+        if "win_rate" not in (obj.metrics or {}):
+            return "-"
+        return format_html("{}<br><small>{}</small>", number(obj.metrics["win_rate"]), win_rate_source(obj))
+
+    @admin.display(description="Ran", ordering="ran_at")
+    def ran(self, obj):
+        return who_and_when(obj.ran_by, obj.ran_at)
+
+    @admin.display(description="Metrics")
+    def metrics_shown(self, obj):
+        return metrics_table(obj.metrics)
+
+    @admin.display(description="Win rate per intent")
+    def per_intent_shown(self, obj):
+        return per_intent_table(obj.per_intent)
+
+    @admin.display(description="Verdicts")
+    def evidence_shown(self, obj):
+        return evidence_table(obj)
 
     def get_queryset(self, request):
         # The evidence (a run's figures) is large; the list only needs to know whether there is one.
@@ -429,19 +559,19 @@ class EvaluationResultAdmin(AuditedAdmin):
 
     @admin.display(description="Win rate")
     def win_rate(self, obj):
-        return obj.metrics.get("win_rate")
+        return number(obj.metrics.get("win_rate"))
 
     @admin.display(description="Refusal rate")
     def refusal_rate(self, obj):
-        return obj.metrics.get("refusal_rate")
+        return number(obj.metrics.get("refusal_rate"))
 
     @admin.display(description="p95 latency (ms)")
     def p95_latency_ms(self, obj):
-        return obj.metrics.get("p95_latency_ms")
+        return number(obj.metrics.get("p95_latency_ms"))
 
 
 @admin.register(GatePolicy)
-class GatePolicyAdmin(AuditedAdmin):
+class GatePolicyAdmin(ReasonFirstAdmin):
     """Gate policies are versioned: adding one creates the model's next version; none is ever edited."""
 
     list_display = ["model", "version", "rules_summary", "created_by", "created_at"]
@@ -467,100 +597,11 @@ class GatePolicyAdmin(AuditedAdmin):
         obj.pk = policy.pk
 
 
-class ApproveForm(ActionReasonForm):
-    override_justification = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}),
-        required=False,
-        max_length=5000,
-        help_text="Required when the gate fails: why release anyway. Overrides are flagged everywhere.",
-    )
-
-
-@admin.register(Promotion)
-class PromotionAdmin(AuditedAdmin):
-    list_display = [
-        "version",
-        "target",
-        "traffic_percent",
-        "status",
-        "gate_passed",
-        "overridden_flag",
-        "requested_by",
-        "requested_at",
-        "decided_by",
-        "decided_at",
-    ]
-    list_filter = ["status", "target", "gate_passed", ("override_justification", admin.EmptyFieldListFilter)]
-    search_fields = ["version__version", "version__model__name", "justification", "decision_reason"]
-    list_select_related = ["version__model", "requested_by", "decided_by"]
-    readonly_fields = [f.name for f in Promotion._meta.fields]
-    actions = ["approve", "reject"]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # engineers request promotions over the API
-
-    @admin.display(description="Gate overridden", boolean=True)
-    def overridden_flag(self, obj) -> bool:
-        return obj.overridden
-
-    def _decide(self, request, queryset, decide, data) -> None:
-        for promotion in queryset.filter(status=PromotionStatus.PENDING):
-            try:
-                decide(promotion, data)
-                self.message_user(request, f"{promotion}: done.", messages.SUCCESS)
-            except ApplicationError as exc:
-                self.message_user(request, f"{promotion}: {exc.message}", messages.ERROR)
-
-    @admin.action(description="Approve selected promotions (they take effect at once)", permissions=["view"])
-    def approve(self, request, queryset):
-        def apply(promotions, data):
-            self._decide(
-                request,
-                promotions,
-                lambda p, d: releases.promotion_approve(
-                    promotion=p,
-                    actor=request.user,
-                    reason=d["reason"],
-                    override_justification=d.get("override_justification") or "",
-                ),
-                data,
-            )
-
-        return reason_action(
-            request, queryset, title="Approve promotions", apply=apply, action_name="approve", form_class=ApproveForm
-        )
-
-    @admin.action(description="Reject selected promotions", permissions=["view"])
-    def reject(self, request, queryset):
-        def apply(promotions, data):
-            self._decide(
-                request,
-                promotions,
-                lambda p, d: releases.promotion_reject(
-                    promotion=p,
-                    actor=request.user,
-                    reason=d["reason"],
-                ),
-                data,
-            )
-
-        return reason_action(request, queryset, title="Reject promotions", apply=apply, action_name="reject")
-
-
 @admin.register(Deployment)
 class DeploymentAdmin(AuditedAdmin):
-    list_display = [
-        "model",
-        "environment",
-        "version",
-        "traffic_percent",
-        "kind",
-        "started_at",
-        "ended_at",
-        "approved_by",
-    ]
+    list_display = ["deployed_version", "environment", "traffic_percent", "kind", "serving", "started", "approved_by"]
     list_filter = ["environment", "kind", "model"]
-    list_select_related = ["model", "version", "approved_by"]
+    list_select_related = ["model", "version__model", "approved_by"]
     readonly_fields = [f.name for f in Deployment._meta.fields]
     change_list_template = "admin/registry/deployment/change_list.html"
 
@@ -573,3 +614,17 @@ class DeploymentAdmin(AuditedAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="Version", ordering="model__name")
+    def deployed_version(self, obj) -> str:
+        return version_label(obj.version)
+
+    @admin.display(description="Serving", ordering="ended_at")
+    def serving(self, obj):
+        if obj.ended_at is None:
+            return badge("Serving now", GOOD)
+        return format_html("{}<br><small>ended {}</small>", badge("Ended", NEUTRAL), day(obj.ended_at))
+
+    @admin.display(description="Started", ordering="started_at")
+    def started(self, obj):
+        return f"{day(obj.started_at)} {timezone.localtime(obj.started_at):%H:%M}"

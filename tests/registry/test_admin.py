@@ -46,8 +46,10 @@ def test_it_shows_a_version_with_evaluations_inline_and_identity_read_only(admin
     assert 'name="training_file_sha256"' not in html  # shown, not editable
     assert 'name="job_status"' not in html  # the provider's word, kept by the sync
     assert 'name="hyperparameters"' not in html
-    assert "<strong>PASSED</strong> against the default policy (settings)" in html  # the gate, explained
+    assert "Gate passed</span> against the default policy (settings)" in html  # the gate, explained
     assert "win_rate &gt;= 0.55" in html
+    assert 'name="fine_tuned_model"' not in html  # set by the sync, never typed in
+    assert 'name="training_file_id"' not in html
     assert registered_version.training_file_sha256 in html
     assert 'name="changelog"' in html
     assert 'name="change_reason"' in html
