@@ -10,6 +10,8 @@ from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.admin import PeriodicTaskForm
@@ -22,6 +24,27 @@ from reports import services
 from reports.models import Delivery, DeliveryStatus, ReportRevision
 from reports.periods import Period
 from reports.tasks import enqueue_pending, report_generate
+
+# Delivery in words whose colour means good or bad for the reader (text and background as the risk
+# register's and the registry's badges): all sent is good, a failure is bad, still sending needs a look.
+TONES = {
+    "bad": ("#b71c1c", "#ffebee"),
+    "warn": ("#6d4c00", "#fff3cd"),
+    "good": ("#1b5e20", "#e8f5e9"),
+    "neutral": ("#37474f", "#eceff1"),
+}
+
+
+def badge(text: str, tone: str):
+    colour, background = TONES[tone]
+    return format_html(
+        '<span class="fp-badge fp-{}" style="display:inline-block;padding:1px 7px;border-radius:9px;'
+        'white-space:nowrap;font-size:11px;font-weight:600;color:{};background:{}">{}</span>',
+        tone,
+        colour,
+        background,
+        text,
+    )
 
 
 class GenerateForm(forms.Form):
@@ -42,17 +65,12 @@ class GenerateForm(forms.Form):
 
 @admin.register(ReportRevision)
 class ReportRevisionAdmin(AuditedAdmin):
-    list_display = [
-        "period",
-        "number",
-        "status",
-        "generated_at",
-        "trigger",
-        "triggered_by",
-        "pages",
-        "delivered",
-        "download",
-    ]
+    """The report archive: compliance generates and resends; executives read, download and check the SHA-256."""
+
+    # Seven short columns fit 1280 px: the trigger and its person share one, the delivery state is one
+    # badge, the hash is shortened (the revision's page shows it whole, with the month's other revisions).
+    list_display = ["period", "revision", "generated", "made_by", "pages", "delivered", "download"]
+    list_display_links = ["period", "revision"]
     list_filter = ["trigger", "report__period"]
     search_fields = ["pdf_sha256", "data_sha256", "trigger_key"]
     list_select_related = ["report", "triggered_by"]
@@ -61,6 +79,9 @@ class ReportRevisionAdmin(AuditedAdmin):
     readonly_fields = [
         "report",
         "number",
+        "download",
+        "pdf_sha256",
+        "revisions_of_the_month",
         "trigger",
         "trigger_key",
         "triggered_by",
@@ -70,9 +91,7 @@ class ReportRevisionAdmin(AuditedAdmin):
         "render_seconds",
         "pages",
         "pdf_bytes",
-        "pdf_sha256",
         "data_sha256",
-        "download",
         "delivery_list",
     ]
     fields = readonly_fields
@@ -83,10 +102,21 @@ class ReportRevisionAdmin(AuditedAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # a revision is never changed: regenerate, and a new one is made
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not has_role(request.user, Role.COMPLIANCE):
+            actions.pop("resend", None)  # executives read the archive; sending is compliance's
+        return actions
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_generate": has_role(request.user, Role.COMPLIANCE)}
+        return super().changelist_view(request, extra_context)
+
     def get_queryset(self, request):
         return (
             super()
             .get_queryset(request)
+            .defer("data")  # what the builder gathered: large, and never shown here
             .annotate(
                 _sent=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.SENT)),
                 _failed=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.FAILED)),
@@ -98,15 +128,18 @@ class ReportRevisionAdmin(AuditedAdmin):
     def period(self, obj) -> str:
         return f"{obj.report.period:%Y-%m}"
 
-    @admin.display(description="Status")
-    def status(self, obj) -> str:
-        """Generated (a revision exists only once its PDF is stored), and where its emails are."""
-        total, sent, failed = self._counts(obj)
-        if not total:
-            return "ready, not sent"
-        if failed:
-            return "ready, delivery failed"
-        return "ready, delivered" if sent == total else "ready, sending"
+    @admin.display(description="Revision", ordering="number")
+    def revision(self, obj) -> str:
+        return f"r{obj.number}"
+
+    @admin.display(description="Generated", ordering="generated_at")
+    def generated(self, obj) -> str:
+        return date_format(timezone.localtime(obj.generated_at), "j M Y H:i")
+
+    @admin.display(description="Made by", ordering="trigger")
+    def made_by(self, obj) -> str:
+        who = obj.triggered_by.get_username() if obj.triggered_by else ""
+        return f"{obj.get_trigger_display()}, {who}" if who else obj.get_trigger_display()
 
     def _counts(self, obj) -> tuple[int, int, int]:
         if not hasattr(obj, "_total"):  # the change page: not annotated
@@ -117,17 +150,48 @@ class ReportRevisionAdmin(AuditedAdmin):
 
     @admin.display(description="Delivered")
     def delivered(self, obj):
-        total, _, _ = self._counts(obj)
+        """Where the emails are: a revision exists only once its PDF is stored, so 'not sent' is still ready."""
+        total, sent, failed = self._counts(obj)
         if not total:
-            return "not sent"
-        failed = format_html(' <strong style="color:#c62828">{} failed</strong>', obj._failed) if obj._failed else ""
-        return format_html("{} of {} sent{}", obj._sent, total, failed)
+            return badge("not sent", "neutral")
+        if failed:
+            return badge(f"{failed} of {total} failed", "bad")
+        if sent == total:
+            return badge(f"{sent} of {total} sent", "good")
+        return badge(f"{sent} of {total} sent", "warn")
 
     @admin.display(description="PDF")
     def download(self, obj):
         url = reverse("admin:reports_reportrevision_download", args=[obj.pk])
         return format_html(
-            '<a href="{}">download</a> <code title="{}">{}…</code>', url, obj.pdf_sha256, obj.pdf_sha256[:12]
+            '<a href="{}">Download PDF</a> <code title="SHA-256 {}">{}…</code>',
+            url,
+            obj.pdf_sha256,
+            obj.pdf_sha256[:10],
+        )
+
+    @admin.display(description="Revisions of this month")
+    def revisions_of_the_month(self, obj):
+        """Every revision of the month with its whole SHA-256: what a reader compares with the file they hold."""
+        rows = [
+            (
+                reverse("admin:reports_reportrevision_change", args=[r.pk]),
+                f"r{r.number}",
+                " (this one)" if r.pk == obj.pk else "",
+                date_format(timezone.localtime(r.generated_at), "j M Y H:i"),
+                reverse("admin:reports_reportrevision_download", args=[r.pk]),
+                r.pdf_sha256,
+            )
+            for r in obj.report.revisions.only("pk", "number", "generated_at", "pdf_sha256").order_by("-number")
+        ]
+        return format_html(
+            "<table><tr><th>Revision</th><th>Generated</th><th>PDF</th><th>SHA-256 of the PDF</th></tr>{}</table>",
+            format_html_join(
+                "",
+                '<tr><td><a href="{}">{}</a>{}</td><td>{}</td><td><a href="{}">Download</a></td>'
+                "<td><code>{}</code></td></tr>",
+                rows,
+            ),
         )
 
     @admin.display(description="Deliveries")
@@ -194,7 +258,8 @@ class ReportRevisionAdmin(AuditedAdmin):
             for revision in revisions:
                 services.deliveries_resend(revision=revision, actor=request.user, reason=data["reason"])
                 queued = enqueue_pending(revision)
-                self.message_user(request, f"{revision}: sending again to {queued} recipient(s).", messages.SUCCESS)
+                recipients = "1 recipient" if queued == 1 else f"{queued} recipients"
+                self.message_user(request, f"{revision}: sending again to {recipients}.", messages.SUCCESS)
 
         return reason_action(request, queryset, title="Resend reports", apply=apply, action_name="resend")
 
