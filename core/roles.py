@@ -115,19 +115,10 @@ ROLE_PERMISSIONS = {
             "intervalschedule": ["view"],
         },
     },
+    # Executives read the report archive in the admin (the list, a revision with its SHA-256,
+    # the PDF) and nothing else: risks, models and datasets reach them through the report.
     Role.EXECUTIVE: {
-        "core": OWN_TOKENS,
-        "registry": {
-            "registeredmodel": ["view"],
-            "modelversion": ["view"],
-            "evaluationresult": ["view"],
-            "checkpoint": ["view"],
-        },
-        "lifecycle": {"providermodel": ["view"]},
-        "datasets": {name: ["view"] for name in DATASET_RECORDS},
-        **SBS_RECORDS,
-        "risks": {name: ["view"] for name in RISK_RECORDS},
-        "reports": {"report": ["view"], "reportrevision": ["view"], "delivery": ["view"]},
+        "reports": {"report": ["view"], "reportrevision": ["view"]},
     },
     Role.ENGINEER: {
         "core": OWN_TOKENS,

@@ -42,23 +42,25 @@ BAND_COLOURS = {Band.LOW: "#2e7d32", Band.MEDIUM: "#f9a825", Band.HIGH: "#ef6c00
 
 # What a status means for the reader, not whether a flag is set: a breach or an overdue review is bad news
 # (red), a deadline coming up a warning (amber), a control holding good (green); "nothing to see" stays grey.
+# The word is always there, so colour is never the only signal. (Text and background colours as the
+# registry's badges, so the whole admin reads alike.)
 TONES = {
-    "bad": ("#c62828", "#fff"),
-    "warn": ("#f9a825", "#000"),
-    "good": ("#2e7d32", "#fff"),
-    "neutral": ("#e0e0e0", "#333"),
+    "bad": ("#b71c1c", "#ffebee"),
+    "warn": ("#6d4c00", "#fff3cd"),
+    "good": ("#1b5e20", "#e8f5e9"),
+    "neutral": ("#37474f", "#eceff1"),
 }
 SOON_DAYS = 30  # an acceptance or a reporting clock within this many days is flagged
 
 
 def badge(text: str, tone: str):
-    background, colour = TONES[tone]
+    colour, background = TONES[tone]
     return format_html(
-        '<span class="fp-badge fp-{}" style="background:{};color:{};padding:1px 6px;border-radius:3px;'
-        'white-space:nowrap">{}</span>',
+        '<span class="fp-badge fp-{}" style="display:inline-block;padding:1px 7px;border-radius:9px;'
+        'white-space:nowrap;font-size:11px;font-weight:600;color:{};background:{}">{}</span>',
         tone,
-        background,
         colour,
+        background,
         text,
     )
 
