@@ -544,8 +544,9 @@ class EvaluationResultAdmin(AuditedAdmin):
         return evidence_table(obj)
 
     def get_queryset(self, request):
-        # The evidence (a run's figures) is large; the list only needs to know whether there is one.
-        return super().get_queryset(request).select_related("sbs_run")
+        # A select_related here switches off list_select_related (the changelist applies it only to a
+        # queryset without one): name every relation the list reads, or each row costs three queries.
+        return super().get_queryset(request).select_related("sbs_run", "version__model", "ran_by")
 
     @admin.display(description="Win rate from")
     def win_rate_evidence(self, obj):

@@ -77,33 +77,52 @@ def number(value: Any) -> str:
     return f"{value:,.1f}"
 
 
+SHORT_METRIC_NAMES = {
+    "p95_latency_ms": "p95 latency (ms)",
+    "win_rate_lower": "win rate, lower 95% bound",
+    "win_rate_upper": "win rate, upper 95% bound",
+    "comparisons": "comparisons (n)",
+    "human_rated_share": "human-rated share",
+    "judge_human_kappa": "judge-human kappa",
+}
+
+
 def metric_label(name: str) -> str:
-    """A metric's name in words (the known ones described, others with their underscores as spaces)."""
-    known = KNOWN_METRICS.get(name)
-    return known.description if known else name.replace("_", " ").capitalize()
+    """A metric's name in a few words; its description (for the known ones) is the row's tooltip."""
+    return SHORT_METRIC_NAMES.get(name, name.replace("_", " "))
 
 
-def pairs_table(rows: list[tuple[str, Any]], *, head: tuple[str, str], css: str) -> SafeString:
-    """Two columns, one row per pair; the empty case says so rather than drawing an empty table."""
+CELL = "padding:1px 10px 1px 0;border:none;font-size:12px"
+
+
+def pairs_table(
+    rows: list[tuple[str, Any]], *, head: tuple[str, str], css: str, titles: dict[str, str] | None = None
+) -> SafeString:
+    """Two compact columns, one row per pair; the empty case says so rather than drawing an empty table."""
     if not rows:
         return format_html('<span class="quiet">{}</span>', "None recorded.")
+    titles = titles or {}
     body = format_html_join(
         "",
-        '<tr><td>{}</td><td style="text-align:right;white-space:nowrap">{}</td></tr>',
-        ((label, number(value)) for label, value in rows),
+        '<tr><td style="{}" title="{}">{}</td><td style="{};text-align:right;white-space:nowrap">{}</td></tr>',
+        ((CELL, titles.get(label, ""), label, CELL, number(value)) for label, value in rows),
     )
     return format_html(
-        '<table class="{}" style="margin:0"><tr><th>{}</th><th style="text-align:right">{}</th></tr>{}</table>',
+        '<table class="{}" style="margin:0"><tr><th style="{}">{}</th><th style="{};text-align:right">{}</th></tr>'
+        "{}</table>",
         css,
+        CELL,
         head[0],
+        CELL,
         head[1],
         body,
     )
 
 
 def metrics_table(metrics: dict | None) -> SafeString:
-    rows = sorted((metrics or {}).items())
-    return pairs_table([(metric_label(k), v) for k, v in rows], head=("Metric", "Value"), css="fp-metrics")
+    rows = [(metric_label(name), value) for name, value in sorted((metrics or {}).items())]
+    titles = {metric_label(name): known.description for name, known in KNOWN_METRICS.items()}
+    return pairs_table(rows, head=("Metric", "Value"), css="fp-metrics", titles=titles)
 
 
 def per_intent_table(per_intent: dict | None) -> SafeString:
