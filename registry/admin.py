@@ -36,6 +36,7 @@ from registry.data_cards import version_data_files
 from registry.models import (
     Checkpoint,
     Deployment,
+    Environment,
     EvaluationResult,
     GatePolicy,
     ModelVersion,
@@ -483,9 +484,9 @@ class ModelVersionAdmin(ReasonFirstAdmin):
             for version in versions.select_related("model"):
                 try:
                     services.version_retire(version=version, actor=request.user, reason=reason)
-                    self.message_user(request, f"Retired {version}.", messages.SUCCESS)
+                    self.message_user(request, f"Retired {version_label(version)}.", messages.SUCCESS)
                 except ApplicationError as exc:
-                    self.message_user(request, f"{version}: {exc.message}", messages.ERROR)
+                    self.message_user(request, f"{version_label(version)}: {exc.message}", messages.ERROR)
 
         return reason_action(request, queryset, title="Retire versions", apply=apply, action_name="retire")
 
@@ -494,7 +495,8 @@ class ModelVersionAdmin(ReasonFirstAdmin):
         job_ids = list(queryset.exclude(provider_job_id=None).values_list("provider_job_id", flat=True))
         for job_id in job_ids:
             fine_tune_job_sync.delay_on_commit(job_id, on_behalf_of_id=request.user.pk)
-        self.message_user(request, f"Queued a sync of {len(job_ids)} job(s); refresh in a few seconds.")
+        jobs = "1 job" if len(job_ids) == 1 else f"{len(job_ids)} jobs"
+        self.message_user(request, f"Queued a sync of {jobs}; refresh in a few seconds.")
 
 
 @admin.register(EvaluationResult)
@@ -600,7 +602,8 @@ class GatePolicyAdmin(ReasonFirstAdmin):
 
 @admin.register(Deployment)
 class DeploymentAdmin(AuditedAdmin):
-    list_display = ["deployed_version", "environment", "traffic_percent", "kind", "serving", "started", "approved_by"]
+    # Fits 1280 px beside the filters: the traffic with the environment, the approver under the start.
+    list_display = ["deployed_version", "where", "kind", "serving", "started"]
     list_filter = ["environment", "kind", "model"]
     list_select_related = ["model", "version__model", "approved_by"]
     readonly_fields = [f.name for f in Deployment._meta.fields]
@@ -624,8 +627,15 @@ class DeploymentAdmin(AuditedAdmin):
     def serving(self, obj):
         if obj.ended_at is None:
             return badge("Serving now", GOOD)
-        return format_html("{}<br><small>ended {}</small>", badge("Ended", NEUTRAL), day(obj.ended_at))
+        return format_html("{}<br><small>{}</small>", badge("Ended", NEUTRAL), day(obj.ended_at))
 
-    @admin.display(description="Started", ordering="started_at")
+    @admin.display(description="Environment", ordering="environment")
+    def where(self, obj) -> str:
+        if obj.environment == Environment.CANARY:
+            return f"Canary, {obj.traffic_percent}%"
+        return obj.get_environment_display()
+
+    @admin.display(description="Started, approved by", ordering="started_at")
     def started(self, obj):
-        return f"{day(obj.started_at)} {timezone.localtime(obj.started_at):%H:%M}"
+        when = f"{day(obj.started_at)} {timezone.localtime(obj.started_at):%H:%M}"
+        return format_html("{}<br><small>{}</small>", when, obj.approved_by)
