@@ -38,7 +38,7 @@ from reports.periods import Period, zone
 from risks.lifecycle import runway_stage
 from risks.models import Acceptance, Control, Incident, IncidentExample, IncidentStatus, Risk, TreatmentAction
 from risks.models.risk import ACTION_FINISHED
-from risks.scoring import SCALE, Band, matrix
+from risks.scoring import SCALE, Band, Impact, Likelihood, matrix
 
 TREND_MONTHS = 6
 TOP_RISKS = 10
@@ -104,6 +104,8 @@ def report_data(period: Period, *, now: datetime | None = None) -> dict[str, Any
         "audit": _audit(start, end, people),
     }
     data["decisions"] = _decisions(start, end, risks, people, runway=data["runway"]["deployments"])
+    data["changes"] = _changes(period, risks)
+    data["status"] = _status(data)
     data["generated_at"] = _iso(now or timezone.now())
     return data
 
@@ -266,10 +268,15 @@ def _risk_register(period: Period, risks, people) -> dict:
     for r in open_risks:
         heatmap["inherent"][r.inherent_likelihood - 1][r.inherent_impact - 1] += 1
         heatmap["residual"][r.residual_likelihood - 1][r.residual_impact - 1] += 1
-    previous = _band_counts(_risks_at(period.start))
+    # The register's first record: before it there is nothing to compare with ("first month", not "+5").
+    first = Risk.history.order_by("history_date").values_list("history_date", flat=True).first()
+    earlier = first is not None and first < period.start
+    previous = _band_counts(_risks_at(period.start)) if earlier else None
     trend = []
     for back in range(TREND_MONTHS - 1, -1, -1):
         month = period.shift(-back)
+        if back and (first is None or first >= month.end):
+            continue  # the trend starts where the register's data starts
         counts = _band_counts(risks) if back == 0 else _band_counts(_risks_at(month.end))
         trend.append({"period": str(month), **counts})
     top = sorted(open_risks, key=lambda r: (-r.residual_score, -r.inherent_score, r.reference))[:TOP_RISKS]
@@ -287,8 +294,12 @@ def _risk_register(period: Period, risks, people) -> dict:
         # The band of every cell, rows likelihood 1-5, columns impact 1-5: the heat maps' colours.
         "matrix_bands": [[scoring.band(likelihood, impact) for impact in SCALE] for likelihood in SCALE],
         "appetite": Band(scoring.appetite).label,
+        # The heat maps' axes, rows and columns 1-5.
+        "likelihood_names": [Likelihood(n).label.split(" - ", 1)[1] for n in SCALE],
+        "impact_names": [Impact(n).label.split(" - ", 1)[1] for n in SCALE],
         "open": len(open_risks),
         "by_band": _band_counts(risks),
+        # None when the register had no record before the month: its first month.
         "by_band_previous": previous,
         "heatmap": heatmap,
         "trend": trend,
@@ -648,11 +659,109 @@ def _audit(start, end, people) -> dict:
         "by_user": [[people(user_id), n] for user_id, n in by_user.most_common(10)],
         "by_source": dict(sorted(by_source.items())),
         "by_record": [[name, n] for name, n in by_record.most_common(12)],
-        "integrity": (
-            "Counts of the history rows recorded in the period. A keyed hash chain over the history "
-            "(tamper evidence with a verifier) is not in place yet, so no integrity checkpoint is printed."
-        ),
     }
+
+
+# --- The decision page: status of the month and changes since the last -----------------
+
+
+def _changes(period: Period, risks: list) -> list[dict]:
+    """This month against the last, for the figures an executive follows; `previous` is None when the
+    records did not exist yet (the first month), so nothing reads as a rise from zero."""
+    start, end = period.start, period.end
+    before = period.shift(-1)
+    scoring = matrix()
+    first_risk = Risk.history.order_by("history_date").values_list("history_date", flat=True).first()
+    risks_before = _risks_at(start) if first_risk is not None and first_risk < start else None
+
+    def over(rows) -> int:
+        return sum(1 for r in _open(rows) if scoring.over_appetite(r.residual_band) and r.status != "accepted")
+
+    def severe(rows) -> int:
+        return sum(1 for r in _open(rows) if r.residual_band in (Band.HIGH, Band.CRITICAL))
+
+    first_version = ModelVersion.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    versions_before = first_version is not None and first_version < start
+    incidents = list(Incident.history.as_of(end))
+    first_incident = min((i.aware_at for i in incidents), default=None)
+    incidents_before = first_incident is not None and first_incident < start
+
+    def opened(begin, finish) -> int:
+        return sum(1 for i in incidents if begin <= i.aware_at < finish)
+
+    def registered(begin, finish) -> int:
+        return ModelVersion.objects.filter(created_at__gte=begin, created_at__lt=finish).count()
+
+    # worse: which way is bad news (up for risks and incidents); None when neither is.
+    return [
+        {
+            "what": "Open risks",
+            "now": len(_open(risks)),
+            "previous": None if risks_before is None else len(_open(risks_before)),
+            "worse": "up",
+        },
+        {
+            "what": "Risks over appetite, not accepted",
+            "now": over(risks),
+            "previous": None if risks_before is None else over(risks_before),
+            "worse": "up",
+        },
+        {
+            "what": "Open risks rated High or Critical",
+            "now": severe(risks),
+            "previous": None if risks_before is None else severe(risks_before),
+            "worse": "up",
+        },
+        {
+            "what": "Incidents opened",
+            "now": opened(start, end),
+            "previous": opened(before.start, before.end) if incidents_before else None,
+            "worse": "up",
+        },
+        {
+            "what": "Versions registered",
+            "now": registered(start, end),
+            "previous": registered(before.start, before.end) if versions_before else None,
+            "worse": None,
+        },
+    ]
+
+
+def _status(data: dict) -> dict:
+    """The month in one colour, with the reasons for it.
+
+    Red: something is past a limit an executive set (a risk over appetite and not accepted, a breached
+    control, a serious incident open, production about to lose its base model with nothing ready).
+    Amber: something needs a decision soon (an acceptance expiring, a review or action overdue, a
+    promotion waiting, a failed gate overridden). Green: neither.
+    """
+    d, risks, incidents = data["decisions"], data["risks"], data["incidents"]
+    red = [
+        (len(d["over_appetite"]), "risk over appetite, not accepted", "risks over appetite, not accepted"),
+        (len(risks["breached_controls"]), "control breached", "controls breached"),
+        (len(incidents["serious_open"]), "serious incident open", "serious incidents open"),
+        (
+            len(d["runway_without_candidate"]),
+            "production version running out of runway with no candidate ready",
+            "production versions running out of runway with no candidate ready",
+        ),
+    ]
+    amber = [
+        (len(d["acceptances_expiring"]), "acceptance expiring within 30 days", "acceptances expiring within 30 days"),
+        (len(d["overdue_reviews"]), "risk review overdue", "risk reviews overdue"),
+        (len(risks["overdue_actions"]), "treatment action overdue", "treatment actions overdue"),
+        (len(d["pending_promotions"]), "promotion waiting for a decision", "promotions waiting for a decision"),
+        (len(d["gate_overrides"]), "failed release gate overridden", "failed release gates overridden"),
+    ]
+
+    def reasons(counts) -> list[str]:
+        return [f"{n} {one if n == 1 else many}" for n, one, many in counts if n]
+
+    if reasons(red):
+        return {"colour": "red", "reasons": reasons(red) + reasons(amber)}
+    if reasons(amber):
+        return {"colour": "amber", "reasons": reasons(amber)}
+    return {"colour": "green", "reasons": []}
 
 
 # --- Decisions required -----------------------------------------------------------------
@@ -683,6 +792,13 @@ def _decisions(start: datetime, end: datetime, risks: list, people, *, runway: l
         + [p.decided_by_id for p in overridden]
     )
     overdue = sorted((r for r in _open(risks) if r.next_review_at < end), key=lambda r: (r.next_review_at, r.reference))
+    # A runway decision is the business owner's: whether to migrate, and to what.
+    owners = dict(
+        RegisteredModel.objects.filter(name__in={row["model"] for row in runway}).values_list(
+            "name", "business_owner_id"
+        )
+    )
+    people.load(owners.values())
     return {
         "over_appetite": [
             _risk_row(r, people, at=end) for r in sorted(over, key=lambda r: (-r.residual_score, r.reference))
@@ -723,6 +839,7 @@ def _decisions(start: datetime, end: datetime, risks: list, people, *, runway: l
         "runway_without_candidate": [
             {
                 "version": f"{row['model']}:{row['version']}",
+                "owner": people(owners.get(row["model"])) if owners.get(row["model"]) else "-",
                 "base_model": row["base_model"],
                 "shutdown_date": row["shutdown_date"],
                 "days_left": row["days_left"],

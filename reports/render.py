@@ -19,6 +19,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import (
     CondPageBreak,
@@ -122,16 +123,31 @@ def _none(what: str) -> Paragraph:
 # --- Charts -----------------------------------------------------------------------------
 
 
-def heatmap_drawing(grid: list[list[int]], bands: list[list[str]], title: str, size: float = 7.4 * cm) -> Drawing:
-    """A 5x5 heat map: likelihood up, impact across; each cell in its band's colour (from the data's
-    matrix) with its count."""
-    label = 1.3 * cm
+def heatmap_drawing(
+    grid: list[list[int]],
+    bands: list[list[str]],
+    title: str,
+    *,
+    likelihood_names: list[str],
+    impact_names: list[str],
+    size: float = 8.4 * cm,
+) -> Drawing:
+    """A 5x5 heat map: likelihood up, impact across, each axis step named ("3 Possible"); each cell in its
+    band's colour (from the data's matrix) with its count."""
+    label = 2.1 * cm
     cell = (size - label) / 5
     drawing = Drawing(size, size + 0.9 * cm)
     drawing.add(String(0, size + 0.45 * cm, title, fontName="Helvetica-Bold", fontSize=10))
+
+    def fitted(words: str, width: float, largest: float = 7) -> float:
+        return min(largest, largest * width / max(stringWidth(words, "Helvetica", largest), 1))
+
     for likelihood in range(1, 6):
         y = label + (likelihood - 1) * cell
-        drawing.add(String(label - 0.25 * cm, y + cell / 2 - 3, str(likelihood), fontSize=8, textAnchor="end"))
+        name = f"{likelihood} {likelihood_names[likelihood - 1]}"
+        drawing.add(
+            String(label - 0.15 * cm, y + cell / 2 - 3, name, fontSize=fitted(name, label - 0.2 * cm), textAnchor="end")
+        )
         for impact in range(1, 6):
             x = label + (impact - 1) * cell
             band = bands[likelihood - 1][impact - 1]
@@ -151,11 +167,25 @@ def heatmap_drawing(grid: list[list[int]], bands: list[list[str]], title: str, s
                     )
                 )
     for impact in range(1, 6):
-        drawing.add(
-            String(label + (impact - 0.5) * cell, label - 0.4 * cm, str(impact), fontSize=8, textAnchor="middle")
+        x = label + (impact - 0.5) * cell - 0.75
+        name = impact_names[impact - 1]
+        drawing.add(String(x, label - 0.35 * cm, str(impact), fontSize=7, textAnchor="middle"))
+        drawing.add(String(x, label - 0.7 * cm, name, fontSize=fitted(name, cell - 2), textAnchor="middle"))
+    drawing.add(
+        String(
+            label + 2.5 * cell, label - 1.15 * cm, "Impact", fontName="Helvetica-Bold", fontSize=8, textAnchor="middle"
         )
-    drawing.add(String(label + 2.5 * cell, 0.1 * cm, "impact", fontSize=8, textAnchor="middle"))
-    drawing.add(String(label - 0.25 * cm, label + 5 * cell + 0.1 * cm, "likelihood", fontSize=8, textAnchor="end"))
+    )
+    drawing.add(
+        String(
+            label - 0.15 * cm,
+            label + 5 * cell + 0.1 * cm,
+            "Likelihood",
+            fontName="Helvetica-Bold",
+            fontSize=8,
+            textAnchor="end",
+        )
+    )
     return drawing
 
 
@@ -288,16 +318,96 @@ class _NumberedCanvas(pdf_canvas.Canvas):
         super().save()
 
 
-def _cover(data: dict, sha256: str) -> list:
+STATUS = {
+    "red": ("RED", colors.HexColor("#c62828"), "Past a limit the board set: decide now."),
+    "amber": ("AMBER", colors.HexColor("#f9a825"), "Needs attention."),
+    "green": ("GREEN", colors.HexColor("#2e7d32"), "Nothing needs attention."),
+}
+DECISION_ROWS = 12
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """ "1 risk", "2 risks": a count with its noun."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def _decisions_required(data: dict) -> list[list]:
+    """Every decision waiting at month end, with who owns it and by when."""
+    d = data["decisions"]
+    rows = []
+    for r in d["over_appetite"]:
+        rows.append(
+            [f"Treat or accept {r['reference']} {r['title']} (residual {r['residual']})", r["owner"], r["next_review"]]
+        )
+    for r in d["runway_without_candidate"]:
+        rows.append([f"Plan a replacement: {r['statement']}", r.get("owner", "-"), r["shutdown_date"] or "-"])
+    for a in d["acceptances_expiring"]:
+        rows.append(
+            [f"Renew or treat the acceptance of {a['risk']} (residual {a['residual']})", a["accepted_by"], a["expires"]]
+        )
+    for r in d["overdue_reviews"]:
+        rows.append([f"Review {r['reference']} {r['title']}", r["owner"], f"{r['next_review']} (overdue)"])
+    for a in data["risks"]["overdue_actions"]:
+        rows.append([f"Finish the treatment of {a['risk']}: {a['action']}", a["owner"], f"{a['due']} (overdue)"])
+    for p in d["pending_promotions"]:
+        rows.append(
+            [f"Approve or reject {p['version']} for {p['target']}", "Compliance", f"waiting since {p['requested']}"]
+        )
+    return rows
+
+
+def _arrow(change: dict) -> Paragraph:
+    """The change of a figure as an arrow and a number, red when it is bad news, green when good."""
     st = _styles()
-    risks, decisions = data["risks"], data["decisions"]
+    if change["previous"] is None:
+        return markup("<i>first month</i>", st.cell)
+    delta = change["now"] - change["previous"]
+    if delta == 0:
+        return markup("= unchanged", st.cell)
+    arrow = "\u2191" if delta > 0 else "\u2193"
+    colour = "#424242"
+    if change["worse"]:
+        worse = (delta > 0) == (change["worse"] == "up")
+        colour = "#c62828" if worse else "#2e7d32"
+    return markup(f'<font color="{colour}"><font name="Symbol">{arrow}</font> {delta:+d}</font>', st.cell)
+
+
+def _cover(data: dict, sha256: str) -> list:
+    """Page 1, the decision page: what the month was, the status, what to decide, and what changed."""
+    st = _styles()
+    word, colour, meaning = STATUS[data["status"]["colour"]]
+    reasons = data["status"]["reasons"]
+    status = Table(
+        [
+            [
+                markup(f'<font color="white" size="14"><b>{word}</b></font>', st.body),
+                markup(
+                    f"<b>{escape(meaning)}</b>" + (" " + escape("; ".join(reasons)) + "." if reasons else ""),
+                    st.body,
+                ),
+            ]
+        ],
+        colWidths=[2.6 * cm, PAGE_WIDTH - 2.6 * cm],
+        hAlign="LEFT",
+    )
+    status.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (0, 0), colour),
+                ("BOX", (0, 0), (-1, -1), 0.8, colour),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
+    decisions = _decisions_required(data)
+    shown, more = capped(decisions, DECISION_ROWS)
+    changes = data["changes"]
     flow = [
-        Spacer(1, 4 * cm),
-        markup("AI models and risks", st.title),
-        markup(f"Monthly report for executives: <b>{escape(data['period_label'])}</b>", st.big),
-        Spacer(1, 0.4 * cm),
-        text(data["organisation"], st.big),
-        Spacer(1, 2 * cm),
+        markup(f"AI models and risks: {escape(data['period_label'])}", st.title),
+        text(f"Monthly report for executives, {data['organisation']}", st.big),
+        Spacer(1, 0.3 * cm),
         table(
             None,
             [
@@ -305,19 +415,35 @@ def _cover(data: dict, sha256: str) -> list:
                     "Period",
                     f"{data['period_start'][:10]} to {data['period_end'][:10]} (exclusive), {data['time_zone']}",
                 ],
-                ["Generated at", f"{when(data['generated_at'])} {data['time_zone']}"],
-                [
-                    "Open risks",
-                    f"{risks['open']}, of which {len(decisions['over_appetite'])} over appetite and not accepted",
-                ],
+                ["Generated", f"{when(data['generated_at'])} {data['time_zone']}"],
                 ["SHA-256 of the data", markup(f'<font name="Courier" size="7.5">{sha256}</font>', st.cell)],
             ],
-            widths=[0.28, 0.72],
+            widths=[0.22, 0.78],
         ),
-        Spacer(1, 0.5 * cm),
+        markup("Status of the month", st.h2),
+        status,
+        markup("Decisions required", st.h2),
+        table(["Decision", "Owner", "Due"], shown, [0.64, 0.16, 0.2])
+        if decisions
+        else _none("None: no decision waits at the end of the month."),
+    ]
+    if more:
+        flow.append(more)
+    flow += [
+        markup("Changes since last month", st.h2),
+        table(
+            ["", "This month", "Last month", "Change"],
+            [
+                [c["what"], str(c["now"]), "-" if c["previous"] is None else str(c["previous"]), _arrow(c)]
+                for c in changes
+            ],
+            [0.46, 0.16, 0.16, 0.22],
+        ),
+        Spacer(1, 0.3 * cm),
         text(
             "Built by Fineprint from its records as they stood at the end of the period; regenerating it for "
-            "the same period from the same records gives the same data and the same SHA-256.",
+            "the same period from the same records gives the same data and the same SHA-256. The pages that "
+            "follow hold the detail of every line above.",
             st.small,
         ),
         PageBreak(),
@@ -350,8 +476,8 @@ def _summary(data: dict) -> list:
             f"{inv['registered']} / {inv['promoted']} / {inv['rolled_back']}",
         ],
     ]
-    flow = [markup("Summary: decisions required", st.h1)]
-    flow.append(table(["", "this month"], [[k, str(v)] for k, v in figures], widths=[0.75, 0.25]))
+    flow = [markup("The month in figures", st.h1)]
+    flow.append(table(["", "This month"], [[k, str(v)] for k, v in figures], widths=[0.75, 0.25]))
     flow.append(Spacer(1, 0.3 * cm))
     sections = [
         (
@@ -412,7 +538,7 @@ def _summary(data: dict) -> list:
             flow.append(table(header, shown, widths))
         if more:
             flow.append(more)
-    flow.append(PageBreak())
+    flow.append(CondPageBreak(6 * cm))
     return flow
 
 
@@ -512,7 +638,7 @@ def _overridden_file(f: dict) -> str:
 def _risk_sections(data: dict) -> list:
     st = _styles()
     risks = data["risks"]
-    flow = [PageBreak(), markup("2. Risk heat maps, inherent and residual", st.h1)]
+    flow = [CondPageBreak(14 * cm), markup("2. Risk heat maps, inherent and residual", st.h1)]
     flow.append(
         text(
             f"{risks['open']} open risks, scored with matrix {risks['matrix_version']}: likelihood (up) times "
@@ -520,26 +646,48 @@ def _risk_sections(data: dict) -> list:
             f"{risks['appetite']}: risks above it need a decision."
         )
     )
+    names = {"likelihood_names": risks["likelihood_names"], "impact_names": risks["impact_names"]}
     maps = Table(
         [
             [
-                heatmap_drawing(risks["heatmap"]["inherent"], risks["matrix_bands"], "Inherent"),
-                heatmap_drawing(risks["heatmap"]["residual"], risks["matrix_bands"], "Residual"),
+                heatmap_drawing(risks["heatmap"]["inherent"], risks["matrix_bands"], "Inherent", **names),
+                heatmap_drawing(risks["heatmap"]["residual"], risks["matrix_bands"], "Residual", **names),
             ]
         ],
         hAlign="LEFT",
     )
     flow += [Spacer(1, 0.2 * cm), maps]
     previous, now = risks["by_band_previous"], risks["by_band"]
-    rows = []
-    for band, label in BAND_LABELS.items():
-        change = now[band] - previous[band]
-        rows.append([label, str(now[band]), str(previous[band]), f"{change:+d}" if change else "="])
-    flow += [
-        markup("Residual bands against last month", st.h2),
-        table(["Band", "Now", "Last month", "Change"], rows, [0.3, 0.2, 0.25, 0.25]),
-    ]
-    flow += [markup("Trend: open risks per residual band", st.h2), band_trend_drawing(risks["trend"])]
+    if previous is None:
+        flow += [
+            markup("Residual bands", st.h2),
+            table(
+                ["Band", "Now", "Last month"],
+                [[label, str(now[band]), "first month"] for band, label in BAND_LABELS.items()],
+                [0.4, 0.3, 0.3],
+            ),
+        ]
+    else:
+        rows = []
+        for band, label in BAND_LABELS.items():
+            change = now[band] - previous[band]
+            rows.append([label, str(now[band]), str(previous[band]), f"{change:+d}" if change else "="])
+        flow += [
+            markup("Residual bands against last month", st.h2),
+            table(["Band", "Now", "Last month", "Change"], rows, [0.3, 0.2, 0.25, 0.25]),
+        ]
+    # A chart keeps its heading and its line of context, so it never stands alone on a page.
+    trend = risks["trend"]
+    if len(trend) > 1:
+        flow.append(
+            KeepTogether(
+                [
+                    markup("Trend: open risks per residual band", st.h2),
+                    text(f"From {trend[0]['period']}, the register's first month in the last six.", st.small),
+                    band_trend_drawing(trend),
+                ]
+            )
+        )
 
     flow += [CondPageBreak(8 * cm), markup("3. Top risks", st.h1)]
     flow.append(
@@ -593,7 +741,7 @@ def _risk_sections(data: dict) -> list:
 
 def _evaluations(data: dict) -> list:
     st = _styles()
-    flow = [PageBreak(), markup("5. Evaluation trends of production models", st.h1)]
+    flow = [CondPageBreak(10 * cm), markup("5. Evaluation trends of production models", st.h1)]
     if not data["evaluations"]:
         return [*flow, _none("No model was in production at the end of the month.")]
     flow.append(
@@ -695,11 +843,11 @@ def _evaluations(data: dict) -> list:
 def _incidents(data: dict) -> list:
     st = _styles()
     incidents = data["incidents"]
-    flow = [PageBreak(), markup("6. Incidents", st.h1)]
+    flow = [CondPageBreak(6 * cm), markup("6. Incidents", st.h1)]
     flow.append(
         text(
             f"{len(incidents['opened'])} opened and {len(incidents['closed'])} closed this month; "
-            f"{len(incidents['serious_open'])} serious incident(s) still open."
+            f"{plural(len(incidents['serious_open']), 'serious incident')} still open."
         )
     )
     severity_rank = {"Critical": 0, "High": 1, "Medium": 2, "Low": 3}
@@ -801,7 +949,7 @@ def _runway(data: dict) -> list:
     st = _styles()
     runway = data["runway"]
     thresholds = runway["thresholds"]
-    flow = [PageBreak(), markup("7. Runway of live deployments", st.h1)]
+    flow = [CondPageBreak(6 * cm), markup("7. Runway of live deployments", st.h1)]
     flow.append(
         text(
             f"Every deployment live at the end of the month, with the shutdown date of the model it runs on as "
@@ -888,8 +1036,6 @@ def _closing(data: dict, sha256: str) -> list:
     flow.append(
         text("Records changed most: " + (", ".join(f"{k} {v}" for k, v in audit["by_record"]) or "-"), st.small)
     )
-    flow.append(Spacer(1, 0.2 * cm))
-    flow.append(text(audit["integrity"], st.small))
     flow.append(Spacer(1, 0.6 * cm))
     flow.append(
         markup(f'SHA-256 of the data this report was built from: <font name="Courier">{sha256}</font>', st.small)

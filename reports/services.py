@@ -28,7 +28,7 @@ from core.roles import Role, has_role
 from reports.builder import data_sha256, report_data
 from reports.models import Delivery, DeliveryStatus, Report, ReportRevision, Trigger
 from reports.periods import Period
-from reports.render import pdf_pages, render_pdf
+from reports.render import pdf_pages, plural, render_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -193,19 +193,19 @@ def _message(delivery: Delivery) -> EmailMessage:
     revision = delivery.revision
     data = revision.data
     d = data["decisions"]
+    runway = d.get("runway_without_candidate", [])  # revisions built before the runway section have none
+    status = data.get("status")  # and those built before the decision page have no status
     body = "\n".join(
         [
             f"The AI models and risks report for {data['period_label']} is attached (revision {revision.number}).",
-            "",
+            *([f"Status of the month: {status['colour'].upper()}.", ""] if status else [""]),
             "Decisions required:",
-            f"- {len(d['over_appetite'])} risk(s) over appetite, not accepted",
-            f"- {len(d['acceptances_expiring'])} acceptance(s) expiring within 30 days",
-            f"- {len(d['overdue_reviews'])} risk review(s) overdue",
-            f"- {len(d['pending_promotions'])} promotion(s) waiting for a decision",
-            f"- {len(d['gate_overrides'])} release gate(s) overridden this month",
-            # Revisions built before the runway section existed have no such list.
-            f"- {len(d.get('runway_without_candidate', []))} production version(s) running out of runway with no "
-            "candidate ready",
+            f"- {plural(len(d['over_appetite']), 'risk')} over appetite, not accepted",
+            f"- {plural(len(d['acceptances_expiring']), 'acceptance')} expiring within 30 days",
+            f"- {plural(len(d['overdue_reviews']), 'risk review')} overdue",
+            f"- {plural(len(d['pending_promotions']), 'promotion')} waiting for a decision",
+            f"- {plural(len(d['gate_overrides']), 'release gate')} overridden this month",
+            f"- {plural(len(runway), 'production version')} running out of runway with no candidate ready",
             "",
             f"Open risks: {data['risks']['open']}. Incidents opened this month: {len(data['incidents']['opened'])}.",
             "",

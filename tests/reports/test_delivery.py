@@ -64,7 +64,13 @@ def test_it_emails_the_pdf_to_every_executive_and_the_extra_addresses(
     _, message = smtp.messages[0]
     assert message["Subject"] == "[Fineprint] AI models and risks: October 2026"
     body, attachment = message.get_payload()
-    assert "1 risk(s) over appetite, not accepted" in body.get_payload(decode=True).decode()
+    text = body.get_payload(decode=True).decode()
+    # Proper plurals: one of a thing, none of another, never "risk(s)".
+    assert "Status of the month: RED." in text
+    assert "- 1 risk over appetite, not accepted" in text
+    assert "- 0 promotions waiting for a decision" in text
+    assert "- 1 acceptance expiring within 30 days" in text
+    assert "(s)" not in text
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == "fineprint-report-2026-10-r1.pdf"
     assert attachment.get_payload(decode=True).startswith(b"%PDF")

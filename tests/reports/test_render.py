@@ -29,7 +29,7 @@ def test_it_has_a_cover_summary_and_every_section_in_order(pdf_text):
     assert "AI models and risks" in pages[0]
     assert "October 2026" in pages[0]
     assert sha in pages[0].replace("\n", "")
-    assert "Summary: decisions required" in pages[1]
+    assert "The month in figures" in pages[1]
     titles = [
         "1. Inventory changes",
         "2. Risk heat maps, inherent and residual",
@@ -56,6 +56,13 @@ def test_it_prints_the_figures_and_names_of_the_month(pdf_text, world):
     assert "p95 latency 900 -> 1200 ms" in text
     assert "2 of the 2 win rates plotted were typed in, not supported by verdicts" in text
     assert "p95 within SLA" in text
+
+
+def test_it_carries_no_developer_notes_and_proper_plurals(pdf_text):
+    _, _, text = pdf_text
+    assert "not in place yet" not in text
+    assert "(s)" not in text
+    assert "1 serious incident still open" in text
 
 
 def test_it_shows_markup_from_records_as_text(pdf_text):
