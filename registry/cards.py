@@ -17,6 +17,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
+from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from lifecycle.models import LifecycleState
@@ -130,7 +131,7 @@ def data_card_entry(data: DataFile) -> dict[str, Any]:
         "Tokens per example": f"p50 {_count(tokens.get('p50'))}, p95 {_count(tokens.get('p95'))}, "
         f"max {_count(tokens.get('max'))}",
         "Billed tokens and cost": billed_words,
-        "Findings": f"{check.blocking} blocking, {check.warnings} warnings",
+        "Findings": f"{check.blocking} blocking, {_plural(check.warnings, 'warning')}",
         "Golden-set leakage": leak_words,
     }
     if check.overridden:
@@ -208,13 +209,121 @@ def evidence_entry(evaluation: EvaluationResult) -> dict[str, Any] | None:
     }
 
 
+# How a reader says a metric; any other name is read with its underscores as spaces.
+METRIC_WORDS = {
+    "win_rate": "win rate",
+    "refusal_rate": "refusal rate",
+    "golden_score": "golden-set score",
+    "p95_latency_ms": "p95 latency (ms)",
+    "win_rate_lower": "win rate, lower 95% bound",
+    "win_rate_upper": "win rate, upper 95% bound",
+    "comparisons": "comparisons",
+    "human_rated_share": "share rated by humans",
+    "judge_human_kappa": "judge-human kappa",
+}
+
+
+def metric_words(name: str) -> str:
+    return METRIC_WORDS.get(name, name.replace("_", " "))
+
+
 def _metrics_words(evaluation: EvaluationResult) -> str:
-    """The metrics as recorded; a win rate typed in by hand says it is not supported by verdicts."""
+    """The metrics as recorded, named in words; a win rate typed in by hand says it is not supported by verdicts."""
     words = []
     for name, value in sorted(evaluation.metrics.items()):
         typed = evaluation.evidence is None and name == "win_rate"
-        words.append(f"{name} {value:g}" + (f" ({TYPED})" if typed else ""))
+        words.append(f"{metric_words(name)} {value:g}" + (f" ({TYPED})" if typed else ""))
     return ", ".join(words)
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def _tier_reason(model) -> str:
+    """Why the model has its risk tier: the reason written when the tier was last set (the history keeps it)."""
+    if model.risk_tier == "unclassified":
+        return "Not classified yet: Compliance has not set a risk tier."
+    rows = list(model.history.order_by("-history_date", "-history_id").values("risk_tier", "history_change_reason"))
+    reason = ""
+    for row, earlier in zip(rows, [*rows[1:], None], strict=True):
+        if row["risk_tier"] == model.risk_tier and (earlier is None or earlier["risk_tier"] != model.risk_tier):
+            reason = row["history_change_reason"] or ""
+            break
+    return reason or "No reason was written when the tier was set."
+
+
+def _training_data_words(version: ModelVersion, data_card: list[dict]) -> list[str]:
+    """What the version was trained on: the changelog's words, then what the data check measured."""
+    lines = [line.strip() for line in version.changelog.splitlines() if line.strip()]
+    for entry in data_card:
+        facts = entry["facts"]
+        if entry["checked"]:
+            lines.append(
+                f"{entry['role'].capitalize()} file {entry['sha256'][:12]}…: {facts['Examples']} examples, "
+                f"checked {facts['Checked']}; findings: {facts['Findings']}; golden-set leakage: "
+                f"{facts['Golden-set leakage']}."
+            )
+        else:
+            lines.append(f"{entry['role'].capitalize()} file {entry['sha256'][:12]}…: not checked (see the data card).")
+    return lines or ["No changelog and no data file recorded."]
+
+
+def _evaluation_data_words(evaluations: list[dict]) -> list[str]:
+    """What the version was evaluated on: the golden sets and side-by-side runs, or the digests typed in."""
+    if not evaluations:
+        return ["No evaluation recorded."]
+    lines = []
+    for ev in evaluations:
+        evidence = ev["evidence"]
+        if evidence is not None:
+            facts = evidence["facts"]
+            lines.append(
+                f"{ev['suite']}: side-by-side run on golden set {facts['Golden set']} against "
+                f"{facts['Baseline']}, judged by {facts['Judge']}; {facts['Verdicts']}."
+            )
+        else:
+            lines.append(
+                f"{ev['suite']}: results typed in, against {ev['baseline']}; golden set SHA-256 "
+                f"{ev['golden_set_sha256'][:12]}…"
+            )
+    return lines
+
+
+def _limitations(data: dict) -> list[str]:
+    """What the records say this version cannot be relied on for."""
+    lines = []
+    typed = [ev for ev in data["evaluations"] if ev["evidence"] is None and TYPED in ev["metrics"]]
+    if typed:
+        lines.append(
+            f"{_plural(len(typed), 'win rate')} typed in by hand, not supported by verdicts: "
+            "no interval says how far to trust them."
+        )
+    if not data["evaluations"]:
+        lines.append("Never evaluated: its quality is unknown.")
+    failed = [r for r in data["gate"]["rules"] if r["outcome"] != gates.PASS]
+    for rule in failed:
+        lines.append(f"Release gate rule {rule['rule']}: {rule['outcome']} ({rule['detail']}).")
+    shuts = data["version"].get("Shuts down", "")
+    if shuts.startswith("not in the catalogue"):
+        lines.append("The model it runs on is not in the provider catalogue: no shutdown date is known.")
+    elif shuts and shuts != "none announced":
+        lines.append(f"The model it runs on shuts down: {shuts}.")
+    unchecked = [f for f in data["data_card"] if not f["checked"]]
+    if unchecked:
+        lines.append(f"{_plural(len(unchecked), 'data file')} not checked before training.")
+    return lines or ["None recorded beyond the out-of-scope uses above."]
+
+
+def _ethics(data: dict) -> list[str]:
+    """What bears on people: overridden data findings, risks and incidents against the version."""
+    lines = [f"Findings overridden on the {f['role']} file {f['override']}" for f in data["data_card"] if f["override"]]
+    lines += data["risks"]
+    lines.append(
+        "Data files are checked for personal data and golden-set leakage before training; the card never "
+        "shows their content."
+    )
+    return lines
 
 
 def card_data(version: ModelVersion) -> dict[str, Any]:
@@ -230,14 +339,14 @@ def card_data(version: ModelVersion) -> dict[str, Any]:
     deployments = Deployment.objects.filter(version=version).order_by("started_at")
     data = {
         "title": f"{model.display_name} ({model.name}) version {version.version}",
+        "intended_use": {"Purpose": model.purpose, "Permitted uses": model.permitted_uses or "-"},
+        "out_of_scope_use": model.out_of_scope_uses or "None written: ask the business owner before any new use.",
         "model": {
-            "Purpose": model.purpose,
-            "Permitted uses": model.permitted_uses or "-",
-            "Out-of-scope uses": model.out_of_scope_uses or "-",
             "Business owner": _user(model.business_owner),
             "Technical owner": _user(model.technical_owner),
             "Base model (new versions)": model.base_model,
             "Risk tier": model.get_risk_tier_display(),
+            "Why this tier": _tier_reason(model),
         },
         "version": {
             "Status": version.get_status_display(),
@@ -297,6 +406,12 @@ def card_data(version: ModelVersion) -> dict[str, Any]:
                 "decision": f"{p.signature_meaning or p.status} {_when(p.decided_at)} by {_user(p.decided_by)}: "
                 f"{p.decision_reason}",
                 "override": p.override_justification or "",
+                "status": p.get_status_display(),
+                "approved": p.status == PromotionStatus.APPROVED,
+                "by": _user(p.decided_by),
+                "on": _when(p.decided_at),
+                "meaning": p.signature_meaning or p.get_status_display(),
+                "reason": p.decision_reason,
             }
             for p in decided
         ],
@@ -313,6 +428,10 @@ def card_data(version: ModelVersion) -> dict[str, Any]:
         "risks": [line for provider in _RISK_LINES for line in provider(version)],
         "generated_at": _when(timezone.now()),
     }
+    data["training_data"] = _training_data_words(version, data["data_card"])
+    data["evaluation_data"] = _evaluation_data_words(data["evaluations"])
+    data["limitations"] = _limitations(data)
+    data["ethics"] = _ethics(data)
     facts = {k: v for k, v in data.items() if k != "generated_at"}
     data["sha256"] = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
     return data
@@ -343,6 +462,34 @@ EVIDENCE_COLUMNS = ("intent", "win_rate", "interval", "n", "wins", "ties", "loss
 EVIDENCE_HEADER = ["intent", "win rate", "95% interval", "n", "wins", "ties", "losses"]
 
 
+def sign_off_rows(data: dict[str, Any]) -> list[list[str]]:
+    """Who answers for this version, and who approved each step: role, name, what they signed, when."""
+    model = data["model"]
+    rows = [
+        ["Business owner", model["Business owner"], "answers for its use", "-"],
+        ["Technical owner", model["Technical owner"], "answers for how it is built and run", "-"],
+    ]
+    rows += [[f"Approver, {d['target']}", d["by"], d["meaning"], d["on"]] for d in data["decisions"] if d["approved"]]
+    return rows
+
+
+APPROVAL_HEADER = ["Target", "Requested", "Decision", "By", "On", "Reason"]
+
+
+def approval_rows(data: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            d["target"],
+            d["requested"],
+            d["status"] + (f"; gate overridden: {d['override']}" if d["override"] else ""),
+            d["by"],
+            d["on"],
+            d["reason"] or "-",
+        ]
+        for d in data["decisions"]
+    ]
+
+
 def card_markdown(data: dict[str, Any]) -> str:
     # Every value from the records goes through md_text, even those that are choices
     # today: a field that becomes free text later must not become a way in.
@@ -354,11 +501,45 @@ def card_markdown(data: dict[str, Any]) -> str:
         lines.extend(f"| {e(k)} | {e(v)} |" for k, v in values.items())
         lines.append("")
 
+    def items(title: str, values: list[str]) -> None:
+        lines.extend([f"## {title}", "", *[f"- {e(v)}" for v in values], ""])
+
+    def grid(header: list[str], rows: list[list[str]]) -> None:
+        lines.extend(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)])
+        lines.extend("| " + " | ".join(e(c) for c in row) + " |" for row in rows)
+        lines.append("")
+
     pairs("Model", data["model"])
+    pairs("Intended use", data["intended_use"])
+    lines.extend(["## Out-of-scope use", "", e(data["out_of_scope_use"]), ""])
     pairs("Version", data["version"])
-    # Each line of the changelog stays a paragraph of its own: escaped, it can still not link or run anything.
-    changelog = [e(line) for line in data["changelog"].splitlines() if line.strip()]
-    lines.extend(["## Changelog", "", "\n\n".join(changelog), ""])
+    # Each line of the changelog stays an item of its own: escaped, it can still not link or run anything.
+    items("Training data", data["training_data"])
+    items("Evaluation data", data["evaluation_data"])
+    lines.extend(["## Evaluations", ""])
+    if data["evaluations"]:
+        grid(
+            ["Suite", "Ran", "Baseline", "Metrics", "Per intent"],
+            [[ev["suite"], ev["ran"], ev["baseline"], ev["metrics"], ev["per_intent"]] for ev in data["evaluations"]],
+        )
+    else:
+        lines.extend(["No evaluation recorded.", ""])
+    for ev in data["evaluations"]:
+        evidence = ev["evidence"]
+        if evidence is None:
+            continue
+        lines.extend([f"### Side-by-side evidence: {e(evidence['title'])}", "", "| | |", "|---|---|"])
+        lines.extend(f"| {e(k)} | {e(v)} |" for k, v in evidence["facts"].items())
+        lines.append("")
+        grid(EVIDENCE_HEADER, [[row[key] for key in EVIDENCE_COLUMNS] for row in evidence["rows"]])
+    gate = data["gate"]
+    lines.extend([f"## Release gate: {'passed' if gate['passed'] else 'not passed'} ({e(gate['policy'])})", ""])
+    grid(
+        ["Rule", "Value", "Outcome", "Evidence"],
+        [[r["rule"], r["value"], r["outcome"], r["detail"]] for r in gate["rules"]],
+    )
+    items("Limitations", data["limitations"])
+    items("Ethical considerations", data["ethics"])
     pairs("Fine-tune job", data["job"])
     lines.extend(["## Data card", ""])
     for f in data["data_card"]:
@@ -369,54 +550,22 @@ def card_markdown(data: dict[str, Any]) -> str:
             lines.extend([f"**Findings overridden:** {e(f['override'])}", ""])
     if not data["data_card"]:
         lines.extend(["Not checked: the version names no data file.", ""])
-    lines.extend(["## Evaluations", ""])
-    if data["evaluations"]:
-        lines.extend(["| suite | ran | baseline | metrics | per intent |", "|---|---|---|---|---|"])
-        lines.extend(
-            f"| {e(ev['suite'])} | {e(ev['ran'])} | {e(ev['baseline'])} | {e(ev['metrics'])} | {e(ev['per_intent'])} |"
-            for ev in data["evaluations"]
-        )
-    else:
-        lines.append("No evaluation recorded.")
-    for ev in data["evaluations"]:
-        evidence = ev["evidence"]
-        if evidence is None:
-            continue
-        lines.extend(["", f"### Side-by-side evidence: {e(evidence['title'])}", "", "| | |", "|---|---|"])
-        lines.extend(f"| {e(k)} | {e(v)} |" for k, v in evidence["facts"].items())
-        lines.extend(
-            ["", "| intent | win rate | 95% interval | n | wins | ties | losses |", "|---|---|---|---|---|---|---|"]
-        )
-        lines.extend("| " + " | ".join(e(row[key]) for key in EVIDENCE_COLUMNS) + " |" for row in evidence["rows"])
-    gate = data["gate"]
-    lines.extend(
-        [
-            "",
-            f"## Release gate: {'passed' if gate['passed'] else 'not passed'} ({e(gate['policy'])})",
-            "",
-            "| rule | value | outcome | evidence |",
-            "|---|---|---|---|",
-        ]
-    )
-    lines.extend(f"| {e(r['rule'])} | {e(r['value'])} | {e(r['outcome'])} | {e(r['detail'])} |" for r in gate["rules"])
-    lines.extend(["", "## Approvals", ""])
-    for d in data["decisions"]:
-        override = f" **Gate overridden:** {e(d['override'])}" if d["override"] else ""
-        lines.append(f"- {e(d['target'])}: requested {e(d['requested'])}; {e(d['decision'])}.{override}")
-    if not data["decisions"]:
-        lines.append("No decision recorded.")
-    lines.extend(["", "## Deployments", ""])
+    lines.extend(["## Deployments", ""])
     for d in data["deployments"]:
         lines.append(f"- {e(d['environment'])} at {e(d['traffic'])}, {e(d['from'])} to {e(d['to'])} ({e(d['kind'])})")
     if not data["deployments"]:
         lines.append("Never deployed.")
+    lines.append("")
+    items("Risks and incidents", data["risks"] or ["No risk or incident recorded for this version."])
+    lines.extend(["## Approvals", ""])
+    if data["decisions"]:
+        grid(APPROVAL_HEADER, approval_rows(data))
+    else:
+        lines.extend(["No decision recorded.", ""])
+    lines.extend(["## Sign-off", ""])
+    grid(["Role", "Name", "Signed for", "On"], sign_off_rows(data))
     lines.extend(
         [
-            "",
-            "## Risks and incidents",
-            "",
-            *([f"- {e(line)}" for line in data["risks"]] or ["No risk or incident recorded for this version."]),
-            "",
             "---",
             f"Generated from the records at {data['generated_at']}; not edited by hand. "
             f"SHA-256 of its facts: `{data['sha256']}`.",
@@ -426,13 +575,49 @@ def card_markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _unstranded(title: str) -> str:
+    """Escaped, with its last two words held together, so a title that wraps never leaves one word alone."""
+    head, _, last = escape(title).rpartition(" ")
+    return f"{head}&nbsp;{last}" if head else last
+
+
+class _NumberedCanvas(pdf_canvas.Canvas):
+    """Writes "page n of m" at the foot of every page once the number of pages is known."""
+
+    footer = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pages = []
+
+    def showPage(self):
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self):
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            self.setFont("Helvetica", 7.5)
+            self.setFillColor(colors.HexColor("#757575"))
+            self.drawString(1.8 * cm, 1.1 * cm, self.footer)
+            self.drawRightString(A4[0] - 1.8 * cm, 1.1 * cm, f"page {self._pageNumber} of {total}")
+            super().showPage()
+        super().save()
+
+
 def card_pdf(data: dict[str, Any]) -> bytes:
     styles = getSampleStyleSheet()
     body = styles["BodyText"]
+    # A heading always goes to the next page with the first lines of what it heads.
+    h2 = ParagraphStyle("CardH2", parent=styles["Heading2"], keepWithNext=1)
+    h3 = ParagraphStyle("CardH3", parent=styles["Heading3"], keepWithNext=1)
     # An override stands out as it does on the admin page: a red rule, bold.
     flagged = ParagraphStyle(
         "flagged", parent=body, textColor=colors.HexColor("#c62828"), fontName="Helvetica-Bold", spaceBefore=4
     )
+    cell = ParagraphStyle("CardCell", parent=body, fontSize=9, leading=11)
+    bold_cell = ParagraphStyle("CardHead", parent=cell, fontName="Helvetica-Bold")
 
     def p(text: str, style=body) -> Paragraph:
         # Every record-supplied text is escaped: a changelog cannot inject markup.
@@ -440,7 +625,7 @@ def card_pdf(data: dict[str, Any]) -> bytes:
 
     def table(rows: list[list[str]], header: bool = False, widths: list[float] | None = None) -> Table:
         t = Table(
-            [[p(c) for c in row] for row in rows],
+            [[p(c, bold_cell if header and i == 0 else cell) for c in row] for i, row in enumerate(rows)],
             repeatRows=1 if header else 0,
             hAlign="LEFT",
             colWidths=[w * cm for w in widths] if widths else None,
@@ -456,29 +641,24 @@ def card_pdf(data: dict[str, Any]) -> bytes:
         )
         return t
 
-    story = [p(f"Model card: {data['title']}", styles["Title"])]
-    for title, key in (("Model", "model"), ("Version", "version")):
-        story += [p(title, styles["Heading2"]), table([[k, v] for k, v in data[key].items()])]
-    story += [p("Changelog", styles["Heading2"]), p(data["changelog"])]
-    story += [p("Fine-tune job", styles["Heading2"]), table([[k, v] for k, v in data["job"].items()])]
-    # Each file's heading stays with its facts, and the section's heading with the first file:
-    # the section never starts on a page's last line.
-    section = [p("Data card", styles["Heading2"])]
-    for f in data["data_card"]:
-        block = [p(f"{f['role'].capitalize()} file {f['sha256']}", styles["Heading3"])]
-        block += [table([[k, v] for k, v in f["facts"].items()])]
-        if f["override"]:
-            block += [p(f"Findings overridden: {f['override']}", flagged)]
-        story.append(KeepTogether(section + block))
-        section = []
-    if not data["data_card"]:
-        story += section
-        story.append(p("Not checked: the version names no data file."))
-    story += [p("Evaluations", styles["Heading2"])]
+    def pairs(values: dict[str, str]) -> Table:
+        return table([[k, v] for k, v in values.items()], widths=[4.6, 12.8])
+
+    def bullets(values: list[str]) -> list:
+        return [Paragraph("\u2022 " + escape(str(v)), body) for v in values]
+
+    story = [Paragraph(f"Model card: {_unstranded(data['title'])}", styles["Title"])]
+    story += [p("Model", h2), pairs(data["model"])]
+    story += [p("Intended use", h2), pairs(data["intended_use"])]
+    story += [p("Out-of-scope use", h2), p(data["out_of_scope_use"])]
+    story += [p("Version", h2), pairs(data["version"])]
+    story += [p("Training data", h2), *bullets(data["training_data"])]
+    story += [p("Evaluation data", h2), *bullets(data["evaluation_data"])]
+    story += [p("Evaluations", h2)]
     if data["evaluations"]:
         story.append(
             table(
-                [["suite", "ran", "baseline", "metrics", "per intent"]]
+                [["Suite", "Ran", "Baseline", "Metrics", "Per intent"]]
                 + [[e["suite"], e["ran"], e["baseline"], e["metrics"], e["per_intent"]] for e in data["evaluations"]],
                 header=True,
             )
@@ -492,7 +672,7 @@ def card_pdf(data: dict[str, Any]) -> bytes:
         story.append(
             KeepTogether(
                 [
-                    p(f"Side-by-side evidence: {evidence['title']}", styles["Heading3"]),
+                    p(f"Side-by-side evidence: {evidence['title']}", h3),
                     table([[k, v] for k, v in evidence["facts"].items()]),
                     Spacer(1, 0.2 * cm),
                     # Wide enough for an interval on one line, within the frame (about 17 cm).
@@ -506,38 +686,64 @@ def card_pdf(data: dict[str, Any]) -> bytes:
         )
     gate = data["gate"]
     story += [
-        p(f"Release gate: {'passed' if gate['passed'] else 'not passed'} ({gate['policy']})", styles["Heading2"]),
+        p(f"Release gate: {'passed' if gate['passed'] else 'not passed'} ({gate['policy']})", h2),
         table(
-            [["rule", "value", "outcome", "evidence"]]
+            [["Rule", "Value", "Outcome", "Evidence"]]
             + [[r["rule"], r["value"], r["outcome"], r["detail"]] for r in gate["rules"]],
             header=True,
         ),
     ]
-    story += [p("Approvals", styles["Heading2"])]
-    story += [
-        p(
-            f"{d['target']}: requested {d['requested']}; {d['decision']}."
-            + (f" Gate overridden: {d['override']}" if d["override"] else "")
-        )
-        for d in data["decisions"]
-    ]
-    if not data["decisions"]:
-        story.append(p("No decision recorded."))
-    story += [p("Deployments", styles["Heading2"])]
+    story += [p("Limitations", h2), *bullets(data["limitations"])]
+    story += [p("Ethical considerations", h2), *bullets(data["ethics"])]
+    story += [p("Fine-tune job", h2), pairs(data["job"])]
+    # Each file's heading stays with its facts, and the section's heading with the first file:
+    # the section never starts on a page's last line.
+    section = [p("Data card", h2)]
+    for f in data["data_card"]:
+        block = [p(f"{f['role'].capitalize()} file {f['sha256']}", h3)]
+        block += [pairs(f["facts"])]
+        if f["override"]:
+            block += [p(f"Findings overridden: {f['override']}", flagged)]
+        story.append(KeepTogether(section + block))
+        section = []
+    if not data["data_card"]:
+        story += section
+        story.append(p("Not checked: the version names no data file."))
+    story += [p("Deployments", h2)]
     story += [
         p(f"{d['environment']} at {d['traffic']}, {d['from']} to {d['to']} ({d['kind']})") for d in data["deployments"]
     ] or [p("Never deployed.")]
-    story += [p("Risks and incidents", styles["Heading2"])]
-    story += [p(line) for line in data["risks"]] or [p("No risk or incident recorded for this version.")]
-    story += [
-        Spacer(1, 0.5 * cm),
-        p(
-            f"Generated from the records at {data['generated_at']}; not edited by hand. "
-            f"SHA-256 of its facts: {data['sha256']}"
-        ),
-    ]
+    story += [p("Risks and incidents", h2)]
+    story += bullets(data["risks"]) or [p("No risk or incident recorded for this version.")]
+    story += [p("Approvals", h2)]
+    if data["decisions"]:
+        story.append(table([APPROVAL_HEADER, *approval_rows(data)], header=True, widths=[2.0, 4.0, 2.6, 2.2, 2.4, 4.2]))
+    else:
+        story.append(p("No decision recorded."))
+    story.append(
+        KeepTogether(
+            [
+                p("Sign-off", h2),
+                table([["Role", "Name", "Signed for", "On"], *sign_off_rows(data)], header=True, widths=[4, 3.4, 6, 4]),
+                Spacer(1, 0.5 * cm),
+                p(
+                    f"Generated from the records at {data['generated_at']}; not edited by hand. "
+                    f"SHA-256 of its facts: {data['sha256']}"
+                ),
+            ]
+        )
+    )
     buffer = io.BytesIO()
+
+    class Canvas(_NumberedCanvas):
+        footer = f"Model card: {data['title']}"
+
     SimpleDocTemplate(
-        buffer, pagesize=A4, title=f"Model card: {data['title']}", leftMargin=1.8 * cm, rightMargin=1.8 * cm
-    ).build(story)
+        buffer,
+        pagesize=A4,
+        title=f"Model card: {data['title']}",
+        leftMargin=1.8 * cm,
+        rightMargin=1.8 * cm,
+        bottomMargin=1.8 * cm,
+    ).build(story, canvasmaker=Canvas)
     return buffer.getvalue()

@@ -120,8 +120,8 @@ def test_it_marks_a_typed_win_rate_as_unsupported_and_only_that_one(card):
     data, markdown, pdf = card
 
     typed, supported = data["evaluations"]
-    assert "win_rate 0.61 (typed in, not supported by verdicts)" in typed["metrics"]
+    assert "win rate 0.61 (typed in, not supported by verdicts)" in typed["metrics"]
     assert "typed in" not in supported["metrics"]
-    assert "win_rate 0.6," in supported["metrics"]
+    assert "win rate 0.6," in supported["metrics"]
     assert markdown.count("typed in, not supported by verdicts") == 1
-    assert "win_rate 0.61 (typed in, not supported by verdicts)" in pdf
+    assert "win rate 0.61 (typed in, not supported by verdicts)" in pdf

@@ -159,14 +159,15 @@ def test_it_shows_hostile_text_in_the_pdf_as_text_without_links_or_scripts(api, 
         assert action not in response.content, action
 
 
-def test_each_changelog_line_stays_a_paragraph_of_its_own(engineer):
+def test_each_changelog_line_stays_an_item_of_its_own(engineer):
     from registry import cards
 
     version = hostile_version(engineer)
 
     page, _ = rendered_text(cards.card_markdown(cards.card_data(version)))
 
-    paragraphs = [words(html.unescape(re.sub(r"<[^>]*>", " ", p))) for p in re.findall(r"<p>(.*?)</p>", page, re.S)]
+    # The changelog opens the card's training data, one list item a line.
+    paragraphs = [words(html.unescape(re.sub(r"<[^>]*>", " ", p))) for p in re.findall(r"<li>(.*?)</li>", page, re.S)]
     assert f"First line {LINK}" in paragraphs
     assert f"{SCRIPT} | {IMG}" in paragraphs
     assert f"{AUTOLINK} {ANCHOR}" in paragraphs
