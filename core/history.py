@@ -104,11 +104,6 @@ class Change:
     old: str
     new: str
 
-    @property
-    def long(self) -> bool:
-        # Long values are shown one above the other, in full, rather than side by side.
-        return len(self.old) + len(self.new) > 120 or "\n" in self.old + self.new
-
 
 @dataclass(frozen=True)
 class HistoryRow:
@@ -141,12 +136,16 @@ def json_changes(name: str, old, new) -> list[tuple[str, str, str]]:
     ]
 
 
+def _json_text(value) -> str:
+    return _EMPTY if value is None else json.dumps(value)
+
+
 def _leaves(path: str, value) -> dict[str, str]:
     if value is None:
         return {}
-    if isinstance(value, dict) and value:
+    if isinstance(value, dict):
         return {leaf: text for key, item in value.items() for leaf, text in _leaves(f"{path}.{key}", item).items()}
-    if isinstance(value, list) and value:
+    if isinstance(value, list):
         return {leaf: text for i, item in enumerate(value) for leaf, text in _leaves(f"{path}[{i}]", item).items()}
     if isinstance(value, str):
         return {path: value}
@@ -199,9 +198,13 @@ def _changes(record, before, fields, m2m_fields, names) -> list[Change]:
         if not created and new == old:
             continue
         label = capfirst(field.verbose_name)
-        if isinstance(field, models.JSONField):
-            changes += [Change(path, o, n) for path, o, n in json_changes(field.name, old, new)]
-        else:
+        leaves = json_changes(field.name, old, new) if isinstance(field, models.JSONField) else None
+        if leaves:
+            changes += [Change(path, before_text, after_text) for path, before_text, after_text in leaves]
+        elif leaves == []:
+            # Only empty containers differ ({} and [], or None): the values themselves say it.
+            changes.append(Change(label, _json_text(old), _json_text(new)))
+        elif leaves is None:
             changes.append(Change(label, names.shown(field, old), names.shown(field, new)))
     for field in m2m_fields:
         new = names.members(record, field)
