@@ -26,6 +26,8 @@ from registry.models import (
     EvaluationResult,
     JobStatus,
     ModelVersion,
+    Promotion,
+    PromotionStatus,
     RegisteredModel,
 )
 from registry.runway import models_runway, versions_runway
@@ -427,3 +429,12 @@ def version_history(*, version: ModelVersion) -> list[dict]:
     own = history_entries(version.history.all(), kind="version")
     evaluations = history_entries(EvaluationResult.history.filter(version_id=version.pk), kind="evaluation")
     return sorted(own + evaluations, key=lambda entry: (entry["at"], entry["history_id"]))
+
+
+def promotion_pending_list() -> QuerySet[Promotion]:
+    """Promotions waiting for a decision, oldest request first (the order they should be decided in)."""
+    return (
+        Promotion.objects.filter(status=PromotionStatus.PENDING)
+        .select_related("version__model", "requested_by")
+        .order_by("requested_at", "id")
+    )

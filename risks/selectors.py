@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound
@@ -13,6 +14,7 @@ from registry.models import EvaluationResult
 from risks.controls import latest_results
 from risks.models import (
     Acceptance,
+    AcceptanceStatus,
     Control,
     Incident,
     IncidentExample,
@@ -206,3 +208,31 @@ def incident_get(*, reference: str) -> Incident:
 
 def open_serious_incidents() -> QuerySet[Incident]:
     return Incident.objects.filter(serious=True).exclude(status=IncidentStatus.CLOSED)
+
+
+# --- What needs doing (the admin's home page) -------------------------------------------
+
+# An active acceptance expiring within this many days needs a decision: renew, treat or let it lapse.
+ACCEPTANCE_EXPIRY_WINDOW_DAYS = 30
+
+
+def acceptance_expiring_before(now=None) -> datetime:
+    return (now or timezone.now()) + timedelta(days=ACCEPTANCE_EXPIRY_WINDOW_DAYS)
+
+
+def acceptance_expiring_list(*, now=None) -> QuerySet[Acceptance]:
+    """Active acceptances that expire within the window, soonest first."""
+    return (
+        Acceptance.objects.filter(status=AcceptanceStatus.ACTIVE, expires_at__lt=acceptance_expiring_before(now))
+        .select_related("risk", "accepted_by")
+        .order_by("expires_at", "id")
+    )
+
+
+def incident_open_list() -> QuerySet[Incident]:
+    """Incidents not closed, serious ones first, then the soonest reporting deadline, then the oldest."""
+    return (
+        Incident.objects.exclude(status=IncidentStatus.CLOSED)
+        .select_related("version__model")
+        .order_by("-serious", F("reporting_deadline").asc(nulls_last=True), "aware_at", "id")
+    )
