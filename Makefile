@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fineprint
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# The browser tests (tests/browser) need Debian's chromium and chromium-driver: run when both are installed.
+# .ci/run installs them and requires them; without them here, `make test` says so and leaves those tests out.
+HAVE_CHROMIUM := $(shell command -v chromium >/dev/null && command -v chromedriver >/dev/null && echo yes)
+NOT_BROWSER := $(if $(HAVE_CHROMIUM),, and not browser)
 
 .PHONY: run test integration bench lint format schema clean
 
@@ -23,12 +27,14 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings_test $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
-	$(BIN)/pytest -m "not integration"
+	@test -n "$(HAVE_CHROMIUM)" || echo "make test: chromium or chromedriver missing: the browser tests are left out (apt-get install chromium chromium-driver)"
+	$(BIN)/pytest -m "not integration$(NOT_BROWSER)"
 
 # The whole suite again, with the integration tests, on PostgreSQL and a real Celery worker on Redis.
+# The browser tests ran in `make test`: they check pages, not the database, so they do not run twice.
 integration: $(STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) CELERY_RESULT_BACKEND=$(TEST_REDIS_URL) \
-		$(BIN)/pytest
+		$(BIN)/pytest -m "not browser"
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bench/run
