@@ -24,21 +24,25 @@ class ActionReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000, label="Reason")
 
 
-class AuditedAdmin(SimpleHistoryAdmin):
+class ReadableHistoryMixin:
+    """For a SimpleHistoryAdmin: the history page's template
+    (templates/simple_history/object_history_list.html) shows who, when, source, reason and
+    every change itself, built by core.history.history_page_rows."""
+
+    history_list_display = []
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True) -> None:
+        # simple-history's own diff (queries per row, editable fields only) is never shown.
+        return None
+
+
+class AuditedAdmin(ReadableHistoryMixin, SimpleHistoryAdmin):
     """Asks for a reason on every change; no delete (records are retired, not removed)."""
 
     form = ReasonForm
-    # The history page (templates/simple_history/object_history_list.html) shows who, when,
-    # source, reason and every change itself, for this admin and any other SimpleHistoryAdmin.
-    history_list_display = []
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True) -> None:
-        # simple-history's own diff (queries per row, editable fields only) is not shown: the
-        # page's template builds its rows with core.history.history_page_rows.
-        return None
 
     def get_actions(self, request):
         actions = super().get_actions(request)

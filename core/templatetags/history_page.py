@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from core.history import HistoryRow, history_page_rows
 
@@ -24,3 +26,9 @@ def history_rows(page_obj) -> list[HistoryRow]:
 @register.simple_tag
 def extra_history_columns(history_list_display) -> list[str]:
     return [column for column in history_list_display or [] if column not in _SHOWN_ALREADY]
+
+
+@register.filter
+def field_path(label: str) -> str:
+    """A JSON path (`evidence.per_intent.billing.win_rate`) that wraps at its dots, not mid-word."""
+    return mark_safe(escape(label).replace(".", ".<wbr>").replace("[", "<wbr>["))  # noqa: S308 - escaped first

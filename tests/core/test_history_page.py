@@ -50,7 +50,8 @@ def page(user, obj) -> str:
 
 
 def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+    words = re.sub(r"<[^>]+>", " ", html.replace("<wbr>", ""))  # <wbr>: where a long path may wrap
+    return re.sub(r"\s+", " ", unescape(words)).strip()
 
 
 def entries(html: str) -> list[dict]:
