@@ -32,6 +32,7 @@ from risks.models import (
     RunwayNotice,
     RunwayRisk,
     TreatmentAction,
+    Verdict,
 )
 from risks.models.risk import ACTION_FINISHED
 from risks.scoring import SCALE, Band, Impact, Likelihood, matrix
@@ -211,18 +212,19 @@ class ReviewForm(forms.Form):
 class RiskAdmin(ReasonFirstMixin, AuditedAdmin):
     form = RiskForm
     change_list_template = "admin/risks/risk/change_list.html"
-    # Ten columns fit 1280 px: the category is a filter, the dates are short, the title wraps.
+    # These fit 1280 px beside the navigation: the category and the owner are filters, the inherent score is on
+    # the risk's page (the residual is what is lived with), the dates are short, the title wraps.
     list_display = [
         "reference",
         "title",
-        "owner",
-        "inherent",
         "residual",
         "status",
         "next_review",
         "review_overdue",
         "breached_state",
     ]
+    # One sort field (highest residual first): two would number both headers and widen them.
+    ordering = ["-residual_score"]
     list_filter = [
         "residual_band",
         "inherent_band",
@@ -504,6 +506,7 @@ class RiskAdmin(ReasonFirstMixin, AuditedAdmin):
 
 @admin.register(TreatmentAction)
 class TreatmentActionAdmin(ReasonFirstMixin, AuditedAdmin):
+    change_list_template = "admin/risks/change_list.html"
     list_display = ["risk_reference", "action", "owner", "due", "status"]
     list_filter = ["status", "owner", "due_on"]
     search_fields = ["risk__reference", "action"]
@@ -542,6 +545,8 @@ class TreatmentActionAdmin(ReasonFirstMixin, AuditedAdmin):
 @admin.register(Acceptance)
 class AcceptanceAdmin(AuditedAdmin):
     """Acceptances are decisions recorded by the 'Accept' action on risks; shown here, never edited."""
+
+    change_list_template = "admin/risks/change_list.html"
 
     list_display = ["risk_reference", "accepted_by", "authority", "accepted", "expires", "residual", "status"]
     list_filter = ["status", "residual_band", "expires_at"]
@@ -606,6 +611,7 @@ class MetricCheckInline(ReadOnlyInline):
 
 @admin.register(Control)
 class ControlAdmin(ReasonFirstMixin, AuditedAdmin):
+    change_list_template = "admin/risks/change_list.html"
     list_display = ["reference", "name", "owner", "state", "since"]
     list_filter = ["breached", "owner", "risks__residual_band"]
     search_fields = ["reference", "name", "description", "risks__reference"]
@@ -655,16 +661,27 @@ class ControlAdmin(ReasonFirstMixin, AuditedAdmin):
 class _AddOnlyAdmin(ReasonFirstMixin, AuditedAdmin):
     """Evidence is recorded once and never edited: a correction is a new record."""
 
+    change_list_template = "admin/risks/change_list.html"
+
     def has_change_permission(self, request, obj=None) -> bool:
         return False if obj is not None else super().has_change_permission(request, obj)
 
 
 @admin.register(DocumentEvidence)
 class DocumentEvidenceAdmin(_AddOnlyAdmin):
-    list_display = ["title", "control", "verdict", "period_start", "period_end", "reviewer", "sha256"]
+    list_display = ["title", "control", "verdict_word", "period", "reviewer"]
     list_filter = ["verdict", "control"]
     search_fields = ["title", "control__reference", "sha256"]
     fields = ["control", "title", "url", "file", "sha256", "period_start", "period_end", "reviewer", "verdict", "notes"]
+
+    @admin.display(description="Verdict", ordering="verdict")
+    def verdict_word(self, obj):
+        tone = {Verdict.EFFECTIVE: "good", Verdict.PARTIALLY_EFFECTIVE: "warn", Verdict.INEFFECTIVE: "bad"}
+        return badge(obj.get_verdict_display(), tone.get(obj.verdict, "neutral"))
+
+    @admin.display(description="Period", ordering="period_start")
+    def period(self, obj) -> str:
+        return f"{short_date(obj.period_start)} to {short_date(obj.period_end)}"
 
     def save_model(self, request, obj, form, change):
         data = {f: form.cleaned_data[f] for f in self.fields}
@@ -691,9 +708,14 @@ class MetricCheckAdmin(_AddOnlyAdmin):
 
 @admin.register(MetricCheckResult)
 class MetricCheckResultAdmin(AuditedAdmin):
-    list_display = ["metric_check", "model", "version", "result", "value", "checked_at"]
+    change_list_template = "admin/risks/change_list.html"
+    list_display = ["metric_check", "version", "result", "value", "checked"]
     list_filter = ["outcome", "model", "metric_check__control"]
     list_select_related = ["metric_check__control", "model", "version__model"]
+
+    @admin.display(description="Checked", ordering="checked_at")
+    def checked(self, obj) -> str:
+        return short_date(obj.checked_at)
 
     @admin.display(description="Outcome", ordering="outcome")
     def result(self, obj):
@@ -728,8 +750,9 @@ class IncidentForm(forms.ModelForm):
 
 @admin.register(Incident)
 class IncidentAdmin(ReasonFirstMixin, AuditedAdmin):
+    change_list_template = "admin/risks/change_list.html"
     form = IncidentForm
-    list_display = ["reference", "title", "version", "severity", "seriousness", "report_by", "status", "aware"]
+    list_display = ["reference", "title", "version", "severity", "seriousness", "report_by", "status"]
     list_filter = ["status", "severity", "serious", "serious_kind", "version__model"]
     search_fields = ["reference", "title", "description", "root_cause"]
     list_select_related = ["version__model"]

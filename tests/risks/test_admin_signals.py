@@ -76,12 +76,13 @@ def test_it_shows_the_review_and_breach_columns_in_words(client, register):
     assert not any(icon in page for icon in ICONS)
 
 
-def test_it_keeps_the_risk_lists_key_columns_and_drops_the_category(client, register):
+def test_it_keeps_the_risk_lists_key_columns_and_leaves_detail_to_the_page(client, register):
     head = _page(client, "risk").split("<thead>")[1].split("</thead>")[0]
 
-    for column in ("Next review", "Review overdue", "Breached", "Residual", "Owner"):
+    for column in ("Next review", "Review overdue", "Breached", "Residual", "Status"):
         assert column in head
-    assert "Category" not in head  # a filter, not a column
+    for column in ("Category", "Owner", "Inherent"):  # filters, or on the risk's page
+        assert column not in head
 
 
 def test_it_shows_the_next_review_as_a_short_date(client, register):
