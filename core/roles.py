@@ -12,6 +12,9 @@ class Role(models.TextChoices):
 
 
 READERS = frozenset({Role.ENGINEER, Role.COMPLIANCE, Role.EXECUTIVE})
+# Who reads the technical records (datasets, runs, versions, the catalogue) in the admin. Executives
+# read the API like everyone, but in the admin they see the report archive only (ROLE_PERMISSIONS).
+ADMIN_READERS = frozenset({Role.ENGINEER, Role.COMPLIANCE})
 
 # Not a role but a kind of account: a pipeline, not a person. Members keep whatever role
 # they act in (a CI account is an engineer), get tokens only from an operator at the shell,

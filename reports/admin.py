@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
@@ -71,30 +72,25 @@ class ReportRevisionAdmin(AuditedAdmin):
     # badge, the hash is shortened (the revision's page shows it whole, with the month's other revisions).
     list_display = ["period", "revision", "generated", "made_by", "pages", "delivered", "download"]
     list_display_links = ["period", "revision"]
+    ordering = ["-report__period"]  # then newest revision first; one sort field keeps the headers narrow
     list_filter = ["trigger", "report__period"]
     search_fields = ["pdf_sha256", "data_sha256", "trigger_key"]
     list_select_related = ["report", "triggered_by"]
     change_list_template = "admin/reports/reportrevision/change_list.html"
     actions = ["resend"]
-    readonly_fields = [
-        "report",
-        "number",
-        "download",
-        "pdf_sha256",
-        "revisions_of_the_month",
-        "trigger",
-        "trigger_key",
-        "triggered_by",
-        "generated_at",
-        "started_at",
-        "build_seconds",
-        "render_seconds",
-        "pages",
-        "pdf_bytes",
-        "data_sha256",
-        "delivery_list",
+    # The page leads with what a reader checks: the file, its SHA-256 and the month's other revisions.
+    fieldsets = [
+        (None, {"fields": ["period", "revision", "download", "pdf_hash", "revisions_of_the_month"]}),
+        ("How it was made", {"fields": ["made_by", "generated", "pages", "size", "delivery_list"]}),
+        (
+            "Technical",
+            {
+                "classes": ["collapse"],
+                "fields": ["data_hash", "trigger_key", "started_at", "build_seconds", "render_seconds"],
+            },
+        ),
     ]
-    fields = readonly_fields
+    readonly_fields = [f for _, opts in fieldsets for f in opts["fields"]]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -138,8 +134,10 @@ class ReportRevisionAdmin(AuditedAdmin):
 
     @admin.display(description="Made by", ordering="trigger")
     def made_by(self, obj) -> str:
-        who = obj.triggered_by.get_username() if obj.triggered_by else ""
-        return f"{obj.get_trigger_display()}, {who}" if who else obj.get_trigger_display()
+        """How it was made, and by whom when a person asked (the service account is not news)."""
+        by = obj.triggered_by
+        person = by if by and by.get_username() != settings.FINEPRINT_SERVICE_USERNAME else None
+        return f"{obj.get_trigger_display()}, {person.get_username()}" if person else obj.get_trigger_display()
 
     def _counts(self, obj) -> tuple[int, int, int]:
         if not hasattr(obj, "_total"):  # the change page: not annotated
@@ -170,6 +168,18 @@ class ReportRevisionAdmin(AuditedAdmin):
             obj.pdf_sha256[:10],
         )
 
+    @admin.display(description="SHA-256 of the PDF")
+    def pdf_hash(self, obj):
+        return format_html("<code>{}</code>", obj.pdf_sha256)
+
+    @admin.display(description="SHA-256 of the data")
+    def data_hash(self, obj):
+        return format_html("<code>{}</code>", obj.data_sha256)
+
+    @admin.display(description="Size")
+    def size(self, obj) -> str:
+        return f"{obj.pdf_bytes / 1024:,.0f} KB"
+
     @admin.display(description="Revisions of this month")
     def revisions_of_the_month(self, obj):
         """Every revision of the month with its whole SHA-256: what a reader compares with the file they hold."""
@@ -188,8 +198,8 @@ class ReportRevisionAdmin(AuditedAdmin):
             "<table><tr><th>Revision</th><th>Generated</th><th>PDF</th><th>SHA-256 of the PDF</th></tr>{}</table>",
             format_html_join(
                 "",
-                '<tr><td><a href="{}">{}</a>{}</td><td>{}</td><td><a href="{}">Download</a></td>'
-                "<td><code>{}</code></td></tr>",
+                '<tr><td><a href="{}">{}</a>{}</td><td style="white-space:nowrap">{}</td>'
+                '<td><a href="{}">Download</a></td><td><code>{}</code></td></tr>',
                 rows,
             ),
         )
