@@ -185,8 +185,10 @@ class CheckpointInline(ReadOnlyInline):
 
 def checkpoint_metrics_table(metrics: dict | None) -> SafeString:
     """A checkpoint's training metrics (train_loss, valid_loss, ...) with their underscores as spaces."""
-    rows = [(name.replace("_", " ").capitalize(), value) for name, value in sorted((metrics or {}).items())]
-    return pairs_table(rows, head=("Metric", "Value"), css="fp-checkpoint-metrics")
+    named = {name.replace("_", " ").capitalize(): name for name in (metrics or {})}
+    rows = [(label, metrics[name]) for label, name in sorted(named.items())]
+    # The provider's own name in the tooltip: what the job's files and the provider's console call it.
+    return pairs_table(rows, head=("Metric", "Value"), css="fp-checkpoint-metrics", titles=named)
 
 
 def win_rate_source(evaluation: EvaluationResult) -> SafeString | str:
