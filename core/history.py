@@ -94,6 +94,7 @@ def history_entries(history: QuerySet, *, kind: str | None = None) -> list[dict]
 
 _EMPTY = "—"
 _FIELDS_NOT_SHOWN = _IGNORED | {"id"}
+_SOURCES = dict(Source.choices)
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def history_page_rows(records, *, previous=None) -> list[HistoryRow]:
                 at=record.history_date,
                 action=_ACTIONS.get(record.history_type, record.history_type).capitalize(),
                 who=names.who(record),
-                source=Source(record.history_source).label if record.history_source else Source.SYSTEM.label,
+                source=_SOURCES.get(record.history_source or Source.SYSTEM, record.history_source),
                 reason=record.history_change_reason or "",
                 changes=_changes(record, before, fields, m2m_fields, names),
                 record=record,
