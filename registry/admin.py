@@ -431,7 +431,7 @@ class ModelVersionAdmin(ReasonFirstAdmin):
     def held(self, obj):
         if obj is None or not obj.evidence_hold:
             return badge("Not held", NEUTRAL)
-        return badge("Held as evidence of an incident: cannot change", WARN)
+        return format_html("{} {}", badge("Held: cannot change", WARN), obj.evidence_hold)
 
     @admin.display(description="Hyperparameters")
     def hyperparameters_shown(self, obj):
