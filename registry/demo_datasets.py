@@ -176,3 +176,13 @@ def support_golden_file(name: str = "support-golden") -> bytes:
             }
         )
     return _jsonl(rows)
+
+
+def fine_tuned_model(base_model: str, model: str, label: str, *, organisation: str = "acme") -> str:
+    """The model id a fine-tune job run outside Fineprint left, named as OpenAI names them.
+
+    The demo's versions were trained in the team's own pipeline and registered with this id
+    ("trained elsewhere"): a version in production always names what it serves.
+    """
+    suffix = sha256(f"{model}/{label}".encode())[:8]
+    return f"ft:{base_model}:{organisation}:{model}-{label}:{suffix}"

@@ -33,7 +33,8 @@ def test_it_refuses_to_seed_a_known_password_outside_debug(db, settings):
 def test_it_can_start_a_live_job_for_a_new_version_of_each_demo_model(db, settings, fake_openai, capsys):
     settings.DEBUG = True
 
-    call_command("seed_demo", "--with-jobs")
+    call_command("seed_demo")
+    call_command("seed_demo_jobs")
 
     training = ModelVersion.objects.exclude(provider_job_id=None)
     assert training.count() == 3
@@ -100,7 +101,8 @@ def test_with_azure_the_demo_trains_claims_triage_there_after_compliance_moved_i
 ):
     settings.DEBUG = True
 
-    call_command("seed_demo", "--with-jobs")
+    call_command("seed_demo")
+    call_command("seed_demo_jobs")
 
     claims = RegisteredModel.objects.get(name="claims-triage")
     assert claims.provider == "azure"
@@ -127,7 +129,8 @@ def test_without_azure_every_demo_job_trains_on_openai(db, settings, fake_openai
     settings.DEBUG = True
     settings.AZURE_OPENAI_ENDPOINT = ""
 
-    call_command("seed_demo", "--with-jobs")
+    call_command("seed_demo")
+    call_command("seed_demo_jobs")
 
     assert RegisteredModel.objects.get(name="claims-triage").provider == "openai"
     assert len(fake_openai.jobs) == 3

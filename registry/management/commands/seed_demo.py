@@ -1,10 +1,17 @@
-"""Demo users (one per role) and a small registry, for `make run`. Safe to run twice."""
+"""Demo users (one per role) and a small registry, for `make run`. Safe to run twice.
+
+The story, last month (core.demo): the three models are registered on the 2nd and 3rd, each
+named with its business owner and classified by Compliance the same day; each version is
+registered on its own day and evaluated a couple of hours later; the versions were trained in
+the team's own pipeline before Fineprint followed jobs, so each is registered with its provider's
+fine-tuned model id ("trained elsewhere"). Releases follow (registry.releases). Today's live
+fine-tune jobs are seed_demo_jobs', run last so their labels follow last month's.
+
+Rerunning finds what it made and adds nothing, except the demo token: its secret is shown once,
+so each run rotates it (the previous one revoked, with the reason).
+"""
 
 from __future__ import annotations
-
-import hashlib
-import json
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -12,27 +19,27 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.utils import timezone
 
-from core.audit import Source, audit_source
+from core.audit import Source, audit_source, audited_save
 from core.demo import demo_clock, last_month
-from core.errors import ApplicationError
+from core.models import ApiToken
 from core.roles import Role
-from core.services import token_issue
+from core.services import IssuedToken, token_issue, token_revoke
 from datasets import services as dataset_services
 from datasets.models import DatasetKind
-from lifecycle.models import Provider, ProviderModel
+from lifecycle.models import ProviderModel
 from lifecycle.services import catalogues_sync
-from providers.registry import configured_providers
-from registry import demo_datasets, fine_tuning, releases, services
-from registry.models import ModelVersion, RegisteredModel
+from registry import demo_datasets, releases, services
+from registry.models import ModelVersion, RegisteredModel, RiskTier
 
 DEMO_PASSWORD = "fineprint-demo"  # noqa: S105  (demo only; refused without DEBUG)
 USERS = [
     ("engineer", Role.ENGINEER, False),
     ("compliance", Role.COMPLIANCE, True),
-    ("executive", Role.EXECUTIVE, False),
+    # Staff: the executive reads the report archive in the admin (core.roles limits what they see there).
+    ("executive", Role.EXECUTIVE, True),
 ]
+DEMO_TOKEN = "demo"  # noqa: S105  (the token's name, not a secret)
 # (name, display name, purpose, base model of its first versions)
 MODELS = [
     (
@@ -45,7 +52,8 @@ MODELS = [
         "claims-triage",
         "Insurance claims triage",
         "Sorts incoming claims by urgency and route.",
-        "gpt-4o-mini-2024-07-18",
+        # Not pharmacy-faq's base: claims-triage moves to Azure, whose dates for a base differ from OpenAI's.
+        "gpt-4o-2024-08-06",
     ),
     (
         "pharmacy-faq",
@@ -54,12 +62,33 @@ MODELS = [
         "gpt-4o-mini-2024-07-18",
     ),
 ]
+# Per model: the hour of last month it was registered, and the day each version was (v1 that day).
+TIMELINE = {
+    "support-assistant": (9, (2, 9, 15)),
+    "claims-triage": (11, (3, 11)),
+    "pharmacy-faq": (14, (3, 5, 7)),
+}
+# The risk tier Compliance gives each model on the day it is registered, and why (the card says so).
+TIERS = {
+    "support-assistant": (
+        RiskTier.LIMITED,
+        "Chats with customers about orders and refunds: people must know they talk to a bot; no decision "
+        "about them is automated.",
+    ),
+    "claims-triage": (
+        RiskTier.HIGH,
+        "Routes insurance claims by urgency: a wrong route delays help to people in distress, so every "
+        "low-confidence claim is reviewed by a person.",
+    ),
+    "pharmacy-faq": (
+        RiskTier.LIMITED,
+        "Answers opening hours and stock only; medical questions are refused and sent to a pharmacist.",
+    ),
+}
 # The support assistant's migration: off gpt-3.5-turbo-0125 (shut down 2026-10-23) to gpt-4.1-mini,
 # which in turn shuts down on 2027-01-14; its next candidate trains on a base with no announced date.
 MIGRATED_TO = "gpt-4.1-mini-2025-04-14"
 NEXT_BASE = "gpt-4.1-nano-2025-04-14"
-# The demo model compliance moves to Azure OpenAI before its new version (with --with-jobs).
-AZURE_MODEL = "claims-triage"
 CHANGES = [
     "Initial curated set: 1,200 chats from the help desk. Expect polite, concise answers.",
     "Added 300 returns-policy chats after the policy change. Expect fewer wrong refund promises.",
@@ -67,71 +96,78 @@ CHANGES = [
 ]
 
 
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 class Command(BaseCommand):
-    help = "Create demo users (one per role) and demo models, versions and evaluations."
+    help = "Create demo users (one per role) and demo models, versions and evaluations; rotate the demo token."
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Run even with DEBUG off.")
-        parser.add_argument(
-            "--with-jobs",
-            action="store_true",
-            help="Also register a new version of each demo model and start its fine-tune job (needs OPENAI_*).",
-        )
 
-    def handle(self, *args, force: bool, with_jobs: bool, **options):
+    def handle(self, *args, force: bool, **options):
         if not settings.DEBUG and not force:
             raise CommandError("Demo data has a known password: run with DEBUG=1, or --force.")
         # The demo happened last month (see core.demo): the monthly report has a month to tell.
         with audit_source(Source.COMMAND), transaction.atomic(), demo_clock(last_month(2)) as clock:
             self.clock = clock
+            # The demo's people joined two years before its month: before the oldest risk they recorded.
+            clock.at(last_month(2).replace(year=last_month(2).year - 2))
             users = self._users()
+            clock.at(last_month(2))
             self.engineer = users["engineer"]
             self.golden = self._golden()
-            engineer = users["engineer"]
-            for index, (name, display, purpose, base) in enumerate(MODELS):
+            engineer, compliance = users["engineer"], users["compliance"]
+            for name, display, purpose, base in MODELS:
                 if RegisteredModel.objects.filter(name=name).exists():
                     continue
+                hour, days = TIMELINE[name]
+                clock.at(last_month(days[0], hour))
                 model = services.model_create(
                     actor=engineer,
                     name=name,
                     display_name=display,
                     purpose=purpose,
                     base_model=base,
+                    business_owner=users["executive"],
+                    technical_owner=engineer,
                     permitted_uses="Answering customers' questions in the web chat.",
                     out_of_scope_uses="Legal, medical or financial advice.",
                     reason="Demo data",
                 )
+                clock.advance(hours=1)
+                tier, why = TIERS[name]
+                services.model_update(model=model, actor=compliance, data={"risk_tier": tier}, reason=why)
                 # The support assistant's v3 was retrained on the base model it migrated to.
-                self._versions(model, engineer, count=3 - index % 2, later_base=MIGRATED_TO if index == 0 else "")
-                clock.advance(hours=3)
+                self._versions(model, engineer, later_base=MIGRATED_TO if name == "support-assistant" else "")
             support, pharmacy = (RegisteredModel.objects.get(name=n) for n in ("support-assistant", "pharmacy-faq"))
             if not support.deployments.exists():
-                self._releases(support, engineer, users["compliance"])
-                self._migration(support, engineer, users["compliance"])
+                self._releases(support, engineer, compliance)
+                self._migration(support, engineer, compliance)
             if not pharmacy.deployments.exists():
-                self._pharmacy_release(pharmacy, engineer, users["compliance"])
+                self._pharmacy_release(pharmacy, engineer, compliance)
             clock.at(last_month(27, 5))
             self._catalogue()
-            token = token_issue(
-                user=engineer,
-                name="demo",
-                issued_by=engineer,
-                via="seed_demo",
-                reason="Demo token for the README's curl lines",
-            )
-        if with_jobs:
-            with audit_source(Source.COMMAND):
-                self._move_to_azure(users["compliance"])
-                self._jobs(engineer)
+        # Today, not in the demo's month: the token is for trying the API now.
+        with audit_source(Source.COMMAND), transaction.atomic():
+            token, replaced = self._token(engineer)
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, role, staff in USERS:
             where = "admin at /admin/" if staff else "API with a token"
             self.stdout.write(f"  {username:<11} {role:<11} {where}")
-        self.stdout.write(f"Engineer API token: {token.secret}")
+        revoked = f" ({replaced} earlier demo token revoked)" if replaced else ""
+        self.stdout.write(f"Engineer API token: {token.secret}{revoked}")
+
+    def _token(self, engineer) -> tuple[IssuedToken, int]:
+        """A new demo token, and how many live ones it replaced (revoked): a secret is shown once, never reused."""
+        live = list(ApiToken.objects.filter(user=engineer, name=DEMO_TOKEN, revoked_at=None))
+        for old in live:
+            token_revoke(token=old, actor=engineer, reason="Replaced by the demo token of a newer `make run`")
+        issued = token_issue(
+            user=engineer,
+            name=DEMO_TOKEN,
+            issued_by=engineer,
+            via="seed_demo",
+            reason="Demo token for the README's curl lines",
+        )
+        return issued, len(live)
 
     def _golden(self) -> str:
         """The golden set the demo's evaluations cite, checked as a dataset of kind golden (fingerprints only)."""
@@ -193,7 +229,11 @@ class Command(BaseCommand):
         self.clock.at(last_month(12, 11))
         promote(v2, "production", "Returns chats added; wins 58% against v1.", "Gate passed; CAB-12.")
         self.clock.at(last_month(14, 16))
-        releases.rollback(model=model, actor=engineer, reason="Refund promises regressed in live traffic (INC-7).")
+        releases.rollback(
+            model=model,
+            actor=engineer,
+            reason="Refund promises regressed in live traffic: help-desk escalations since yesterday.",
+        )
         self.clock.at(last_month(16, 9))
         rejected = releases.promotion_request(
             version=v3, actor=engineer, target="production", justification="Medical refusals added."
@@ -212,7 +252,13 @@ class Command(BaseCommand):
             per_intent={"billing": 0.63, "returns": 0.57, "medical advice": 0.52},
         )
         self.clock.at(last_month(18, 10))
-        promote(v3, "canary", "Re-evaluated against v1: wins 60%.", "Canary at 10% for two weeks.", traffic=10)
+        promote(
+            v3,
+            "canary",
+            "Re-evaluated against v1: wins 60%.",
+            "Canary at 10% until it has run three clean days.",
+            traffic=10,
+        )
         self.clock.at(last_month(21, 10))
         promote(
             v3,
@@ -238,23 +284,25 @@ class Command(BaseCommand):
             data={"base_model": NEXT_BASE},
             reason=f"{MIGRATED_TO} shuts down on 2027-01-14 too: new versions train on {NEXT_BASE}.",
         )
-        services.version_register(
+        v4 = services.version_register(
             model=model,
             actor=engineer,
             version="v4",
             training_file_sha256=self._dataset(model.name, "v4", "training", NEXT_BASE),
             validation_file_sha256=self._dataset(model.name, "v4", "validation", NEXT_BASE),
+            fine_tuned_model=demo_datasets.fine_tuned_model(NEXT_BASE, model.name, "v4"),
             changelog=f"Same curated set as v3, retrained on {NEXT_BASE}. Expect the same behaviour.",
-            evaluations=[
-                {
-                    "suite": "golden-v1",
-                    "golden_set_sha256": self.golden,
-                    "baseline_version": "v3",
-                    "metrics": {"win_rate": 0.61, "refusal_rate": 0.05, "p95_latency_ms": 880, "golden_score": 0.88},
-                    "per_intent": {"billing": 0.64, "returns": 0.6, "medical advice": 0.55},
-                }
-            ],
-            reason="Demo data",
+            reason="Demo data: trained in the team's pipeline, registered with its fine-tuned model",
+        )
+        self.clock.advance(hours=3)
+        services.evaluation_record(
+            version=v4,
+            actor=engineer,
+            suite="golden-v1",
+            golden_set_sha256=self.golden,
+            baseline_version="v3",
+            metrics={"win_rate": 0.61, "refusal_rate": 0.05, "p95_latency_ms": 880, "golden_score": 0.88},
+            per_intent={"billing": 0.64, "returns": 0.6, "medical advice": 0.55},
         )
 
     def _pharmacy_release(self, model: RegisteredModel, engineer, compliance) -> None:
@@ -266,60 +314,6 @@ class Command(BaseCommand):
         )
         releases.promotion_approve(promotion=promotion, actor=compliance, reason="Gate passed; CAB-9.")
 
-    def _move_to_azure(self, compliance) -> None:
-        """Compliance moves claims-triage to Azure before its new version: OpenAI's fine-tuning closes."""
-        model = RegisteredModel.objects.get(name=AZURE_MODEL)
-        if model.provider == Provider.AZURE:
-            return
-        if Provider.AZURE not in configured_providers():
-            self.stdout.write(f"Azure OpenAI is not configured: {AZURE_MODEL} stays on OpenAI.")
-            return
-        services.model_update(
-            model=model,
-            actor=compliance,
-            data={"provider": Provider.AZURE},
-            reason="OpenAI takes no new fine-tuning jobs after 2027-01-06: claims-triage trains on Azure OpenAI "
-            "from its next version (CAB-31).",
-        )
-        self.stdout.write(f"Moved {AZURE_MODEL} to Azure OpenAI (its earlier versions stay on OpenAI)")
-
-    def _jobs(self, engineer) -> None:
-        """A new version of each demo model, trained on a small generated data set: its job runs live."""
-        for name, *_ in MODELS:
-            model = RegisteredModel.objects.get(name=name)
-            label = f"v{model.versions.count() + 1}"
-            data = "".join(
-                json.dumps(
-                    {
-                        "messages": [
-                            {"role": "user", "content": f"{name} question {i}"},
-                            {"role": "assistant", "content": f"{name} answer {i} ({label})"},
-                        ]
-                    }
-                )
-                + "\n"
-                for i in range(20)
-            ).encode()
-            version = services.version_register(
-                model=model,
-                actor=engineer,
-                version=label,
-                training_file_sha256=hashlib.sha256(data).hexdigest(),
-                changelog="Nightly retrain on this week's curated chats; expect the same behaviour, fresher facts.",
-                reason="Demo data",
-            )
-            try:
-                fine_tuning.version_fine_tune_launch(
-                    version=version,
-                    actor=engineer,
-                    training=fine_tuning.Dataset(content=data, filename=f"{name}-{label}.jsonl"),
-                    hyperparameters={"n_epochs": 2},
-                )
-            except ApplicationError as exc:
-                self.stderr.write(f"Could not start the demo job of {model.name}:{label}: {exc.message}")
-                continue
-            self.stdout.write(f"Started the fine-tune job of {model.name}:{label} on {version.get_provider_display()}")
-
     def _users(self) -> dict:
         User = get_user_model()
         users = {}
@@ -329,42 +323,52 @@ class Command(BaseCommand):
             )
             if created:
                 user.set_password(DEMO_PASSWORD)
-                user.save()
-            user.groups.add(Group.objects.get(name=role))
+                audited_save(user, actor=None, reason="Demo login")
+            elif user.is_staff != staff:
+                # A database seeded before the executive could log in to the admin.
+                user.is_staff = staff
+                audited_save(user, actor=None, reason="Demo login: admin access as the demo describes it")
+            if not user.groups.filter(name=role).exists():
+                user.groups.add(Group.objects.get(name=role))
             users[username] = user
         return users
 
-    def _versions(self, model: RegisteredModel, engineer, *, count: int, later_base: str = "") -> None:
+    def _versions(self, model: RegisteredModel, engineer, *, later_base: str = "") -> None:
+        """Each version on its day, trained in the team's pipeline (its fine-tuned model id), evaluated after."""
+        _, days = TIMELINE[model.name]
         previous = model.base_model
-        for n in range(1, count + 1):
+        for n, day in enumerate(days, start=1):
             label = f"v{n}"
             if ModelVersion.objects.filter(model=model, version=label).exists():
+                previous = label
                 continue
+            self.clock.at(last_month(day, 10 if n > 1 else self.clock.current.hour + 1))
             win = round(0.5 + 0.04 * n, 3)
-            base_model = later_base if later_base and n == count else model.base_model
-            services.version_register(
+            base_model = later_base if later_base and n == len(days) else model.base_model
+            version = services.version_register(
                 model=model,
                 actor=engineer,
                 version=label,
                 training_file_sha256=self._dataset(model.name, label, "training", base_model),
                 validation_file_sha256=self._dataset(model.name, label, "validation", base_model),
                 base_model=base_model,
+                fine_tuned_model=demo_datasets.fine_tuned_model(base_model, model.name, label),
                 changelog=CHANGES[(n - 1) % len(CHANGES)],
-                evaluations=[
-                    {
-                        "suite": "golden-v1",
-                        "golden_set_sha256": self.golden,
-                        "baseline_version": previous,
-                        "metrics": {
-                            "win_rate": win,
-                            "refusal_rate": 0.03 + 0.01 * n,
-                            "p95_latency_ms": 900 + 40 * n,
-                            "golden_score": 0.8 + 0.03 * n,
-                        },
-                        "per_intent": {"billing": win + 0.02, "returns": win - 0.03, "medical advice": win - 0.06},
-                        "ran_at": timezone.now() - timedelta(days=10 * (count - n)),
-                    }
-                ],
-                reason="Demo data",
+                reason="Demo data: trained in the team's pipeline, registered with its fine-tuned model",
+            )
+            self.clock.advance(hours=2)
+            services.evaluation_record(
+                version=version,
+                actor=engineer,
+                suite="golden-v1",
+                golden_set_sha256=self.golden,
+                baseline_version=previous,
+                metrics={
+                    "win_rate": win,
+                    "refusal_rate": 0.03 + 0.01 * n,
+                    "p95_latency_ms": 900 + 40 * n,
+                    "golden_score": 0.8 + 0.03 * n,
+                },
+                per_intent={"billing": win + 0.02, "returns": win - 0.03, "medical advice": win - 0.06},
             )
             previous = label

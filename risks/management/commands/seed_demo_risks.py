@@ -1,8 +1,15 @@
-"""A risk register for the demo models, for `make run`: the seven risks a support-bot team meets. Safe to run twice."""
+"""A risk register for the demo models, for `make run`: the seven risks a support-bot team meets. Safe to run twice.
+
+The story, after seed_demo's month: the quota risk is older than the models, recorded by the
+platform team a year before and last reviewed seven months before the workshop, so its review is
+overdue; the incident is reported the morning after v2 went wrong; the risk workshop on the 20th
+records the other six risks and links the incident and the quota risk to the models; evidence
+and the metric checks follow. Every date is after what it depends on and before today.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,8 +22,11 @@ from core.demo import demo_clock, last_month
 from registry.models import ModelVersion, RegisteredModel
 from risks import controls, incidents, services
 from risks.models import Risk
+from risks.scoring import add_months
 
 SUPPORT = "support-assistant"
+# Recorded by the platform team before any model was registered: linked to the models at the workshop.
+CARRIED_OVER = "quota"
 # (key, title, statement, category, owner, inherent L x I, residual L x I, mitigation, models)
 RISKS = [
     (
@@ -121,66 +131,91 @@ class Command(BaseCommand):
             people = {name: User.objects.get(username=name) for name in ("compliance", "engineer")}
         except User.DoesNotExist:
             raise CommandError("Run `manage.py seed_demo` first: the demo users are missing.") from None
-        # Like seed_demo, last month (core.demo): the risk workshop on the 20th, then the evidence.
-        with audit_source(Source.COMMAND), transaction.atomic(), demo_clock(last_month(20, 10)) as clock:
-            risks = self._risks(people)
+        # Like seed_demo, last month (core.demo): the incident on the 13th, the risk workshop on the 20th, then the
+        # evidence. The carried-over risk first, from before the demo's month.
+        workshop = last_month(20, 10)
+        with audit_source(Source.COMMAND), transaction.atomic(), demo_clock(add_months(workshop, -12)) as clock:
+            quota = self._carried_over(people["compliance"], clock, workshop)
+            clock.at(last_month(13, 10))
+            incident = self._incident(people)
+            clock.at(workshop)
+            risks = self._risks(people, quota)
+            self._link(people["compliance"], risks, incident)
             clock.at(last_month(21, 11))
             self._controls(people["compliance"], risks)
             clock.at(last_month(22, 8))
             run = controls.metric_checks_evaluate()
-            clock.at(last_month(22, 15))
-            self._incident(people, risks, clock)
+            clock.at(last_month(24, 16))
+            self._post_incident_review(people, incident)
         self.stdout.write(
             f"Risk register: {len(risks)} risks; metric checks {run.outcomes}; breached controls: "
             f"{', '.join(run.breached) or 'none'}"
         )
 
-    def _risks(self, people) -> dict[str, Risk]:
+    def _create(self, people, key: str, models: list) -> Risk:
+        _, title, statement, category, owner, inherent, residual, mitigation, _ = next(r for r in RISKS if r[0] == key)
+        compliance = people["compliance"]
+        return services.risk_create(
+            actor=compliance,
+            owner=people[owner],
+            delegate=compliance if owner != "compliance" else None,
+            title=title,
+            statement=statement,
+            category=category,
+            inherent_likelihood=inherent[0],
+            inherent_impact=inherent[1],
+            residual_likelihood=residual[0],
+            residual_impact=residual[1],
+            mitigation=mitigation,
+            registered_models=models,
+            reason="Risk workshop with the support-bot team" if models else "Platform risk register",
+        )
+
+    def _carried_over(self, compliance, clock, workshop) -> Risk:
+        """Recorded a year before the workshop, reviewed seven months before it: Medium reviews half-yearly."""
+        quota = self._create({"compliance": compliance}, CARRIED_OVER, [])
+        clock.at(add_months(workshop, -7))
+        services.risk_review(risk=quota, actor=compliance, reason="Risk committee")
+        return quota
+
+    def _risks(self, people, quota: Risk) -> dict[str, Risk]:
         compliance = people["compliance"]
         models = {m.name: m for m in RegisteredModel.objects.all()}
-        risks = {}
-        for key, title, statement, category, owner, inherent, residual, mitigation, names in RISKS:
-            risks[key] = services.risk_create(
-                actor=compliance,
-                owner=people[owner],
-                delegate=compliance if owner != "compliance" else None,
-                title=title,
-                statement=statement,
-                category=category,
-                inherent_likelihood=inherent[0],
-                inherent_impact=inherent[1],
-                residual_likelihood=residual[0],
-                residual_impact=residual[1],
-                mitigation=mitigation,
-                registered_models=[models[name] for name in names if name in models],
-                reason="Risk workshop with the support-bot team",
-            )
-        now = timezone.now()
-        # The quota risk was last reviewed eight months ago: Medium reviews half-yearly, so it is overdue.
-        services.risk_review(
-            risk=risks["quota"], actor=compliance, reviewed_at=now - timedelta(days=240), reason="Risk committee"
+        risks = {CARRIED_OVER: quota}
+        for key, *_, names in RISKS:
+            if key != CARRIED_OVER:
+                risks[key] = self._create(people, key, [models[name] for name in names if name in models])
+        names = next(r[-1] for r in RISKS if r[0] == CARRIED_OVER)
+        services.risk_update(
+            risk=quota,
+            actor=compliance,
+            data={"registered_models": [models[name] for name in names if name in models]},
+            reason="Risk workshop: the models that call OpenAI at sales peaks",
         )
         services.risk_review(risk=risks["policy"], actor=compliance, reason="Reviewed after the v2 rollback")
+        workshop = timezone.localdate()
         services.action_create(
             risk=risks["safety"],
             actor=compliance,
             action="Add 200 medical-question refusals to the pharmacy training set",
             owner=people["engineer"],
-            due_on=timezone.localdate() - timedelta(days=5),
+            # Due by the end of the demo's month: overdue now, whatever day this month it is.
+            due_on=workshop.replace(day=28),
         )
         services.action_create(
             risk=risks["leak"],
             actor=compliance,
             action="Automate the PII scan in the curation pipeline",
             owner=people["engineer"],
-            due_on=timezone.localdate() + timedelta(days=45),
+            due_on=workshop + timedelta(days=90),
         )
         services.risk_accept(
             risk=risks["misclassification"],
             actor=compliance,
             rationale="Human review of low-confidence claims keeps the exposure low until the Q1 retrain.",
             conditions="Human review of every claim below 0.7 confidence stays in place.",
-            expires_at=now + timedelta(days=20),
+            # Counted from the real today, not the workshop: the acceptance is up for renewal within 30 days.
+            expires_at=datetime.now(tz=UTC) + timedelta(days=20),
         )
         return risks
 
@@ -245,10 +280,10 @@ class Command(BaseCommand):
             notes="3 findings, all redacted before upload.",
         )
 
-    def _incident(self, people, risks, clock) -> None:
+    def _incident(self, people):
         version = ModelVersion.objects.filter(model__name=SUPPORT, version="v2").first()
         if version is None:
-            return
+            return None
         aware = last_month(13, 9)
         incident = incidents.incident_report(
             actor=people["engineer"],
@@ -261,7 +296,6 @@ class Command(BaseCommand):
             impact="14 refunds honoured outside policy (about 2,300 EUR); 6 complaints.",
             affected_stakeholders="Customers buying final-sale items; finance; help desk",
             severity="high",
-            risks=[risks["policy"]],
             examples=[
                 {
                     "prompt": "I bought the winter coat in the final sale, can I still send it back? My email is "
@@ -277,7 +311,20 @@ class Command(BaseCommand):
                 },
             ],
         )
-        clock.at(last_month(24, 16))
+        return incident
+
+    def _link(self, compliance, risks, incident) -> None:
+        if incident is not None:
+            incidents.incident_update(
+                incident=incident,
+                actor=compliance,
+                data={"risks": [risks["policy"]]},
+                reason="Risk workshop: the refund incident is the policy risk come true",
+            )
+
+    def _post_incident_review(self, people, incident) -> None:
+        if incident is None:
+            return
         guard = ModelVersion.objects.filter(model__name=SUPPORT, version="v3").first()
         incidents.incident_update(
             incident=incident,

@@ -101,6 +101,8 @@ class Command(BaseCommand):
             self._recheck(v4, golden)
             clock.at(last_month(27, 15))
             candidate = self._candidate(model, golden)
+            clock.at(last_month(27, 17))
+            self._evaluate(candidate, golden)
             clock.at(last_month(28, 10))
             run = self._run(candidate, golden, baseline=production.version, profile=BETTER)
             clock.at(last_month(28, 16))
@@ -179,22 +181,30 @@ class Command(BaseCommand):
             if result.check is not None:
                 dataset_services.dataset_check_run(check_id=result.check.pk)
         numbers = [int(v[1:]) for v in model.versions.values_list("version", flat=True) if v[1:].isdigit()]
+        label = f"v{max(numbers) + 1}"
         return services.version_register(
             model=model,
             actor=self.engineer,
-            version=f"v{max(numbers) + 1}",
+            version=label,
             training_file_sha256=shas["training"],
             validation_file_sha256=shas["validation"],
             base_model=BASE,
+            # Trained in the team's pipeline like last month's versions (seed_demo), not by a job Fineprint ran.
+            fine_tuned_model=demo_datasets.fine_tuned_model(BASE, MODEL, label),
             changelog=CANDIDATE_CHANGELOG,
-            evaluations=[
-                {
-                    "suite": "support-golden-ops",
-                    "golden_set_sha256": golden.sha256,
-                    "metrics": {"refusal_rate": 0.04, "p95_latency_ms": 840, "golden_score": 0.88},
-                }
-            ],
-            reason="Demo data",
+            reason="Demo data: trained in the team's pipeline, registered with its fine-tuned model",
+        )
+
+    def _evaluate(self, version: ModelVersion, golden: Dataset) -> None:
+        """The candidate's operational checks, run after it was registered: no evaluation predates its version."""
+        if version.evaluations.filter(suite="support-golden-ops").exists():
+            return
+        services.evaluation_record(
+            version=version,
+            actor=self.engineer,
+            suite="support-golden-ops",
+            golden_set_sha256=golden.sha256,
+            metrics={"refusal_rate": 0.04, "p95_latency_ms": 840, "golden_score": 0.88},
         )
 
     def _promotion(self, version: ModelVersion, run: SbsRun) -> None:
