@@ -23,7 +23,7 @@ from django.utils.html import format_html, format_html_join
 
 from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReasonForm
 from core.errors import ApplicationError
-from core.roles import READERS, Role, has_role
+from core.roles import ADMIN_READERS, Role, has_role
 from datasets import selectors, services
 from datasets.checks import default_policy
 from datasets.models import (
@@ -376,10 +376,10 @@ class GoldenSetAdmin(AuditedAdmin):
 
     # Every role reads golden sets; engineers and Compliance (who upload them) edit the description.
     def has_module_permission(self, request) -> bool:
-        return super().has_module_permission(request) or has_role(request.user, *READERS)
+        return super().has_module_permission(request) or has_role(request.user, *ADMIN_READERS)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return super().has_view_permission(request, obj) or has_role(request.user, *READERS)
+        return super().has_view_permission(request, obj) or has_role(request.user, *ADMIN_READERS)
 
     def has_add_permission(self, request) -> bool:
         return False  # a golden set starts with its first version's upload
@@ -495,10 +495,10 @@ class GoldenItemAdmin(ReadOnlyAdmin):
     exclude = ["intent_tags"]
 
     def has_module_permission(self, request) -> bool:
-        return super().has_module_permission(request) or has_role(request.user, *READERS)
+        return super().has_module_permission(request) or has_role(request.user, *ADMIN_READERS)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return super().has_view_permission(request, obj) or has_role(request.user, *READERS)
+        return super().has_view_permission(request, obj) or has_role(request.user, *ADMIN_READERS)
 
     @admin.display(description="Golden set version", ordering="dataset")
     def version(self, obj) -> str:

@@ -27,7 +27,7 @@ from django.utils.html import format_html, format_html_join
 
 from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReasonForm
 from core.history import history_entries
-from core.roles import READERS, Role, has_role
+from core.roles import ADMIN_READERS, Role, has_role
 from lifecycle import services
 from lifecycle.models import CatalogueSync, LifecycleState, ModelKind, Provider, ProviderModel, ValueSource
 from lifecycle.selectors import IMMINENT, NEAR, WARNING, last_sync, runway_urgency
@@ -260,7 +260,7 @@ class ProviderModelAdmin(AuditedAdmin):
         return self.has_view_permission(request)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return has_role(request.user, *READERS) or super().has_view_permission(request, obj)
+        return has_role(request.user, *ADMIN_READERS) or super().has_view_permission(request, obj)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return has_role(request.user, Role.COMPLIANCE)

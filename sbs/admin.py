@@ -23,7 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from simple_history.admin import SimpleHistoryAdmin
 
-from core.roles import READERS, has_role
+from core.roles import ADMIN_READERS, has_role
 from registry.gates import policy_in_effect
 from sbs.models import Outcome, SbsRun, SbsRunItem, SbsVerdict
 
@@ -296,10 +296,10 @@ class ReadersMayView:
     """Every role reads runs (the verdicts are evidence); nobody adds, changes or deletes one here."""
 
     def has_module_permission(self, request) -> bool:
-        return super().has_module_permission(request) or has_role(request.user, *READERS)
+        return super().has_module_permission(request) or has_role(request.user, *ADMIN_READERS)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return super().has_view_permission(request, obj) or has_role(request.user, *READERS)
+        return super().has_view_permission(request, obj) or has_role(request.user, *ADMIN_READERS)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -57,3 +57,16 @@ def test_it_shows_an_executive_the_reports_and_nothing_else(browser, executive, 
     browser.open("/admin/")
     assert "Reports" in browser.text or "report" in browser.text.lower()
     browser.screenshot("executive-home")
+
+
+def test_it_offers_an_executive_the_report_archive_alone(browser, executive, revision):
+    browser.log_in(executive)
+    browser.open("/admin/reports/reportrevision/")
+    offered = sorted(
+        {a.get_attribute("pathname") for a in browser.all("#nav-sidebar a, #content-main a") if a.is_displayed()}
+    )
+    elsewhere = [path for path in offered if path.startswith("/admin/") and not path.startswith("/admin/reports/")]
+    assert not elsewhere, f"an executive is offered more than the report archive: {elsewhere}"
+    for path in ("/admin/sbs/sbsrun/", "/admin/datasets/goldenset/", "/admin/lifecycle/providermodel/"):
+        browser.open(path)
+        assert not browser.all("#result_list"), f"{path} is listed to an executive"

@@ -135,14 +135,12 @@ def test_executives_and_outsiders_cannot_upload(role, engineer):
     assert first.golden_set.versions.count() == 1
 
 
-def test_executives_read_the_page_without_the_upload_or_a_form(engineer):
+def test_executives_are_kept_to_the_report_archive(engineer):
     first = golden_version(engineer, V1)
     client = admin_for(make_user("exec", Role.EXECUTIVE))
-    page = client.get(reverse("admin:datasets_goldenset_change", args=[first.golden_set_id]))
-    assert page.status_code == 200
-    assert "Upload a version" not in page.content.decode()
-    assert 'name="description"' not in page.content.decode()
-    assert "Upload a golden set" not in client.get(reverse("admin:datasets_goldenset_changelist")).content.decode()
+    assert client.get(reverse("admin:datasets_goldenset_change", args=[first.golden_set_id])).status_code == 403
+    assert client.get(reverse("admin:datasets_goldenset_changelist")).status_code == 403
+    assert client.get(reverse("admin:datasets_goldenitem_changelist")).status_code == 403
 
 
 def test_the_description_is_saved_with_the_reason_in_its_history(compliance, engineer):

@@ -127,9 +127,11 @@ def test_it_links_the_version_the_evaluation_and_the_golden_set(compliance, sbs_
     assert reverse("admin:datasets_goldenset_change", args=[sbs_run.golden.golden_set_id]) in text
 
 
-def test_every_role_reads_it_and_nobody_adds_changes_or_deletes(sbs_run):
-    executive = admin_for(make_user("exec", "Executives"))
-    assert executive.get(reverse("admin:sbs_sbsrun_change", args=[sbs_run.pk])).status_code == 200
+def test_engineers_and_compliance_read_it_and_nobody_adds_changes_or_deletes(sbs_run):
+    engineer = admin_for(make_user("erin2", "Engineers"))
+    assert engineer.get(reverse("admin:sbs_sbsrun_change", args=[sbs_run.pk])).status_code == 200
+    executive = admin_for(make_user("exec", "Executives"))  # kept to the report archive
+    assert executive.get(reverse("admin:sbs_sbsrun_change", args=[sbs_run.pk])).status_code == 403
     compliance = admin_for(make_user("carla2", "Compliance"))
     assert compliance.get(reverse("admin:sbs_sbsrun_add")).status_code == 403
     assert compliance.post(reverse("admin:sbs_sbsrun_delete", args=[sbs_run.pk]), {"post": "yes"}).status_code == 403
