@@ -9,7 +9,7 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from core import selectors, services
-from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReasonForm, reason_action
+from core.admin_audit import AuditedAdmin, ReadableHistoryMixin, ReadOnlyAdmin, ReasonForm, reason_action
 from core.audit import mark_change
 from core.errors import ApplicationError
 from core.models import ApiToken, SecurityEvent
@@ -159,14 +159,13 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class AuditedUserAdmin(SimpleHistoryAdmin, UserAdmin):
+class AuditedUserAdmin(ReadableHistoryMixin, SimpleHistoryAdmin, UserAdmin):
     """Django's user admin, with a reason on every change (role changes included) and no delete."""
 
     form = AuditedUserChangeForm
     add_form = AuditedUserCreationForm
     fieldsets = (*UserAdmin.fieldsets, ("Audit", {"fields": ("change_reason",)}))
     add_fieldsets = (*UserAdmin.add_fieldsets, ("Audit", {"fields": ("change_reason",)}))
-    history_list_display = ["history_source", "history_change_reason"]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # deactivate instead: history and records keep pointing at the person

@@ -218,7 +218,6 @@ class ProviderModelAdmin(AuditedAdmin):
     list_filter = ["provider", "kind", "state", "shutdown_date_source", DisagreesFilter]
     search_fields = ["model_id"]
     list_per_page = 100
-    history_list_display = ["history_source"]  # the change reason has its own column already
     readonly_fields = [
         "model_id",
         "provider",

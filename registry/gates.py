@@ -313,7 +313,8 @@ def dataset_check_judge(files: list[DataFile]) -> RuleResult:
     for f in files:
         check, role = f.check, f.role.capitalize()
         if check.blocking == 0:
-            parts.append(f"{role}: no blocking finding ({check.warnings} warnings).")
+            warnings = f"{check.warnings} warning{'' if check.warnings == 1 else 's'}"
+            parts.append(f"{role}: no blocking finding ({warnings}).")
         elif check.overridden:
             override = check.override
             parts.append(

@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin_audit import ReadableHistoryMixin
 from core.roles import ADMIN_READERS, has_role
 from registry.gates import policy_in_effect
 from sbs.models import Outcome, SbsRun, SbsRunItem, SbsVerdict
@@ -312,7 +313,7 @@ class ReadersMayView:
 
 
 @admin.register(SbsRun)
-class SbsRunAdmin(ReadersMayView, SimpleHistoryAdmin):
+class SbsRunAdmin(ReadersMayView, ReadableHistoryMixin, SimpleHistoryAdmin):
     # What fits at 1280 px beside the filters (long labels wrap; the interval sits under its rate).
     list_display = ["run_label", "golden_set", "baseline", "judge", "n", "win_rate_ci", "human", "created"]
     list_display_links = ["run_label"]
