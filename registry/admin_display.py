@@ -17,16 +17,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from core.badges import BAD, GOOD, NEUTRAL, WARN, badge
 from registry.metrics import KNOWN_METRICS
 from registry.models import Environment, JobStatus, Promotion, PromotionStatus, VersionStatus
-
-GOOD, BAD, WARN, NEUTRAL = "good", "bad", "warn", "neutral"
-TONES = {
-    GOOD: ("#1b5e20", "#e8f5e9"),
-    BAD: ("#b71c1c", "#ffebee"),
-    WARN: ("#6d4c00", "#fff3cd"),
-    NEUTRAL: ("#37474f", "#eceff1"),
-}
 
 VERSION_TONES = {
     VersionStatus.DRAFT: NEUTRAL,
@@ -52,18 +45,6 @@ PROMOTION_TONES = {
     PromotionStatus.REJECTED: NEUTRAL,
 }
 OUTCOME_WORDS = {"pass": ("Passed", GOOD), "fail": ("Failed", BAD), "missing": ("No evidence", BAD)}
-
-
-def badge(word: str, tone: str) -> SafeString:
-    colour, background = TONES[tone]
-    return format_html(
-        '<span class="fp-badge fp-badge-{}" style="display:inline-block;padding:1px 7px;border-radius:9px;'
-        'white-space:nowrap;font-size:11px;font-weight:600;color:{};background:{}">{}</span>',
-        tone,
-        colour,
-        background,
-        word,
-    )
 
 
 def number(value: Any) -> str:

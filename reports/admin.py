@@ -19,33 +19,13 @@ from django_celery_beat.admin import PeriodicTaskForm
 from django_celery_beat.models import PeriodicTask
 
 from core.admin_audit import AuditedAdmin, reason_action
+from core.badges import badge
 from core.errors import ApplicationError
 from core.roles import Role, has_role
 from reports import services
 from reports.models import Delivery, DeliveryStatus, ReportRevision
 from reports.periods import Period
 from reports.tasks import enqueue_pending, report_generate
-
-# Delivery in words whose colour means good or bad for the reader (text and background as the risk
-# register's and the registry's badges): all sent is good, a failure is bad, still sending needs a look.
-TONES = {
-    "bad": ("#b71c1c", "#ffebee"),
-    "warn": ("#6d4c00", "#fff3cd"),
-    "good": ("#1b5e20", "#e8f5e9"),
-    "neutral": ("#37474f", "#eceff1"),
-}
-
-
-def badge(text: str, tone: str):
-    colour, background = TONES[tone]
-    return format_html(
-        '<span class="fp-badge fp-{}" style="display:inline-block;padding:1px 7px;border-radius:9px;'
-        'white-space:nowrap;font-size:11px;font-weight:600;color:{};background:{}">{}</span>',
-        tone,
-        colour,
-        background,
-        text,
-    )
 
 
 class GenerateForm(forms.Form):

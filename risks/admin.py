@@ -13,6 +13,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, reason_action
+from core.badges import badge
 from core.errors import ApplicationError
 from core.history import history_entries
 from risks import controls, incidents, selectors, services
@@ -41,29 +42,10 @@ from risks.tasks import metric_checks_evaluate
 
 BAND_COLOURS = {Band.LOW: "#2e7d32", Band.MEDIUM: "#f9a825", Band.HIGH: "#ef6c00", Band.CRITICAL: "#c62828"}
 
-# What a status means for the reader, not whether a flag is set: a breach or an overdue review is bad news
-# (red), a deadline coming up a warning (amber), a control holding good (green); "nothing to see" stays grey.
-# The word is always there, so colour is never the only signal. (Text and background colours as the
-# registry's badges, so the whole admin reads alike.)
-TONES = {
-    "bad": ("#b71c1c", "#ffebee"),
-    "warn": ("#6d4c00", "#fff3cd"),
-    "good": ("#1b5e20", "#e8f5e9"),
-    "neutral": ("#37474f", "#eceff1"),
-}
+# Badges (core.badges) say what a status means for the reader, not whether a flag is set: a breach or an
+# overdue review is bad news (red), a deadline coming up a warning (amber), a control holding good (green);
+# "nothing to see" stays grey.
 SOON_DAYS = 30  # an acceptance or a reporting clock within this many days is flagged
-
-
-def badge(text: str, tone: str):
-    colour, background = TONES[tone]
-    return format_html(
-        '<span class="fp-badge fp-{}" style="display:inline-block;padding:1px 7px;border-radius:9px;'
-        'white-space:nowrap;font-size:11px;font-weight:600;color:{};background:{}">{}</span>',
-        tone,
-        colour,
-        background,
-        text,
-    )
 
 
 def short_date(value) -> str:
