@@ -275,6 +275,25 @@ SIMPLE_HISTORY_REVERT_DISABLED = True  # history is a record, not an undo button
 FINEPRINT_SERVICE_USERNAME = "fineprint-service"
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=1)
 
+# The audit chain (docs/audit.md): every history row is HMAC-linked under this key, which lives
+# in the environment, never in the database. Rotating it: put the old one in AUDIT_CHAIN_OLD_KEYS
+# (comma-separated) so the verifier can still check the older segments.
+AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY", "")
+if not AUDIT_CHAIN_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("AUDIT_CHAIN_KEY is required when DEBUG is off (openssl rand -hex 32).")
+    AUDIT_CHAIN_KEY = "insecure-development-audit-chain-key-only-used-with-debug"
+AUDIT_CHAIN_OLD_KEYS = env_list("AUDIT_CHAIN_OLD_KEYS", [])
+# Checkpoints are written here, one file each, never overwritten; and to an S3-compatible bucket
+# when AUDIT_CHECKPOINT_S3_BUCKET is set (with the AWS_* credentials boto3 reads).
+AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints")))
+AUDIT_CHECKPOINT_S3_BUCKET = env_str("AUDIT_CHECKPOINT_S3_BUCKET", "")
+AUDIT_CHECKPOINT_S3_PREFIX = env_str("AUDIT_CHECKPOINT_S3_PREFIX", "fineprint/checkpoints/")
+AUDIT_CHECKPOINT_S3_ENDPOINT_URL = env_str("AUDIT_CHECKPOINT_S3_ENDPOINT_URL", "") or None
+AUDIT_EXPORT_DIR = Path(env_str("AUDIT_EXPORT_DIR", str(VAR_DIR / "exports")))
+# Only the test suite sets this: its flush between transactional tests empties history tables.
+AUDIT_HISTORY_FLUSH_ALLOWED = False
+
 # --- API tokens and failed authentication -------------------------------------------------
 # A token lives this many days unless its owner picks an earlier date; its owner is emailed
 # API_TOKEN_EXPIRY_NOTICE_DAYS before it expires.

@@ -4,6 +4,7 @@ import os
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+os.environ.setdefault("AUDIT_CHAIN_KEY", "tests-only-audit-chain-key-not-a-secret-0123456789")
 os.environ.setdefault("FINEPRINT_VAR_DIR", tempfile.mkdtemp(prefix="fineprint-test-"))
 
 from config.settings import *  # noqa: F403
@@ -16,3 +17,5 @@ SECURE_SSL_REDIRECT = False
 # No closing day for new fine-tuning jobs: tests that are not about it must not depend on today's
 # date (tests/lifecycle sets it where it matters).
 OPENAI_LAST_FINE_TUNING_DAY = None
+# pytest-django empties the database between transactional tests (flush): history included.
+AUDIT_HISTORY_FLUSH_ALLOWED = True

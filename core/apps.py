@@ -11,3 +11,12 @@ class CoreConfig(AppConfig):
         from core.roles import roles_sync
 
         post_migrate.connect(roles_sync, dispatch_uid="fineprint_roles_sync")
+        post_migrate.connect(_chain_after_migrate, sender=self, dispatch_uid="fineprint_chain_after_migrate")
+
+
+def _chain_after_migrate(sender, using="default", **kwargs) -> None:
+    """Chain history written before the chain existed, then (re)install the append-only triggers."""
+    from core import chain
+
+    chain.backfill(using)
+    chain.triggers_install(using)

@@ -15,9 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router
 from django.dispatch import receiver
+from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
+
+from core import chain
 
 
 class Source(models.TextChoices):
@@ -64,8 +67,55 @@ def audited_save(instance: models.Model, *, actor, reason: str) -> None:
     instance.save()
 
 
-class AuditedHistoryModel(models.Model):
-    """Extra columns on every history table: where the change came from and for whom."""
+class ChainedQuerySet(models.QuerySet):
+    """History rows are inserted linked into the audit chain, and never changed or deleted."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        with chain.chained_insert(objs, self.db):
+            return super().bulk_create(objs, *args, **kwargs)
+
+    def update(self, **kwargs):
+        raise chain.HistoryIsAppendOnly("history rows are never changed")
+
+    def bulk_update(self, *args, **kwargs):
+        raise chain.HistoryIsAppendOnly("history rows are never changed")
+
+    def delete(self):
+        raise chain.HistoryIsAppendOnly("history rows are never deleted")
+
+    def get_or_create(self, *args, **kwargs):
+        raise chain.HistoryIsAppendOnly("history rows are written by simple-history only")
+
+    update_or_create = get_or_create
+
+
+class ChainedRow(models.Model):
+    """A link of the audit chain (core.chain): every history table, m2m history tables included."""
+
+    chain_seq = models.BigIntegerField(null=True, unique=True, editable=False)
+    chain_key = models.CharField(max_length=16, blank=True, editable=False)
+    # NULL, not "": an unchained row, which the database refuses to insert (core.chain triggers).
+    chain_hash = models.CharField(max_length=64, null=True, editable=False)  # noqa: DJ001
+
+    objects = ChainedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise chain.HistoryIsAppendOnly("history rows are never changed")
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with chain.chained_insert([self], using):
+            super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise chain.HistoryIsAppendOnly("history rows are never deleted")
+
+
+class AuditedHistoryModel(ChainedRow):
+    """Extra columns on every history table: where the change came from and for whom, and its chain link."""
 
     history_source = models.CharField(max_length=16, choices=Source.choices, default=Source.SYSTEM)
     history_on_behalf_of = models.ForeignKey(
@@ -74,6 +124,15 @@ class AuditedHistoryModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class AuditedHistoricalRecords(HistoricalRecords):
+    """simple-history with Fineprint's audit columns and the chain, on the record and its m2m history."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("bases", [AuditedHistoryModel])
+        kwargs.setdefault("m2m_bases", [ChainedRow])
+        super().__init__(*args, **kwargs)
 
 
 @receiver(pre_create_historical_record)

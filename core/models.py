@@ -4,9 +4,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import models
 from simple_history import register
-from simple_history.models import HistoricalRecords
 
-from core.audit import AuditedHistoryModel
+from core.audit import AuditedHistoricalRecords
 
 
 class ApiToken(models.Model):
@@ -45,7 +44,7 @@ class ApiToken(models.Model):
         null=True, blank=True, help_text="When the owner was told by email that the token expires soon."
     )
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel], excluded_fields=["last_used_at"])
+    history = AuditedHistoricalRecords(excluded_fields=["last_used_at"])
 
     class Meta:
         verbose_name = "API token"
@@ -77,7 +76,7 @@ class IdempotencyRecord(models.Model):
         return f"{self.key} ({self.user_id})"
 
 
-class _UserHistoricalRecords(HistoricalRecords):
+class _UserHistoricalRecords(AuditedHistoricalRecords):
     """simple-history records m2m changes made from the user's side only; a change
     made from the group's side (`group.user_set.add(user)`) is recorded on each user too."""
 
@@ -103,7 +102,6 @@ register(
     User,
     app="core",
     records_class=_UserHistoricalRecords,
-    bases=[AuditedHistoryModel],
     m2m_fields=["groups"],
     excluded_fields=["password"],
 )
@@ -150,7 +148,7 @@ class SecurityEvent(models.Model):
     username = models.CharField(max_length=150, blank=True, help_text="The username that was tried, if any.")
     detail = models.TextField(blank=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -158,3 +156,110 @@ class SecurityEvent(models.Model):
     def __str__(self) -> str:
         who = self.username or self.ip_address or ""
         return f"{self.get_kind_display()} {who} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class ChainHead(models.Model):
+    """The audit chain's last link (core.chain): one row, moved on by every transaction that writes history.
+
+    It is bookkeeping, not evidence: the verifier checks that the chain ends where it
+    says, and the off-box checkpoints are what expose a head rolled back with the rows.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    row_hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = "audit chain head"
+
+    def __str__(self) -> str:
+        return f"link {self.seq} ({self.row_hash[:12]}…)"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of the chain head at a moment, also written outside the database.
+
+    The copy outside (a directory or an S3 bucket, never overwritten) is the one that
+    counts: this row is the index of what was written where.
+    """
+
+    seq = models.BigIntegerField(help_text="The chain's last link when the checkpoint was made.")
+    row_hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16)
+    rows = models.BigIntegerField(help_text="History rows in the chain at that link.")
+    made_at = models.DateTimeField()
+    signature = models.CharField(max_length=64, help_text="HMAC-SHA256 of the checkpoint's document under the key.")
+    location = models.CharField(max_length=500, help_text="Where it was written: a file path or s3://bucket/key.")
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-seq", "-id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint at link {self.seq}, {self.made_at:%Y-%m-%d %H:%M} UTC"
+
+
+class AuditVerification(models.Model):
+    """One run of the verifier (manage.py audit_verify, or the beat task): what it walked and what it found."""
+
+    class Scope(models.TextChoices):
+        FULL = "full", "Whole chain"
+        SINCE = "since", "Since a checkpoint"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    since = models.ForeignKey(
+        AuditCheckpoint,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The checkpoint the walk started from (scope 'since').",
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    rows_checked = models.BigIntegerField(default=0)
+    last_seq = models.BigIntegerField(default=0, help_text="The last link checked.")
+    ok = models.BooleanField()
+    problem = models.TextField(blank=True, help_text="The first broken link, in words.")
+    break_table = models.CharField(max_length=100, blank=True)
+    break_row_id = models.BigIntegerField(null=True, blank=True)
+    break_object_id = models.CharField(max_length=100, blank=True)
+    break_seq = models.BigIntegerField(null=True, blank=True)
+    expected_hash = models.CharField(max_length=64, blank=True)
+    found_hash = models.CharField(max_length=64, blank=True)
+    incident_reference = models.CharField(
+        max_length=16, blank=True, help_text="The incident a failure opened in the risk register."
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["ok", "started_at"], name="auditverification_ok_started")]
+
+    def __str__(self) -> str:
+        return f"{'passed' if self.ok else 'FAILED'} {self.started_at:%Y-%m-%d %H:%M} ({self.rows_checked} rows)"
+
+
+class AuditExport(models.Model):
+    """An auditor's export (manage.py audit_export or the admin): who took which rows, when, and its SHA-256."""
+
+    period_from = models.DateTimeField()
+    period_to = models.DateTimeField(help_text="Exclusive.")
+    first_seq = models.BigIntegerField(null=True, blank=True)
+    last_seq = models.BigIntegerField(null=True, blank=True)
+    rows = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the ZIP file.")
+    size = models.BigIntegerField(default=0)
+    file_name = models.CharField(max_length=300, blank=True, help_text="Where the ZIP was kept, under var/exports.")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = AuditedHistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"audit export {self.period_from:%Y-%m-%d} to {self.period_to:%Y-%m-%d}"

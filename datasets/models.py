@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from simple_history.models import HistoricalRecords
 
-from core.audit import AuditedHistoryModel
+from core.audit import AuditedHistoricalRecords
 from core.validation import SHA256_PATTERN, sha256_validator
 from datasets.golden import golden_set_name_validator
 from lifecycle.models import Provider
@@ -42,7 +41,7 @@ class GoldenSet(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -82,7 +81,7 @@ class Dataset(models.Model):
     item_count = models.PositiveIntegerField(null=True, blank=True)
     intent_counts = models.JSONField(null=True, blank=True, help_text="Intent -> number of items tagged with it.")
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
@@ -204,7 +203,7 @@ class PriceRow(models.Model):
     source = models.CharField(max_length=500, blank=True, help_text="Where the price was published.")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["provider", "base_model", "-effective_from"]
@@ -238,7 +237,7 @@ class CheckPolicy(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-version"]
@@ -260,7 +259,7 @@ class DatasetOverride(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-created_at", "-id"]

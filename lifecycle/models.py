@@ -14,9 +14,8 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import models
-from simple_history.models import HistoricalRecords
 
-from core.audit import AuditedHistoryModel
+from core.audit import AuditedHistoricalRecords
 
 
 class Provider(models.TextChoices):
@@ -124,7 +123,7 @@ class ProviderModel(models.Model):
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel], excluded_fields=["last_synced_at"])
+    history = AuditedHistoricalRecords(excluded_fields=["last_synced_at"])
 
     class Meta:
         ordering = ["provider", "model_id"]

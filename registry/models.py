@@ -5,9 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinLengthValidator, RegexValidator
 from django.db import models
 from django.db.models.fields.json import KeyTransform
-from simple_history.models import HistoricalRecords
 
-from core.audit import AuditedHistoryModel
+from core.audit import AuditedHistoricalRecords
 from core.validation import SHA256_PATTERN, sha256_validator
 from lifecycle.models import Provider
 
@@ -105,7 +104,7 @@ class RegisteredModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     # Only compliance may set these (service rule, see registry.services). Moving a model to
     # another provider changes where its next versions train (and who processes its data).
@@ -163,7 +162,7 @@ class ModelVersion(models.Model):
     # is not changed until compliance closes the incident (see registry.services.version_hold_set).
     evidence_hold = models.CharField(max_length=300, blank=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     # The fine-tune job as the provider reports it (kept by registry.fine_tuning, never typed in).
     JOB_FIELDS = (
@@ -304,7 +303,7 @@ class EvaluationResult(models.Model):
     ran_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-ran_at", "-id"]
@@ -342,7 +341,7 @@ class Checkpoint(models.Model):
     metrics = models.JSONField(default=dict, help_text="train_loss, valid_loss, mean token accuracy...")
     created_at = models.DateTimeField()
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-step_number"]
@@ -364,7 +363,7 @@ class GatePolicy(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["model", "-version"]
@@ -418,7 +417,7 @@ class Promotion(models.Model):
     override_justification = models.TextField(blank=True)
     record_sha256 = models.CharField(max_length=64, blank=True, help_text="The version's record when approved.")
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-requested_at", "-id"]
@@ -462,7 +461,7 @@ class Deployment(models.Model):
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from simple_history.models import HistoricalRecords
 
-from core.audit import AuditedHistoryModel
+from core.audit import AuditedHistoricalRecords
 from registry.models import SHA256_PATTERN, sha256_validator
 
 
@@ -16,7 +15,7 @@ class Report(models.Model):
     period = models.DateField(unique=True, help_text="The first day of the month reported on.")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-period"]
@@ -61,7 +60,7 @@ class ReportRevision(models.Model):
     build_seconds = models.FloatField()
     render_seconds = models.FloatField()
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel], excluded_fields=["data"])
+    history = AuditedHistoricalRecords(excluded_fields=["data"])
 
     class Meta:
         ordering = ["-report__period", "-number"]
@@ -97,7 +96,7 @@ class Delivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["revision", "email"]

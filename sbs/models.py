@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from simple_history.models import HistoricalRecords
 
-from core.audit import AuditedHistoryModel
+from core.audit import AuditedHistoricalRecords
 from datasets.models import Dataset, GoldenItem, Immutable
 from registry.models import EvaluationResult, ModelVersion
 
@@ -49,7 +48,7 @@ class SbsRun(models.Model):
     ran_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-ran_at", "-id"]

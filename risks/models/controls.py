@@ -5,9 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MinLengthValidator
 from django.db import models
-from simple_history.models import HistoricalRecords
 
-from core.audit import AuditedHistoryModel
+from core.audit import AuditedHistoricalRecords
 from registry.models import SHA256_PATTERN, sha256_validator
 
 
@@ -29,7 +28,7 @@ class Control(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel], m2m_fields=[risks])
+    history = AuditedHistoricalRecords(m2m_fields=[risks])
 
     class Meta:
         ordering = ["reference"]
@@ -64,7 +63,7 @@ class DocumentEvidence(models.Model):
     reviewed_at = models.DateTimeField()
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-reviewed_at", "-id"]
@@ -96,7 +95,7 @@ class MetricCheck(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel], m2m_fields=[watched_models])
+    history = AuditedHistoricalRecords(m2m_fields=[watched_models])
 
     class Meta:
         ordering = ["control", "metric", "id"]
@@ -146,7 +145,7 @@ class MetricCheckResult(models.Model):
     detail = models.TextField()
     checked_at = models.DateTimeField()
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-checked_at", "-id"]

@@ -7,9 +7,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.validators import MinLengthValidator
 from django.db import models
-from simple_history.models import HistoricalRecords
 
-from core.audit import AuditedHistoryModel
+from core.audit import AuditedHistoricalRecords
 
 
 class Severity(models.TextChoices):
@@ -81,7 +80,7 @@ class Incident(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel], m2m_fields=[risks, evaluations])
+    history = AuditedHistoricalRecords(m2m_fields=[risks, evaluations])
 
     class Meta:
         ordering = ["-aware_at", "-id"]
@@ -128,7 +127,7 @@ class IncidentExample(models.Model):
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["id"]

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from simple_history.models import HistoricalRecords
 
-from core.audit import AuditedHistoryModel
+from core.audit import AuditedHistoricalRecords
 
 
 class RunwayStage(models.TextChoices):
@@ -44,7 +43,7 @@ class RunwayRisk(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-created_at", "-id"]

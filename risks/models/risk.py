@@ -7,9 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinLengthValidator
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
-from core.audit import AuditedHistoryModel
+from core.audit import AuditedHistoricalRecords
 from risks.scoring import Band, Impact, Likelihood, matrix
 
 
@@ -101,7 +100,7 @@ class Risk(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel], m2m_fields=[registered_models, model_versions])
+    history = AuditedHistoricalRecords(m2m_fields=[registered_models, model_versions])
 
     SCALE_FIELDS = SCALE_FIELDS
 
@@ -202,7 +201,7 @@ class TreatmentAction(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["due_on", "id"]
@@ -244,7 +243,7 @@ class Acceptance(models.Model):
     status = models.CharField(max_length=10, choices=AcceptanceStatus.choices, default=AcceptanceStatus.ACTIVE)
     ended_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(bases=[AuditedHistoryModel])
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-accepted_at", "-id"]

@@ -1,0 +1,334 @@
+"""Tamper evidence: every history row is a link in one keyed hash chain.
+
+One global chain, not one per object: a row's place (`chain_seq`) comes from a
+single head row (`ChainHead`) that each writing transaction updates, so writers
+serialise on it from their first history row to their commit, and an auditor
+walks one sequence with no gaps. docs/audit.md explains the choice and
+docs/benchmarks.md what it costs.
+
+Each row's hash covers its canonical document (`document`): the history table,
+every column of the row except its storage id (`history_id`, given by the
+database after the hash is computed) and its own hash, with values spelled one
+way whatever the database (`_plain`). The arithmetic is in `core.auditkit`,
+which the auditor's `verify.py` is made of.
+
+The key comes from the environment (`AUDIT_CHAIN_KEY`), never from the
+database. Older keys (`AUDIT_CHAIN_OLD_KEYS`) only verify: a new key starts a
+new segment at the next row, whose MAC names the old key's id.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, models, transaction
+
+from core import auditkit
+
+HEAD_ID = 1
+REWRITE_SETTING = "fineprint.history_rewrite"
+
+
+class HistoryIsAppendOnly(Exception):
+    """Raised on any attempt to change or delete a history row from the application."""
+
+
+@dataclass(frozen=True)
+class Keyring:
+    current_id: str
+    current: bytes
+    keys: dict[str, bytes]
+
+    def key(self, key_id: str) -> bytes | None:
+        return self.keys.get(key_id)
+
+
+@lru_cache(maxsize=8)
+def _keyring(current: str, old: tuple[str, ...]) -> Keyring:
+    if len(current) < 32:
+        raise ImproperlyConfigured("AUDIT_CHAIN_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`).")
+    keys = {auditkit.key_id(k.encode()): k.encode() for k in (*old, current)}
+    return Keyring(current_id=auditkit.key_id(current.encode()), current=current.encode(), keys=keys)
+
+
+def keyring() -> Keyring:
+    return _keyring(settings.AUDIT_CHAIN_KEY, tuple(settings.AUDIT_CHAIN_OLD_KEYS))
+
+
+# --- Which tables are chained ------------------------------------------------------
+
+
+def chained_models() -> list[type[models.Model]]:
+    """Every history model (m2m history included), in a stable order."""
+    from core.audit import ChainedRow
+
+    found = [m for m in apps.get_models() if issubclass(m, ChainedRow)]
+    return sorted(found, key=lambda m: m._meta.db_table)
+
+
+def history_models_unchained() -> list[type[models.Model]]:
+    """History models that are not chained (a test keeps this empty)."""
+    from simple_history.models import HistoricalChanges
+
+    from core.audit import ChainedRow
+
+    return [m for m in apps.get_models() if issubclass(m, HistoricalChanges) and not issubclass(m, ChainedRow)]
+
+
+# --- The canonical document of a row -----------------------------------------------
+
+
+def document_fields(model: type[models.Model]) -> list[models.Field]:
+    """The columns a row's hash covers: all but its storage id and its own hash."""
+    return [f for f in model._meta.concrete_fields if not f.primary_key and f.attname != "chain_hash"]
+
+
+def _plain(field: models.Field, value):
+    """One spelling per value, whether it comes from an unsaved instance or back from either database."""
+    if value is None:
+        return None
+    if field.is_relation:
+        return _plain(field.target_field, value)
+    if isinstance(field, models.DateTimeField):
+        value = field.to_python(value)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(field, models.DateField | models.TimeField):
+        return field.to_python(value).isoformat()
+    if isinstance(field, models.DecimalField):
+        number = field.to_python(value)
+        return str(number.quantize(Decimal(1).scaleb(-field.decimal_places)))
+    if isinstance(field, models.BooleanField):
+        return bool(value)
+    if isinstance(field, models.FloatField):
+        return float(value)
+    if isinstance(field, models.IntegerField | models.AutoField | models.BigIntegerField):
+        return int(value)
+    if isinstance(field, models.JSONField):
+        return json.loads(json.dumps(value, cls=field.encoder))
+    if isinstance(field, models.DurationField):
+        return value // dt.timedelta(microseconds=1)
+    if isinstance(field, models.UUIDField):
+        return str(field.to_python(value))
+    if isinstance(field, models.BinaryField):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(field, models.FileField):
+        return str(getattr(value, "name", value) or "")
+    return str(value)
+
+
+def row_values(model: type[models.Model], values: Sequence) -> dict:
+    """The document's `row` from values in `document_fields` order."""
+    return {f.attname: _plain(f, v) for f, v in zip(document_fields(model), values, strict=True)}
+
+
+def document(model: type[models.Model], row: dict) -> bytes:
+    return auditkit.canonical({"table": model._meta.db_table, "row": row})
+
+
+def instance_document(instance: models.Model) -> bytes:
+    model = type(instance)
+    return document(model, row_values(model, [getattr(instance, f.attname) for f in document_fields(model)]))
+
+
+# --- Linking new rows ----------------------------------------------------------------
+
+
+def _claim(using: str, count: int) -> tuple[int, str, str]:
+    """Move the head `count` places on; return the first new seq and the link before it.
+
+    The UPDATE comes first, so the head row is locked (PostgreSQL) or the database
+    write-locked (SQLite) before anything is read from it.
+    """
+    with connections[using].cursor() as cursor:
+        for _attempt in range(2):
+            cursor.execute(
+                "UPDATE core_chainhead SET seq = seq + %s WHERE id = %s RETURNING seq, row_hash, key_id",
+                [count, HEAD_ID],
+            )
+            found = cursor.fetchone()
+            if found:
+                seq, prev_hash, prev_key = found
+                return seq - count + 1, prev_hash, prev_key
+            # A fresh (or flushed) database: the head starts at the genesis link.
+            cursor.execute(
+                "INSERT INTO core_chainhead (id, seq, row_hash, key_id) VALUES (%s, 0, %s, '') "
+                "ON CONFLICT (id) DO NOTHING",
+                [HEAD_ID, auditkit.GENESIS],
+            )
+    raise RuntimeError("the audit chain head could not be claimed")
+
+
+def link(rows: Sequence[models.Model], using: str) -> None:
+    """Give unsaved history rows their seq, key id and hash, and move the head to the last.
+
+    Call inside the transaction that inserts them (`chained_insert`): the head's
+    row lock is then held until that commit, so links are never lost or doubled.
+    """
+    if not rows:
+        return
+    ring = keyring()
+    first, prev_hash, prev_key = _claim(using, len(rows))
+    for offset, row in enumerate(rows):
+        row.chain_seq = first + offset
+        row.chain_key = ring.current_id
+        row.chain_hash = auditkit.link_hash(ring.current, prev_key, prev_hash, instance_document(row))
+        prev_hash, prev_key = row.chain_hash, ring.current_id
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "UPDATE core_chainhead SET row_hash = %s, key_id = %s WHERE id = %s", [prev_hash, prev_key, HEAD_ID]
+        )
+
+
+@contextmanager
+def chained_insert(rows: Sequence[models.Model], using: str) -> Iterator[None]:
+    """Link `rows`, then insert them in the same transaction."""
+    with transaction.atomic(using=using, savepoint=False):
+        link(rows, using)
+        yield
+
+
+# --- Append-only in the database -----------------------------------------------------
+
+_PG_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION fineprint_history_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.chain_hash IS NULL OR NEW.chain_seq IS NULL THEN
+            RAISE EXCEPTION 'history is append-only and chained: unchained INSERT into % refused', TG_TABLE_NAME
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF coalesce(current_setting('{REWRITE_SETTING}', true), '') = 'on' THEN
+        IF TG_LEVEL = 'STATEMENT' THEN RETURN NULL; END IF;
+        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'history is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+"""
+
+
+def _pg_statements(table: str) -> list[str]:
+    quoted = f'"{table}"'
+    return [
+        f"DROP TRIGGER IF EXISTS fineprint_append_only ON {quoted}",
+        f"DROP TRIGGER IF EXISTS fineprint_no_truncate ON {quoted}",
+        f"CREATE TRIGGER fineprint_append_only BEFORE INSERT OR UPDATE OR DELETE ON {quoted} "
+        "FOR EACH ROW EXECUTE FUNCTION fineprint_history_append_only()",
+        f"CREATE TRIGGER fineprint_no_truncate BEFORE TRUNCATE ON {quoted} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION fineprint_history_append_only()",
+    ]
+
+
+def _sqlite_statements(table: str) -> list[str]:
+    quoted = f'"{table}"'
+    return [
+        f'CREATE TRIGGER IF NOT EXISTS "fp_no_update_{table}" BEFORE UPDATE ON {quoted} '
+        f"BEGIN SELECT RAISE(ABORT, 'history is append-only: UPDATE on {table} refused'); END",
+        f'CREATE TRIGGER IF NOT EXISTS "fp_no_delete_{table}" BEFORE DELETE ON {quoted} '
+        f"BEGIN SELECT RAISE(ABORT, 'history is append-only: DELETE on {table} refused'); END",
+        f'CREATE TRIGGER IF NOT EXISTS "fp_chained_insert_{table}" BEFORE INSERT ON {quoted} '
+        "WHEN NEW.chain_hash IS NULL OR NEW.chain_seq IS NULL "
+        f"BEGIN SELECT RAISE(ABORT, 'history is append-only and chained: unchained INSERT into {table} refused'); END",
+    ]
+
+
+def _sqlite_drop(table: str) -> list[str]:
+    return [f'DROP TRIGGER IF EXISTS "fp_{kind}_{table}"' for kind in ("no_update", "no_delete", "chained_insert")]
+
+
+def triggers_install(using: str = "default") -> None:
+    """(Re)install the append-only triggers on every history table. Runs after each `migrate`."""
+    connection = connections[using]
+    tables = set(connection.introspection.table_names())
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_PG_FUNCTION)
+        for model in chained_models():
+            table = model._meta.db_table
+            if table not in tables:
+                continue
+            if connection.vendor == "postgresql":
+                statements = _pg_statements(table)
+            elif connection.vendor == "sqlite":
+                statements = _sqlite_statements(table)
+            else:
+                raise ImproperlyConfigured(f"no append-only triggers for {connection.vendor}")
+            for statement in statements:
+                cursor.execute(statement)
+
+
+@contextmanager
+def history_rewrite(using: str = "default") -> Iterator[None]:
+    """The documented exception: a migration (or the test suite's flush) that must change history rows.
+
+    On PostgreSQL it sets `fineprint.history_rewrite` for the transaction; on
+    SQLite it drops the triggers and puts them back before the transaction ends.
+    """
+    connection = connections[using]
+    with transaction.atomic(using=using):
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"SET LOCAL {REWRITE_SETTING} = 'on'")
+            else:
+                for model in chained_models():
+                    for statement in _sqlite_drop(model._meta.db_table):
+                        cursor.execute(statement)
+        yield
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL {REWRITE_SETTING} = 'off'")
+        else:
+            triggers_install(using)
+
+
+# --- Rows written before the chain existed ---------------------------------------------
+
+
+def backfill(using: str = "default") -> int:
+    """Chain history rows written before the chain existed, oldest first. Returns how many.
+
+    Runs after `migrate` (the documented exception to append-only): a database
+    that predates the chain gets a first segment over its existing history.
+    """
+    pending = []
+    for model in chained_models():
+        manager = model._base_manager.using(using)
+        for pk, when in manager.filter(chain_seq__isnull=True).values_list("pk", _date_field(model)):
+            pending.append((when, model._meta.db_table, pk, model))
+    if not pending:
+        return 0
+    pending.sort(key=lambda p: (p[0] or dt.datetime.min.replace(tzinfo=dt.UTC), p[1], p[2]))
+    with history_rewrite(using):
+        by_model: dict[type, dict] = {}
+        for model in {p[3] for p in pending}:
+            ids = [p[2] for p in pending if p[3] is model]
+            by_model[model] = model._base_manager.using(using).in_bulk(ids)
+        rows = [by_model[p[3]][p[2]] for p in pending]
+        link(rows, using)
+        for row in rows:
+            type(row)._base_manager.using(using).filter(pk=row.pk).update(
+                chain_seq=row.chain_seq, chain_key=row.chain_key, chain_hash=row.chain_hash
+            )
+    return len(rows)
+
+
+def _date_field(model: type[models.Model]) -> str:
+    """When a row was written: its history_date, or its parent history row's for an m2m history row."""
+    names = {f.name for f in model._meta.concrete_fields}
+    return "history_date" if "history_date" in names else "history__history_date"
