@@ -1,0 +1,181 @@
+"""Walk the audit chain and name its first broken link.
+
+The walk merges every history table by `chain_seq` and recomputes each row's
+hash from its columns and the previous link (core.chain). A link that is
+missing, doubled, unchained, under an unknown key, or whose hash differs is a
+break; so is a chain that ends before its head or before a checkpoint, or a
+checkpoint whose signature or hash does not match.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.db import models
+
+from core import auditkit, chain
+
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Break:
+    problem: str
+    table: str = ""
+    row_id: int | None = None
+    object_id: str = ""
+    seq: int | None = None
+    expected: str = ""
+    found: str = ""
+
+    def describe(self) -> str:
+        where = (
+            f" ({self.table} row {self.row_id}, object {self.object_id or '-'}, link {self.seq})" if self.table else ""
+        )
+        hashes = f"; expected {self.expected}, found {self.found}" if self.expected or self.found else ""
+        return f"{self.problem}{where}{hashes}"
+
+
+@dataclass
+class Result:
+    ok: bool = True
+    rows_checked: int = 0
+    first_seq: int = 0
+    last_seq: int = 0
+    last_hash: str = auditkit.GENESIS
+    last_key: str = ""
+    first_break: Break | None = None
+    checkpoints_checked: int = 0
+    segments: list[tuple[str, int]] = field(default_factory=list)
+
+    def fail(self, found: Break) -> Result:
+        self.ok = False
+        self.first_break = found
+        return self
+
+
+def _object_attname(model: type[models.Model]) -> str:
+    tracked = getattr(model, "instance_type", None)
+    if tracked is not None:
+        return tracked._meta.pk.attname
+    return "history_id"  # an m2m history row: the history row it belongs to
+
+
+def _rows(model: type[models.Model], since_seq: int, using: str) -> Iterator[tuple]:
+    fields = chain.document_fields(model)
+    names = [f.attname for f in fields]
+    object_index = 2 + names.index(_object_attname(model))
+    queryset = (
+        model._base_manager.using(using)
+        .filter(chain_seq__gt=since_seq)
+        .order_by("chain_seq")
+        .values_list("chain_seq", "pk", *names, "chain_hash")
+    )
+    for values in queryset.iterator(chunk_size=CHUNK):
+        yield values[0], model, values[1], values[object_index], values[2:-1], values[-1]
+
+
+def walk(
+    *,
+    since_seq: int = 0,
+    since_hash: str = auditkit.GENESIS,
+    since_key: str = "",
+    checkpoints: Iterable[dict] = (),
+    check_head: bool = True,
+    using: str = "default",
+) -> Result:
+    """Verify every link after `since_seq` (whose hash and key are given), then the head and the checkpoints."""
+    from core.models import ChainHead
+
+    ring = chain.keyring()
+    result = Result(first_seq=since_seq + 1, last_seq=since_seq, last_hash=since_hash, last_key=since_key)
+    at_checkpoint = _checkpoints_by_seq(checkpoints, ring, since_seq, result)
+    if not result.ok:
+        return result
+
+    models_ = chain.chained_models()
+    for model in models_:
+        unchained = model._base_manager.using(using).filter(chain_seq__isnull=True).values_list("pk", flat=True)[:1]
+        for pk in unchained:
+            return result.fail(Break("a history row outside the chain", model._meta.db_table, pk))
+
+    prev_hash, prev_key, expected_seq = since_hash, since_key, since_seq + 1
+    merged = heapq.merge(*(_rows(m, since_seq, using) for m in models_), key=lambda r: r[0])
+    for seq, model, pk, object_id, values, found in merged:
+        table = model._meta.db_table
+        where = {"table": table, "row_id": pk, "object_id": str(object_id), "seq": seq}
+        if seq < expected_seq:
+            return result.fail(Break(f"link {seq} appears more than once", **where))
+        if seq > expected_seq:
+            missing = f"link {expected_seq}" if seq == expected_seq + 1 else f"links {expected_seq} to {seq - 1}"
+            return result.fail(Break(f"{missing} missing before this row (deleted)", **where))
+        row = chain.row_values(model, values)
+        key = ring.key(row["chain_key"])
+        if key is None:
+            return result.fail(Break(f"signed with an unknown key id {row['chain_key']!r}", **where))
+        expected = auditkit.link_hash(key, prev_key, prev_hash, chain.document(model, row))
+        if not auditkit.same(expected, found or ""):
+            return result.fail(Break("hash does not match the row", expected=expected, found=found or "", **where))
+        if row["chain_key"] != prev_key:
+            result.segments.append((row["chain_key"], seq))
+        checkpoint = at_checkpoint.pop(seq, None)
+        if checkpoint is not None:
+            if not auditkit.same(checkpoint["row_hash"], found):
+                return result.fail(
+                    Break(
+                        f"checkpoint made {checkpoint['made_at']} recorded another hash for this link",
+                        expected=checkpoint["row_hash"],
+                        found=found,
+                        **where,
+                    )
+                )
+            result.checkpoints_checked += 1
+        prev_hash, prev_key, expected_seq = found, row["chain_key"], seq + 1
+        result.rows_checked += 1
+    result.last_seq, result.last_hash, result.last_key = expected_seq - 1, prev_hash, prev_key
+
+    if at_checkpoint:
+        seq = min(at_checkpoint)
+        return result.fail(
+            Break(
+                f"the chain ends at link {result.last_seq}, but a checkpoint made "
+                f"{at_checkpoint[seq]['made_at']} recorded link {seq} (rows deleted from the tail)"
+            )
+        )
+    if check_head:
+        head = ChainHead.objects.using(using).filter(pk=chain.HEAD_ID).first()
+        head_seq, head_hash = (head.seq, head.row_hash) if head else (0, auditkit.GENESIS)
+        if head_seq != result.last_seq:
+            return result.fail(
+                Break(f"the chain ends at link {result.last_seq}, but its head says {head_seq} (rows deleted)")
+            )
+        if not auditkit.same(head_hash, result.last_hash):
+            return result.fail(
+                Break(
+                    f"the last link {result.last_seq} differs from the head",
+                    expected=head_hash,
+                    found=result.last_hash,
+                )
+            )
+    return result
+
+
+def checkpoint_document(checkpoint: dict) -> bytes:
+    """What a checkpoint's signature covers: every field but the signature (and where it was written)."""
+    return auditkit.canonical({k: v for k, v in checkpoint.items() if k not in ("signature", "location")})
+
+
+def _checkpoints_by_seq(checkpoints: Iterable[dict], ring: chain.Keyring, since_seq: int, result: Result) -> dict:
+    found: dict[int, dict] = {}
+    for checkpoint in checkpoints:
+        key = ring.key(checkpoint.get("key_id", ""))
+        if key is None or not auditkit.same(
+            auditkit.sign(key, checkpoint_document(checkpoint)), checkpoint.get("signature", "")
+        ):
+            result.fail(Break(f"checkpoint at link {checkpoint.get('seq')} has a bad signature"))
+            return {}
+        if checkpoint["seq"] > since_seq:
+            found[checkpoint["seq"]] = checkpoint
+    return found
