@@ -174,3 +174,6 @@ class AuditedUserAdmin(ReadableHistoryMixin, SimpleHistoryAdmin, UserAdmin):
         # Kept on the instance, so the group changes saved after it carry the same user and reason.
         mark_change(obj, actor=request.user, reason=form.cleaned_data["change_reason"])
         super().save_model(request, obj, form, change)
+
+# The audit chain's pages register themselves.
+from core import admin_chain, admin_exports  # noqa: E402, F401

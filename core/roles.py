@@ -71,7 +71,15 @@ OWN_TOKENS = {"apitoken": ["view", "add", "change"]}
 ROLE_PERMISSIONS = {
     Role.COMPLIANCE: {
         # Any token can be listed and revoked (change); the admin issues tokens to oneself only.
-        "core": {"apitoken": ["view", "add", "change"], "idempotencyrecord": [], "securityevent": ["view"]},
+        "core": {
+            "apitoken": ["view", "add", "change"],
+            "idempotencyrecord": [],
+            "securityevent": ["view"],
+            # The audit chain: checkpoints made on demand (add), the verifier's runs, auditor exports.
+            "auditcheckpoint": ["view", "add"],
+            "auditverification": ["view"],
+            "auditexport": ["view", "add"],
+        },
         "registry": {
             "registeredmodel": ["view", "add", "change"],
             "modelversion": ["view", "change"],

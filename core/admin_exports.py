@@ -1,0 +1,1 @@
+"""Auditor exports in the admin (docs/audit.md)."""
