@@ -286,11 +286,11 @@ if not AUDIT_CHAIN_KEY:
 AUDIT_CHAIN_OLD_KEYS = env_list("AUDIT_CHAIN_OLD_KEYS", [])
 # Checkpoints are written here, one file each, never overwritten; and to an S3-compatible bucket
 # when AUDIT_CHECKPOINT_S3_BUCKET is set (with the AWS_* credentials boto3 reads).
-AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints")))
+AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR", "") or VAR_DIR / "checkpoints")
 AUDIT_CHECKPOINT_S3_BUCKET = env_str("AUDIT_CHECKPOINT_S3_BUCKET", "")
-AUDIT_CHECKPOINT_S3_PREFIX = env_str("AUDIT_CHECKPOINT_S3_PREFIX", "fineprint/checkpoints/")
+AUDIT_CHECKPOINT_S3_PREFIX = env_str("AUDIT_CHECKPOINT_S3_PREFIX", "") or "fineprint/checkpoints/"
 AUDIT_CHECKPOINT_S3_ENDPOINT_URL = env_str("AUDIT_CHECKPOINT_S3_ENDPOINT_URL", "") or None
-AUDIT_EXPORT_DIR = Path(env_str("AUDIT_EXPORT_DIR", str(VAR_DIR / "exports")))
+AUDIT_EXPORT_DIR = Path(env_str("AUDIT_EXPORT_DIR", "") or VAR_DIR / "exports")
 # Only the test suite sets this: its flush between transactional tests empties history tables.
 AUDIT_HISTORY_FLUSH_ALLOWED = False
 
@@ -464,6 +464,24 @@ CELERY_BEAT_SCHEDULE = {
     "update-lifecycle-risks": {
         "task": "risks.tasks.lifecycle_risks_update_task",
         "schedule": 3600.0,
+    },
+    # The audit chain: a signed checkpoint written outside the database each night, then the whole
+    # chain verified against every checkpoint; hourly, the links since the last verified checkpoint.
+    # A failure opens a Critical incident and emails Compliance (risks.tasks.audit_chain_verify).
+    "make-audit-checkpoint": {
+        "task": "core.tasks.audit_checkpoint_make_task",
+        "schedule": crontab(minute=50, hour=1),
+    },
+    "verify-audit-chain": {
+        "task": "risks.tasks.audit_chain_verify",
+        "schedule": crontab(minute=0, hour=2),
+        "kwargs": {"scope": "full"},
+    },
+    "verify-audit-chain-since-checkpoint": {
+        "task": "risks.tasks.audit_chain_verify",
+        "schedule": crontab(minute=30),
+        "kwargs": {"scope": "since"},
+        "options": {"expires": 3600.0},
     },
 }
 
