@@ -283,6 +283,8 @@ if not AUDIT_CHAIN_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("AUDIT_CHAIN_KEY is required when DEBUG is off (openssl rand -hex 32).")
     AUDIT_CHAIN_KEY = "insecure-development-audit-chain-key-only-used-with-debug"
+if len(AUDIT_CHAIN_KEY) < 32:
+    raise ImproperlyConfigured("AUDIT_CHAIN_KEY must be at least 32 characters (openssl rand -hex 32).")
 AUDIT_CHAIN_OLD_KEYS = env_list("AUDIT_CHAIN_OLD_KEYS", [])
 # Checkpoints are written here, one file each, never overwritten; and to an S3-compatible bucket
 # when AUDIT_CHECKPOINT_S3_BUCKET is set (with the AWS_* credentials boto3 reads).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from django.db import models
 
@@ -102,24 +103,26 @@ def walk(
             return result.fail(Break("a history row outside the chain", model._meta.db_table, pk))
 
     prev_hash, prev_key, expected_seq = since_hash, since_key, since_seq + 1
-    merged = heapq.merge(*(_rows(m, since_seq, using) for m in models_), key=lambda r: r[0])
+    merged = heapq.merge(*(_rows(m, since_seq, using) for m in models_), key=itemgetter(0))
     for seq, model, pk, object_id, values, found in merged:
-        table = model._meta.db_table
-        where = {"table": table, "row_id": pk, "object_id": str(object_id), "seq": seq}
-        if seq < expected_seq:
-            return result.fail(Break(f"link {seq} appears more than once", **where))
-        if seq > expected_seq:
+        if seq != expected_seq:
+            where = _where(model, pk, object_id, seq)
+            if seq < expected_seq:
+                return result.fail(Break(f"link {seq} appears more than once", **where))
             missing = f"link {expected_seq}" if seq == expected_seq + 1 else f"links {expected_seq} to {seq - 1}"
             return result.fail(Break(f"{missing} missing before this row (deleted)", **where))
-        row = chain.row_values(model, values)
-        key = ring.key(row["chain_key"])
+        row = chain.row_values(model, values, from_db=True)
+        key_id = row["chain_key"]
+        key = ring.key(key_id)
         if key is None:
-            return result.fail(Break(f"signed with an unknown key id {row['chain_key']!r}", **where))
+            where = _where(model, pk, object_id, seq)
+            return result.fail(Break(f"signed with an unknown key id {key_id!r}", **where))
         expected = auditkit.link_hash(key, prev_key, prev_hash, chain.document(model, row))
         if not auditkit.same(expected, found or ""):
+            where = _where(model, pk, object_id, seq)
             return result.fail(Break("hash does not match the row", expected=expected, found=found or "", **where))
-        if row["chain_key"] != prev_key:
-            result.segments.append((row["chain_key"], seq))
+        if key_id != prev_key:
+            result.segments.append((key_id, seq))
         checkpoint = at_checkpoint.pop(seq, None)
         if checkpoint is not None:
             if not auditkit.same(checkpoint["row_hash"], found):
@@ -128,11 +131,11 @@ def walk(
                         f"checkpoint made {checkpoint['made_at']} recorded another hash for this link",
                         expected=checkpoint["row_hash"],
                         found=found,
-                        **where,
+                        **_where(model, pk, object_id, seq),
                     )
                 )
             result.checkpoints_checked += 1
-        prev_hash, prev_key, expected_seq = found, row["chain_key"], seq + 1
+        prev_hash, prev_key, expected_seq = found, key_id, seq + 1
         result.rows_checked += 1
     result.last_seq, result.last_hash, result.last_key = expected_seq - 1, prev_hash, prev_key
 
@@ -162,6 +165,11 @@ def walk(
     return result
 
 
+def _where(model: type[models.Model], pk, object_id, seq: int) -> dict:
+    """Where a break is, for `Break` (built only when there is one: the walk's loop runs once per row)."""
+    return {"table": model._meta.db_table, "row_id": pk, "object_id": str(object_id), "seq": seq}
+
+
 def checkpoint_document(checkpoint: dict) -> bytes:
     """What a checkpoint's signature covers: every field but the signature (and where it was written)."""
     return auditkit.canonical({k: v for k, v in checkpoint.items() if k not in ("signature", "location")})
@@ -174,7 +182,8 @@ def _checkpoints_by_seq(checkpoints: Iterable[dict], ring: chain.Keyring, since_
         if key is None or not auditkit.same(
             auditkit.sign(key, checkpoint_document(checkpoint)), checkpoint.get("signature", "")
         ):
-            result.fail(Break(f"checkpoint at link {checkpoint.get('seq')} has a bad signature"))
+            where = checkpoint.get("location") or "-"
+            result.fail(Break(f"checkpoint at link {checkpoint.get('seq')} has a bad signature ({where})"))
             return {}
         if checkpoint["seq"] > since_seq:
             found[checkpoint["seq"]] = checkpoint

@@ -31,6 +31,14 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _own_audit_directories(settings, tmp_path):
+    """Each test its own checkpoint and export directories: a checkpoint left by another test
+    names a link of that test's (rolled back) chain, which the verifier here would call missing."""
+    settings.AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
+    settings.AUDIT_EXPORT_DIR = tmp_path / "audit-exports"
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Failed-authentication counters live in the cache: no test inherits another's."""
     cache.clear()

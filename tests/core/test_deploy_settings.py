@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 
 from config.celery import app as celery_app
@@ -30,6 +31,7 @@ def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProc
         "FINEPRINT_VAR_DIR": str(tmp_path),
         "DEBUG": "0",
         "SECRET_KEY": "a-long-random-production-like-secret-key-0123456789-ABCDEFGHIJKLMNOP",
+        "AUDIT_CHAIN_KEY": "0f" * 32,
         "ALLOWED_HOSTS": "fineprint.example.com",
     }
     return subprocess.run(
@@ -138,3 +140,12 @@ def test_no_task_outlasts_the_visibility_timeout_bounds():
 
     assert "core.tasks.idempotency_records_purge" in ours  # every app's tasks were found
     assert too_long == []
+
+
+@pytest.mark.parametrize(
+    ("key", "says"), [("", "AUDIT_CHAIN_KEY is required"), ("too-short", "at least 32 characters")]
+)
+def test_it_refuses_to_start_without_an_audit_chain_key_worth_the_name(tmp_path, key, says):
+    result = run(["-c", SETTINGS_JSON % (["AUDIT_CHAIN_KEY"],)], tmp_path, AUDIT_CHAIN_KEY=key)
+    assert result.returncode != 0
+    assert says in result.stderr
