@@ -5,6 +5,11 @@ The home page is made of panels that the apps owning the rules contribute, each 
 register models: core stays below every app and never imports them. A panel reads through its
 app's selectors, so "overdue" or "expiring" means the same here as in the lists it links to.
 
+Notes are one line each above the panels, for a state rather than a list (`@dashboard_note`).
+Alerts are for every admin page rather than the home page: an app registers
+`@admin_alert` builders in its `dashboard.py` (the audit trail's failed verification, from
+`risks/dashboard.py`), and each page shows their red banners at the top until the condition ends.
+
 Plumbing that people never act on (the beat schedule, webhook receipts, idempotency records,
 catalogue sync runs) is left out of the menu except for superusers.
 """
@@ -78,6 +83,63 @@ def dashboard_panels(request) -> list[Panel]:
     return [panel for panel in panels if panel is not None]
 
 
+@dataclass(frozen=True)
+class Note:
+    """One line above the panels: the state of something (the audit trail's last check), not a list of records."""
+
+    label: str
+    text: str
+    url: str = ""
+    badge: str = ""
+    tone: str = ""  # "bad", "warn" or "good": the badge's colour
+
+
+NoteBuilder = Callable[..., Note | None]
+_note_builders: list[tuple[int, NoteBuilder]] = []
+
+
+def dashboard_note(order: int) -> Callable[[NoteBuilder], NoteBuilder]:
+    """Register `build(request) -> Note | None` (None: not for this person) at a place on the home page."""
+
+    def register(build: NoteBuilder) -> NoteBuilder:
+        _note_builders.append((order, build))
+        _note_builders.sort(key=lambda item: item[0])
+        return build
+
+    return register
+
+
+def dashboard_notes(request) -> list[Note]:
+    autodiscover_modules("dashboard")
+    notes = (build(request) for _, build in _note_builders)
+    return [note for note in notes if note is not None]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A red banner on every admin page: what is wrong, and a link to where it is handled."""
+
+    message: str
+    url: str = ""
+    link: str = ""  # the link's words, e.g. "INC-0007"
+
+
+AlertBuilder = Callable[..., Alert | None]
+_alert_builders: list[AlertBuilder] = []
+
+
+def admin_alert(build: AlertBuilder) -> AlertBuilder:
+    """Register `build(request) -> Alert | None` (None: nothing to say, or not for this person)."""
+    _alert_builders.append(build)
+    return build
+
+
+def admin_alerts(request) -> list[Alert]:
+    autodiscover_modules("dashboard")
+    alerts = (build(request) for build in _alert_builders)
+    return [alert for alert in alerts if alert is not None]
+
+
 def is_technical(app_label: str, model_name: str) -> bool:
     return (app_label, None) in TECHNICAL_MODELS or (app_label, model_name) in TECHNICAL_MODELS
 
@@ -96,8 +158,14 @@ class FineprintAdminSite(admin.AdminSite):
             app["models"] = [m for m in app["models"] if not is_technical(app["app_label"], m["object_name"].lower())]
         return [app for app in apps if app["models"]]
 
+    def each_context(self, request):
+        context = super().each_context(request)
+        context["fp_alerts"] = admin_alerts(request) if self.has_permission(request) else []
+        return context
+
     def index(self, request, extra_context=None):
-        return super().index(request, {"panels": dashboard_panels(request), **(extra_context or {})})
+        context = {"panels": dashboard_panels(request), "notes": dashboard_notes(request)}
+        return super().index(request, {**context, **(extra_context or {})})
 
 
 class FineprintAdminConfig(AdminConfig):

@@ -728,13 +728,16 @@ class IncidentForm(forms.ModelForm):
                 (s.value, s.label) for s in IncidentStatus if s != IncidentStatus.CLOSED or s == self.instance.status
             ]
             self.fields["status"].help_text = "Close with the list's 'Close' action: it asks for a reason."
+        if "version" in self.fields:
+            # Only the system reports an incident without a version (one about the audit trail).
+            self.fields["version"].required = True
 
 
 @admin.register(Incident)
 class IncidentAdmin(ReasonFirstMixin, AuditedAdmin):
     change_list_template = "admin/risks/change_list.html"
     form = IncidentForm
-    list_display = ["reference", "title", "version", "severity", "seriousness", "report_by", "status"]
+    list_display = ["reference", "title", "about", "severity", "seriousness", "report_by", "status"]
     list_filter = ["status", "severity", "serious", "serious_kind", "version__model"]
     search_fields = ["reference", "title", "description", "root_cause"]
     list_select_related = ["version__model"]
@@ -767,9 +770,28 @@ class IncidentAdmin(ReasonFirstMixin, AuditedAdmin):
         ]
         if obj is not None:
             readonly.append("version")
+            if obj.about_audit_trail:
+                readonly.append("about")
             if obj.status == IncidentStatus.CLOSED:
-                readonly = [f for fs in self.fieldsets for f in fs[1]["fields"]]
+                readonly = [f for fs in self._about(self.fieldsets, obj) for f in fs[1]["fields"]]
         return readonly
+
+    def get_fieldsets(self, request, obj=None):
+        return self._about(super().get_fieldsets(request, obj), obj)
+
+    @staticmethod
+    def _about(fieldsets, obj):
+        """About the audit trail: say so where the version would be."""
+        if obj is None or not obj.about_audit_trail:
+            return fieldsets
+        return [
+            (name, {**options, "fields": ["about" if f == "version" else f for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="About", ordering="version")
+    def about(self, obj) -> str:
+        return obj.subject
 
     @admin.display(description="Serious", ordering="serious")
     def seriousness(self, obj):

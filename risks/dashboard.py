@@ -1,5 +1,7 @@
 """What the risk register puts on the admin's home page: overdue reviews, breached controls,
-acceptances about to expire and open incidents with their reporting clocks.
+acceptances about to expire and open incidents with their reporting clocks; the audit trail's
+latest verification, and on every admin page a red banner while an incident about a failed
+verification is open.
 
 Each panel reads through risks.selectors and links to the admin list filtered to the same records.
 """
@@ -9,12 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlencode
 
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
-from core.admin_site import ROWS_SHOWN, Panel, Row, dashboard_panel
+from core.admin_site import ROWS_SHOWN, Alert, Note, Panel, Row, admin_alert, dashboard_note, dashboard_panel
+from core.models import AuditVerification
 from risks import selectors
-from risks.models import IncidentStatus
+from risks.models import Incident, IncidentStatus
 
 
 def _days(n: int) -> str:
@@ -160,7 +164,7 @@ def open_incidents(request) -> Panel | None:
             Row(
                 label=f"{incident.reference} {incident.title}",
                 url=_change("incident", incident.pk),
-                detail=f"{incident.get_severity_display()}, {incident.version}. {clock}",
+                detail=f"{incident.get_severity_display()}, {incident.subject}. {clock}",
                 badge=badge,
                 tone=tone,
                 yours=incident.reporter_id == me,
@@ -173,4 +177,64 @@ def open_incidents(request) -> Panel | None:
         list_url=_list("incident", status__in=",".join(still_open)),
         empty="No incident is open.",
         rows=rows,
+    )
+
+
+def _moment(moment: datetime) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
+def _can_see_audit_trail(user) -> bool:
+    return user.has_perm("risks.view_incident") or user.has_perm("core.view_auditverification")
+
+
+@admin_alert
+def audit_trail_broken(request) -> Alert | None:
+    """While an incident about a failed verification is open: when it failed, the broken link, the incident."""
+    if not _can_see_audit_trail(request.user):
+        return None
+    failures = AuditVerification.objects.filter(ok=False, incident_reference=OuterRef("reference")).order_by(
+        "started_at", "id"
+    )
+    incident = (
+        Incident.objects.filter(version__isnull=True)
+        .exclude(status=IncidentStatus.CLOSED)
+        .annotate(
+            failed_at=Subquery(failures.values("started_at")[:1]), problem=Subquery(failures.values("problem")[:1])
+        )
+        .order_by("created_at", "id")
+        .only("pk", "reference")
+        .first()
+    )
+    if incident is None:
+        return None
+    when = f" at {_moment(incident.failed_at)}" if incident.failed_at else ""
+    problem = f": {incident.problem}" if incident.problem else ""
+    return Alert(
+        message=f"Audit trail verification failed{when}{problem}. Incident {incident.reference} is open.",
+        url=_change("incident", incident.pk),
+        link=f"Open {incident.reference}",
+    )
+
+
+@dashboard_note(order=10)
+def audit_trail_last_check(request) -> Note | None:
+    """The latest verification of the audit trail: passed or failed, when, how many rows."""
+    if not _can_see_audit_trail(request.user):
+        return None
+    latest = AuditVerification.objects.order_by("-started_at", "-id").first()
+    if latest is None:
+        return Note(label="Audit trail", text="Not verified yet: the verifier runs daily and hourly.", tone="warn")
+    text = (
+        f"Last verified {_moment(latest.started_at)} ({_since(latest.started_at, timezone.now())}), "
+        f"{latest.get_scope_display().lower()}: {latest.rows_checked} rows checked up to link {latest.last_seq}."
+    )
+    if not latest.ok:
+        text += f" {latest.problem}"
+    return Note(
+        label="Audit trail",
+        text=text,
+        url=reverse("admin:core_auditverification_changelist"),
+        badge="Passed" if latest.ok else "Failed",
+        tone="good" if latest.ok else "bad",
     )

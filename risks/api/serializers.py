@@ -371,7 +371,12 @@ class ExampleInputSerializer(StrictInputSerializer):
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    version = VersionRefField(read_only=True)
+    version = VersionRefField(
+        read_only=True, allow_null=True, help_text="Null for an incident about Fineprint's audit trail."
+    )
+    subject = serializers.CharField(
+        read_only=True, help_text="What it is about in words: the version, or 'Fineprint audit trail'."
+    )
     guard_version = VersionRefField(read_only=True, allow_null=True)
     reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
     closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
@@ -385,6 +390,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "reference",
             "title",
             "version",
+            "subject",
             "reporter",
             "occurred_at",
             "aware_at",

@@ -1,4 +1,9 @@
-"""Incidents: what went wrong with a model version, the examples, the fix, and the reporting clock."""
+"""Incidents: what went wrong with a model version, the examples, the fix, and the reporting clock.
+
+An incident without a version is about Fineprint itself: today only the audit trail, when the
+verifier finds a broken link (risks.incidents.audit_chain_incident_open). People always name a
+version; only the system reports one without.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,10 @@ class SeriousKind(models.TextChoices):
 REPORTING_DAYS = {SeriousKind.INFRASTRUCTURE: 2, SeriousKind.DEATH: 10, SeriousKind.OTHER: 15}
 
 
+# What an incident without a version is about, wherever it is shown.
+AUDIT_TRAIL_SUBJECT = "Fineprint audit trail"
+
+
 class IncidentStatus(models.TextChoices):
     OPEN = "open", "Open"
     MITIGATED = "mitigated", "Mitigated"
@@ -41,7 +50,14 @@ class Incident(models.Model):
 
     reference = models.CharField(max_length=16, unique=True, editable=False)
     title = models.CharField(max_length=200)
-    version = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="incidents")
+    version = models.ForeignKey(
+        "registry.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        help_text="The version it concerns. Empty: Fineprint's audit trail (reported by the system only).",
+    )
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     occurred_at = models.DateTimeField()
     aware_at = models.DateTimeField(help_text="When the organisation became aware: the reporting clock starts here.")
@@ -93,6 +109,10 @@ class Incident(models.Model):
                 | models.Q(serious=True) & ~models.Q(serious_kind=""),
                 name="incident_serious_has_kind",
             ),
+            # A serious incident freezes its version as evidence; one about the audit trail has none to freeze.
+            models.CheckConstraint(
+                condition=models.Q(serious=False) | models.Q(version__isnull=False), name="incident_serious_has_version"
+            ),
             models.CheckConstraint(condition=models.Q(status__in=IncidentStatus.values), name="incident_status_valid"),
             models.CheckConstraint(condition=models.Q(severity__in=Severity.values), name="incident_severity_valid"),
         ]
@@ -115,6 +135,15 @@ class Incident(models.Model):
             else None
         )
         super().save(*args, **kwargs)
+
+    @property
+    def about_audit_trail(self) -> bool:
+        return self.version_id is None
+
+    @property
+    def subject(self) -> str:
+        """What it is about, in words: the version, or the audit trail."""
+        return AUDIT_TRAIL_SUBJECT if self.version_id is None else str(self.version)
 
 
 class IncidentExample(models.Model):
