@@ -17,9 +17,10 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from core.models import AuditCheckpoint, AuditVerification
 from lifecycle.selectors import IMMINENT_DAYS, NEAR_DAYS
 from registry import gates
 from registry.migration import TrainedVersion, migration_plans_as_of, versions_trained_between
@@ -37,6 +38,7 @@ from registry.runway import live_deployments_as_of
 from reports.periods import Period, zone
 from risks.lifecycle import runway_stage
 from risks.models import Acceptance, Control, Incident, IncidentExample, IncidentStatus, Risk, TreatmentAction
+from risks.models.incidents import AUDIT_TRAIL_SUBJECT
 from risks.models.risk import ACTION_FINISHED
 from risks.scoring import SCALE, Band, Impact, Likelihood, matrix
 
@@ -102,6 +104,7 @@ def report_data(period: Period, *, now: datetime | None = None) -> dict[str, Any
         "incidents": _incidents(start, end, people),
         "runway": _runway(period),
         "audit": _audit(start, end, people),
+        "audit_chain": _audit_chain(start, end),
     }
     data["decisions"] = _decisions(start, end, risks, people, runway=data["runway"]["deployments"])
     data["changes"] = _changes(period, risks)
@@ -529,7 +532,7 @@ def _incidents(start, end, people) -> dict:
         return {
             "reference": i.reference,
             "title": i.title,
-            "version": versions.get(i.version_id, "-"),
+            "version": versions.get(i.version_id, "-") if i.version_id else AUDIT_TRAIL_SUBJECT,
             "severity": i.get_severity_display(),
             "serious": i.get_serious_kind_display() if i.serious else "",
             "clock": clock,
@@ -653,12 +656,86 @@ def _audit(start, end, people) -> dict:
         for model in _history_models()
         if any(f.name == "history_change_reason" for f in model._meta.fields)
     )
+    # The keys the month's rows are chained with (one, unless the key was rotated in the month).
+    keys = sorted(
+        {
+            key
+            for model in _history_models()
+            if any(f.name == "chain_key" for f in model._meta.fields)
+            for key in model.objects.filter(history_date__gte=start, history_date__lt=end)
+            .exclude(chain_key="")
+            .values_list("chain_key", flat=True)
+            .distinct()
+        }
+    )
     return {
         "changes": total,
+        "chain_keys": keys,
         "without_reason": without_reason,
         "by_user": [[people(user_id), n] for user_id, n in by_user.most_common(10)],
         "by_source": dict(sorted(by_source.items())),
         "by_record": [[name, n] for name, n in by_record.most_common(12)],
+    }
+
+
+def _audit_chain(start, end) -> dict:
+    """The tamper evidence as it stood at the end of the month: the latest checkpoint a passed
+    verification had covered by then, and the verifier's runs in the month.
+
+    The rule is core.audit_runs.latest_verified_checkpoint's (a passed run that started after the
+    checkpoint was made, reached its link, and walked from before it), read as of the period's end.
+    """
+    covering = AuditVerification.objects.filter(
+        Q(scope=AuditVerification.Scope.FULL) | Q(since__seq__lte=OuterRef("seq")),
+        ok=True,
+        started_at__lt=end,
+        started_at__gte=OuterRef("made_at"),
+        last_seq__gte=OuterRef("seq"),
+    )
+    checkpoint = (
+        AuditCheckpoint.objects.filter(Exists(covering), made_at__lt=end).order_by("-seq", "-made_at", "-id").first()
+    )
+    runs = list(
+        AuditVerification.objects.filter(started_at__gte=start, started_at__lt=end).order_by("started_at", "id")
+    )
+    failures = [run for run in runs if not run.ok]
+    last = runs[-1] if runs else None
+    first_failure = failures[0] if failures else None
+    return {
+        "checkpoint": (
+            {
+                "seq": checkpoint.seq,
+                "made_at": _iso(checkpoint.made_at),
+                "row_hash": checkpoint.row_hash,
+                "key_id": checkpoint.key_id,
+                "rows": checkpoint.rows,
+                "location": checkpoint.location,
+            }
+            if checkpoint is not None
+            else None
+        ),
+        "runs": len(runs),
+        "passed": len(runs) - len(failures),
+        "failed": len(failures),
+        "last": (
+            {
+                "ok": last.ok,
+                "at": _iso(last.started_at),
+                "scope": last.get_scope_display(),
+                "rows_checked": last.rows_checked,
+            }
+            if last is not None
+            else None
+        ),
+        "first_failure": (
+            {
+                "at": _iso(first_failure.started_at),
+                "problem": first_failure.problem,
+                "incident": first_failure.incident_reference,
+            }
+            if first_failure is not None
+            else None
+        ),
     }
 
 
@@ -731,7 +808,8 @@ def _status(data: dict) -> dict:
     """The month in one colour, with the reasons for it.
 
     Red: something is past a limit an executive set (a risk over appetite and not accepted, a breached
-    control, a serious incident open, production about to lose its base model with nothing ready).
+    control, a serious incident open, production about to lose its base model with nothing ready), or
+    the audit trail failed verification in the month.
     Amber: something needs a decision soon (an acceptance expiring, a review or action overdue, a
     promotion waiting, a failed gate overridden). Green: neither.
     """
@@ -745,6 +823,7 @@ def _status(data: dict) -> dict:
             "production version running out of runway with no candidate ready",
             "production versions running out of runway with no candidate ready",
         ),
+        (data["audit_chain"]["failed"], "audit trail verification failed", "audit trail verifications failed"),
     ]
     amber = [
         (len(d["acceptances_expiring"]), "acceptance expiring within 30 days", "acceptances expiring within 30 days"),

@@ -372,6 +372,59 @@ def _arrow(change: dict) -> Paragraph:
     return markup(f'<font color="{colour}"><font name="Symbol">{arrow}</font> {delta:+d}</font>', st.cell)
 
 
+# How much of a broken link's description the cover prints (without the hashes); section 8 and the
+# incident have all of it.
+COVER_PROBLEM_CHARS = 160
+
+
+def _checkpoint_line(chain: dict) -> str:
+    cp = chain["checkpoint"]
+    if cp is None:
+        return "No checkpoint of the audit chain was verified by the end of the month."
+    return (
+        f"Link {cp['seq']} ({cp['rows']} rows), made {when(cp['made_at'])}, hash {cp['row_hash'][:16]}..., "
+        f"signed with key {cp['key_id']}; kept at {cp['location']}"
+    )
+
+
+def _verifier_summary(chain: dict) -> str:
+    """The verifier's month in words: how many runs, how many failed, the last one."""
+    if not chain["runs"]:
+        return "The verifier did not run this month."
+    last = chain["last"]
+    runs = "1 run" if chain["runs"] == 1 else f"{chain['runs']} runs"
+    return (
+        f"{runs}: {chain['passed']} passed, {chain['failed']} failed. Last run {'passed' if last['ok'] else 'FAILED'} "
+        f"{when(last['at'])} ({last['scope'].lower()}, {last['rows_checked']} rows)."
+    )
+
+
+def _verifier_failure(chain: dict, *, brief: bool = False) -> str:
+    """The month's first failure and the incident it opened; empty when every run passed.
+
+    Brief (the cover): the broken link without its two hashes, cut to a line or two.
+    """
+    failure = chain["first_failure"]
+    if not failure:
+        return ""
+    problem = (failure["problem"] or "no link named").rstrip(".")
+    if brief:
+        problem = problem.split("; expected ")[0]
+        if len(problem) > COVER_PROBLEM_CHARS:
+            problem = problem[:COVER_PROBLEM_CHARS].rstrip() + "..."
+    incident = f" Incident {failure['incident']}." if failure["incident"] else ""
+    return f"First failure {when(failure['at'])}: {problem}{'' if problem.endswith('...') else '.'}{incident}"
+
+
+def _verifier_cell(chain: dict) -> str:
+    """The cover's cell: a failure in red."""
+    failure = _verifier_failure(chain, brief=True)
+    summary = escape(_verifier_summary(chain))
+    if chain["failed"]:
+        summary = summary.replace("FAILED", '<font color="#c62828"><b>FAILED</b></font>')
+    return summary + (f' <font color="#c62828">{escape(failure)}</font>' if failure else "")
+
+
 def _cover(data: dict, sha256: str) -> list:
     """Page 1, the decision page: what the month was, the status, what to decide, and what changed."""
     st = _styles()
@@ -417,6 +470,8 @@ def _cover(data: dict, sha256: str) -> list:
                 ],
                 ["Generated", f"{when(data['generated_at'])} {data['time_zone']}"],
                 ["SHA-256 of the data", markup(f'<font name="Courier" size="7.5">{sha256}</font>', st.cell)],
+                ["Audit chain checkpoint", text(_checkpoint_line(data["audit_chain"]), st.cell)],
+                ["Verifier this month", markup(_verifier_cell(data["audit_chain"]), st.cell)],
             ],
             widths=[0.22, 0.78],
         ),
@@ -1022,6 +1077,24 @@ def _closing(data: dict, sha256: str) -> list:
             "job sync)."
         )
     )
+    keys = audit.get("chain_keys") or []
+    flow.append(
+        text(
+            "Every history row is linked into one hash chain (HMAC-SHA256) in the transaction that writes it, "
+            + (
+                f"under key {' then '.join(keys)}"
+                if keys
+                else "under the key of its time (no row was recorded this month)"
+            )
+            + "; the database refuses to change or delete history, and signed checkpoints kept outside it "
+            "show whether anything was rewritten."
+        )
+    )
+    chain = data["audit_chain"]
+    flow.append(
+        text(" ".join(filter(None, ["Verifier:", _verifier_summary(chain), _verifier_failure(chain)])), st.small)
+    )
+    flow.append(text("Checkpoint: " + _checkpoint_line(chain), st.small))
     flow.append(
         table(
             ["By whom", "Changes"],
