@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import secrets
 import zipfile
 from pathlib import Path
@@ -109,11 +110,10 @@ def verify_script() -> bytes:
     """verify.py: core/auditkit.py, then core/auditor_cli.py without its import of core.auditkit."""
     kit = Path(auditkit.__file__).read_text(encoding="utf-8")
     cli = Path(auditor_cli.__file__).read_text(encoding="utf-8")
-    for line in ("from __future__ import annotations", "from core.auditkit import "):
-        matches = [text for text in cli.splitlines() if text.startswith(line)]
-        if len(matches) != 1:
-            raise RuntimeError(f"core/auditor_cli.py must have exactly one line starting {line!r}")
-        cli = cli.replace(matches[0] + "\n", "", 1)
+    for statement in (r"from __future__ import annotations", r"from core\.auditkit import (?:\([^)]*\)|[^\n(]*)"):
+        cli, found = re.subn(rf"^{statement}[^\n]*\n", "", cli, flags=re.MULTILINE)
+        if found != 1:
+            raise RuntimeError(f"core/auditor_cli.py must have exactly one {statement!r} statement")
     script = (
         "#!/usr/bin/env python3\n"
         "# verify.py: checks a Fineprint audit export (see README.txt). Python 3.10+, standard library only.\n"

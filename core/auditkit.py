@@ -63,5 +63,10 @@ def sign(key: bytes, document: bytes) -> str:
     return hmac.new(key, b"fineprint-audit-signature-v1\n" + document, hashlib.sha256).hexdigest()
 
 
+def checkpoint_document(checkpoint: dict) -> bytes:
+    """What a checkpoint's signature covers: every field but the signature and where it was written."""
+    return canonical({k: v for k, v in checkpoint.items() if k not in ("signature", "location")})
+
+
 def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("ascii", "replace"), b.encode("ascii", "replace"))

@@ -30,7 +30,15 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from core.auditkit import GENESIS, canonical, key_id, link_hash, same, sign  # verify.py: core/auditkit.py is above
+from core.auditkit import (
+    GENESIS,
+    canonical,
+    checkpoint_document,
+    key_id,
+    link_hash,
+    same,
+    sign,
+)  # verify.py: core/auditkit.py is above
 
 FORMAT = "fineprint-audit-export-v1"
 MANIFEST = "manifest.json"
@@ -80,14 +88,6 @@ def csv_file(lines: list[dict], columns: list[str]) -> bytes:
     writer.writerow(columns)
     writer.writerows(csv_values(line) for line in lines)
     return out.getvalue().encode("utf-8")
-
-
-def checkpoint_document(checkpoint: dict) -> bytes:
-    """What a checkpoint's signature covers: every field but the signature and where it was written.
-
-    The same as core.verifier.checkpoint_document (a test holds them together).
-    """
-    return canonical({k: v for k, v in checkpoint.items() if k not in ("signature", "location")})
 
 
 # --- Reading an export --------------------------------------------------------------------

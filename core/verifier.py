@@ -170,9 +170,7 @@ def _where(model: type[models.Model], pk, object_id, seq: int) -> dict:
     return {"table": model._meta.db_table, "row_id": pk, "object_id": str(object_id), "seq": seq}
 
 
-def checkpoint_document(checkpoint: dict) -> bytes:
-    """What a checkpoint's signature covers: every field but the signature (and where it was written)."""
-    return auditkit.canonical({k: v for k, v in checkpoint.items() if k not in ("signature", "location")})
+checkpoint_document = auditkit.checkpoint_document
 
 
 def _checkpoints_by_seq(checkpoints: Iterable[dict], ring: chain.Keyring, since_seq: int, result: Result) -> dict:

@@ -15,7 +15,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from core import auditkit, auditor_cli, chain, verifier
+from core import auditkit, auditor_cli, chain
 from core.audit import Source
 from core.audit_export import audit_export_create, export_path, period_of_days, verify_script
 from core.checkpoints import checkpoint_make
@@ -269,12 +269,6 @@ def test_verify_py_is_auditkit_itself_with_nothing_from_fineprint(db):
 
     assert Path(auditkit.__file__).read_text().rstrip() in script
     assert "from core" not in script and "import django" not in script
-
-
-def test_the_checker_signs_checkpoints_as_the_verifier_does():
-    checkpoint = {"kind": "fineprint-audit-checkpoint", "seq": 3, "row_hash": "ab", "signature": "x", "location": "y"}
-
-    assert auditor_cli.checkpoint_document(checkpoint) == verifier.checkpoint_document(checkpoint)
 
 
 def test_it_refuses_a_period_that_ends_before_it_starts_or_holds_nothing(records, compliance):
