@@ -186,7 +186,8 @@ def incident_update(*, incident: Incident, actor, data: Mapping[str, Any], reaso
     unknown = set(data) - INCIDENT_EDITABLE_FIELDS
     if unknown:
         raise ValidationFailed("These fields cannot be changed.", fields={f: ["Cannot be changed."] for f in unknown})
-    incident = Incident.objects.select_for_update().select_related("version").get(pk=incident.pk)
+    # Only the incident's row is locked: its version is an outer join now that an incident may have none.
+    incident = Incident.objects.select_for_update(of=("self",)).select_related("version").get(pk=incident.pk)
     _require_open(incident)
     if data.get("status") == IncidentStatus.CLOSED:
         raise ValidationFailed(
@@ -251,7 +252,7 @@ def incident_close(*, incident: Incident, actor, reason: str) -> Incident:
     """Close the incident (compliance, with a reason); a serious one releases its version's freeze."""
     require_compliance(actor, "close incidents")
     reason = require_reason(reason)
-    incident = Incident.objects.select_for_update().select_related("version").get(pk=incident.pk)
+    incident = Incident.objects.select_for_update(of=("self",)).select_related("version").get(pk=incident.pk)
     _require_open(incident)
     if incident.serious:
         missing = {
