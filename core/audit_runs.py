@@ -18,8 +18,8 @@ from core.models import AuditCheckpoint, AuditVerification
 Scope = AuditVerification.Scope
 
 
-def latest_verified_checkpoint() -> AuditCheckpoint | None:
-    """The latest checkpoint that a passed run compared with the chain.
+def latest_verified_checkpoint(*, as_of=None) -> AuditCheckpoint | None:
+    """The latest checkpoint that a passed run compared with the chain (by `as_of`, if given).
 
     That run started after the checkpoint was made (so it walked with its file) and
     reached its link; a run since another checkpoint vouches only for checkpoints
@@ -31,7 +31,11 @@ def latest_verified_checkpoint() -> AuditCheckpoint | None:
         started_at__gte=OuterRef("made_at"),
         last_seq__gte=OuterRef("seq"),
     )
-    return AuditCheckpoint.objects.filter(Exists(vouching)).order_by("-seq", "-made_at", "-id").first()
+    checkpoints = AuditCheckpoint.objects.all()
+    if as_of is not None:
+        vouching = vouching.filter(started_at__lt=as_of)
+        checkpoints = checkpoints.filter(made_at__lt=as_of)
+    return checkpoints.filter(Exists(vouching)).order_by("-seq", "-made_at", "-id").first()
 
 
 def verification_run(*, scope: str = Scope.FULL, since: AuditCheckpoint | None = None) -> AuditVerification:

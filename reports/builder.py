@@ -17,10 +17,11 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from core.models import AuditCheckpoint, AuditVerification
+from core.audit_runs import latest_verified_checkpoint
+from core.models import AuditVerification
 from lifecycle.selectors import IMMINENT_DAYS, NEAR_DAYS
 from registry import gates
 from registry.migration import TrainedVersion, migration_plans_as_of, versions_trained_between
@@ -680,21 +681,8 @@ def _audit(start, end, people) -> dict:
 
 def _audit_chain(start, end) -> dict:
     """The tamper evidence as it stood at the end of the month: the latest checkpoint a passed
-    verification had covered by then, and the verifier's runs in the month.
-
-    The rule is core.audit_runs.latest_verified_checkpoint's (a passed run that started after the
-    checkpoint was made, reached its link, and walked from before it), read as of the period's end.
-    """
-    covering = AuditVerification.objects.filter(
-        Q(scope=AuditVerification.Scope.FULL) | Q(since__seq__lte=OuterRef("seq")),
-        ok=True,
-        started_at__lt=end,
-        started_at__gte=OuterRef("made_at"),
-        last_seq__gte=OuterRef("seq"),
-    )
-    checkpoint = (
-        AuditCheckpoint.objects.filter(Exists(covering), made_at__lt=end).order_by("-seq", "-made_at", "-id").first()
-    )
+    verification had covered by then (core.audit_runs's rule), and the verifier's runs in the month."""
+    checkpoint = latest_verified_checkpoint(as_of=end)
     runs = list(
         AuditVerification.objects.filter(started_at__gte=start, started_at__lt=end).order_by("started_at", "id")
     )
