@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import models, router
 from django.dispatch import receiver
+from simple_history.manager import HistoricalQuerySet
 from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
 
@@ -72,6 +73,10 @@ class ChainedQuerySet(models.QuerySet):
 
     def bulk_create(self, objs, *args, **kwargs):
         objs = list(objs)
+        for row in objs:
+            # simple-history's bulk helpers send no pre-create signal: fill the audit columns here.
+            if isinstance(row, AuditedHistoryModel) and row.history_source == Source.SYSTEM:
+                _fill_audit_columns(type(row), None, row)
         with chain.chained_insert(objs, self.db):
             return super().bulk_create(objs, *args, **kwargs)
 
@@ -126,12 +131,17 @@ class AuditedHistoryModel(ChainedRow):
         abstract = True
 
 
+class ChainedHistoricalQuerySet(ChainedQuerySet, HistoricalQuerySet):
+    """`Model.history` reads as simple-history's, and refuses to change or delete like `objects`."""
+
+
 class AuditedHistoricalRecords(HistoricalRecords):
     """simple-history with Fineprint's audit columns and the chain, on the record and its m2m history."""
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("bases", [AuditedHistoryModel])
         kwargs.setdefault("m2m_bases", [ChainedRow])
+        kwargs.setdefault("historical_queryset", ChainedHistoricalQuerySet)
         super().__init__(*args, **kwargs)
 
 
