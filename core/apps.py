@@ -15,8 +15,8 @@ class CoreConfig(AppConfig):
 
 
 def _chain_after_migrate(sender, using="default", **kwargs) -> None:
-    """Chain history written before the chain existed, then (re)install the append-only triggers."""
+    """(Re)install the append-only triggers, then chain history written before the chain existed."""
     from core import chain
 
-    chain.backfill(using)
     chain.triggers_install(using)
+    chain.backfill(using)

@@ -311,21 +311,24 @@ def _pg_statements(table: str) -> list[str]:
     ]
 
 
+# SQLite has no session settings: the exception is a row in this table, inserted and deleted
+# within the rewriting transaction (history_rewrite). Not a model: nothing in the app touches it.
+_SQLITE_KINDS = ("no_update", "no_delete", "chained_insert")
+
+
 def _sqlite_statements(table: str) -> list[str]:
     quoted = f'"{table}"'
+    allowed = "EXISTS (SELECT 1 FROM fineprint_history_rewrite)"
     return [
-        f'CREATE TRIGGER IF NOT EXISTS "fp_no_update_{table}" BEFORE UPDATE ON {quoted} '
+        *(f'DROP TRIGGER IF EXISTS "fp_{kind}_{table}"' for kind in _SQLITE_KINDS),
+        f'CREATE TRIGGER "fp_no_update_{table}" BEFORE UPDATE ON {quoted} WHEN NOT {allowed} '
         f"BEGIN SELECT RAISE(ABORT, 'history is append-only: UPDATE on {table} refused'); END",
-        f'CREATE TRIGGER IF NOT EXISTS "fp_no_delete_{table}" BEFORE DELETE ON {quoted} '
+        f'CREATE TRIGGER "fp_no_delete_{table}" BEFORE DELETE ON {quoted} WHEN NOT {allowed} '
         f"BEGIN SELECT RAISE(ABORT, 'history is append-only: DELETE on {table} refused'); END",
-        f'CREATE TRIGGER IF NOT EXISTS "fp_chained_insert_{table}" BEFORE INSERT ON {quoted} '
+        f'CREATE TRIGGER "fp_chained_insert_{table}" BEFORE INSERT ON {quoted} '
         "WHEN NEW.chain_hash IS NULL OR NEW.chain_seq IS NULL "
         f"BEGIN SELECT RAISE(ABORT, 'history is append-only and chained: unchained INSERT into {table} refused'); END",
     ]
-
-
-def _sqlite_drop(table: str) -> list[str]:
-    return [f'DROP TRIGGER IF EXISTS "fp_{kind}_{table}"' for kind in ("no_update", "no_delete", "chained_insert")]
 
 
 def triggers_install(using: str = "default") -> None:
@@ -335,6 +338,8 @@ def triggers_install(using: str = "default") -> None:
     with transaction.atomic(using=using), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(_PG_FUNCTION)
+        elif connection.vendor == "sqlite":
+            cursor.execute("CREATE TABLE IF NOT EXISTS fineprint_history_rewrite (id INTEGER NOT NULL)")
         for model in chained_models():
             table = model._meta.db_table
             if table not in tables:
@@ -354,7 +359,8 @@ def history_rewrite(using: str = "default") -> Iterator[None]:
     """The documented exception: a migration (or the test suite's flush) that must change history rows.
 
     On PostgreSQL it sets `fineprint.history_rewrite` for the transaction; on
-    SQLite it drops the triggers and puts them back before the transaction ends.
+    SQLite it inserts the row the triggers look for, and deletes it before the
+    transaction ends. Either way it ends with the transaction, even on an error.
     """
     connection = connections[using]
     with transaction.atomic(using=using):
@@ -362,15 +368,13 @@ def history_rewrite(using: str = "default") -> Iterator[None]:
             if connection.vendor == "postgresql":
                 cursor.execute(f"SET LOCAL {REWRITE_SETTING} = 'on'")
             else:
-                for model in chained_models():
-                    for statement in _sqlite_drop(model._meta.db_table):
-                        cursor.execute(statement)
+                cursor.execute("INSERT INTO fineprint_history_rewrite (id) VALUES (1)")
         yield
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
                 cursor.execute(f"SET LOCAL {REWRITE_SETTING} = 'off'")
-        else:
-            triggers_install(using)
+            else:
+                cursor.execute("DELETE FROM fineprint_history_rewrite")
 
 
 # --- Rows written before the chain existed ---------------------------------------------

@@ -12,9 +12,10 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import itemgetter
 
-from django.db import models
+from django.db import connections, models
 
 from core import auditkit, chain
 
@@ -64,18 +65,56 @@ def _object_attname(model: type[models.Model]) -> str:
     return "history_id"  # an m2m history row: the history row it belongs to
 
 
-def _rows(model: type[models.Model], since_seq: int, using: str) -> Iterator[tuple]:
-    fields = chain.document_fields(model)
-    names = [f.attname for f in fields]
-    object_index = 2 + names.index(_object_attname(model))
+@dataclass(frozen=True)
+class _Reader:
+    """A table's walk query, compiled once per table and connection: the walk runs it with one parameter."""
+
+    sql: str
+    compiler: object
+    converters: dict
+    object_index: int
+
+
+@lru_cache(maxsize=256)
+def _reader(model: type[models.Model], connection) -> _Reader:
+    names = [f.attname for f in chain.document_fields(model)]
     queryset = (
-        model._base_manager.using(using)
-        .filter(chain_seq__gt=since_seq)
+        model._base_manager.using(connection.alias)
+        .filter(chain_seq__gt=0)
         .order_by("chain_seq")
         .values_list("chain_seq", "pk", *names, "chain_hash")
     )
-    for values in queryset.iterator(chunk_size=CHUNK):
-        yield values[0], model, values[1], values[object_index], values[2:-1], values[-1]
+    compiler = queryset.query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    if list(params) != [0]:
+        raise RuntimeError(f"unexpected parameters in the walk query of {model._meta.db_table}: {params}")
+    converters = compiler.get_converters([column[0] for column in compiler.select[: compiler.col_count]])
+    return _Reader(sql, compiler, converters, 2 + names.index(_object_attname(model)))
+
+
+def _rows(model: type[models.Model], since_seq: int, using: str) -> Iterator[tuple]:
+    """The table's rows after `since_seq`, in link order, as Django would read them (its converters applied)."""
+    connection = connections[using]
+    reader = _reader(model, connection)
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(reader.sql, [since_seq])
+        while rows := cursor.fetchmany(CHUNK):
+            if reader.converters:
+                rows = reader.compiler.apply_converters(rows, reader.converters)
+            for values in rows:
+                yield values[0], model, values[1], values[reader.object_index], values[2:-1], values[-1]
+
+
+@lru_cache(maxsize=8)
+def _unchained_sql(connection) -> str:
+    """One query: the smallest id of a row outside the chain, per history table (NULL where none)."""
+    quote = connection.ops.quote_name
+    parts = [
+        # Table and column names from the models, quoted: no input reaches this SQL.
+        f"(SELECT MIN({quote(m._meta.pk.column)}) FROM {quote(m._meta.db_table)} WHERE chain_seq IS NULL)"  # noqa: S608
+        for m in chain.chained_models()
+    ]
+    return "SELECT " + ", ".join(parts)
 
 
 def walk(
@@ -97,10 +136,11 @@ def walk(
         return result
 
     models_ = chain.chained_models()
-    for model in models_:
-        unchained = model._base_manager.using(using).filter(chain_seq__isnull=True).values_list("pk", flat=True)[:1]
-        for pk in unchained:
-            return result.fail(Break("a history row outside the chain", model._meta.db_table, pk))
+    with connections[using].cursor() as cursor:
+        cursor.execute(_unchained_sql(connections[using]))
+        for model, pk in zip(models_, cursor.fetchone(), strict=True):
+            if pk is not None:
+                return result.fail(Break("a history row outside the chain", model._meta.db_table, pk))
 
     prev_hash, prev_key, expected_seq = since_hash, since_key, since_seq + 1
     merged = heapq.merge(*(_rows(m, since_seq, using) for m in models_), key=itemgetter(0))
