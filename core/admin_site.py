@@ -62,25 +62,33 @@ class Panel:
         return self.count - len(self.rows)
 
 
-PanelBuilder = Callable[..., Panel | None]
-_builders: list[tuple[int, PanelBuilder]] = []
+class _Builders:
+    """What other apps' `dashboard.py` modules register: `build(request) -> item | None`, in order.
+
+    None means nothing to show, or not for this person.
+    """
+
+    def __init__(self) -> None:
+        self._builders: list[tuple[int, Callable]] = []
+
+    def register(self, order: int = 0) -> Callable[[Callable], Callable]:
+        def register(build: Callable) -> Callable:
+            self._builders.append((order, build))
+            self._builders.sort(key=lambda item: item[0])
+            return build
+
+        return register
+
+    def collect(self, request) -> list:
+        autodiscover_modules("dashboard")
+        items = (build(request) for _, build in self._builders)
+        return [item for item in items if item is not None]
 
 
-def dashboard_panel(order: int) -> Callable[[PanelBuilder], PanelBuilder]:
-    """Register `build(request) -> Panel | None` (None: not for this person) at a place on the home page."""
-
-    def register(build: PanelBuilder) -> PanelBuilder:
-        _builders.append((order, build))
-        _builders.sort(key=lambda item: item[0])
-        return build
-
-    return register
-
-
-def dashboard_panels(request) -> list[Panel]:
-    autodiscover_modules("dashboard")
-    panels = (build(request) for _, build in _builders)
-    return [panel for panel in panels if panel is not None]
+_panels, _notes, _alerts = _Builders(), _Builders(), _Builders()
+# Panels (a count and the first records) and notes (one line of state) on the home page.
+dashboard_panel, dashboard_panels = _panels.register, _panels.collect
+dashboard_note, dashboard_notes = _notes.register, _notes.collect
 
 
 @dataclass(frozen=True)
@@ -94,27 +102,6 @@ class Note:
     tone: str = ""  # "bad", "warn" or "good": the badge's colour
 
 
-NoteBuilder = Callable[..., Note | None]
-_note_builders: list[tuple[int, NoteBuilder]] = []
-
-
-def dashboard_note(order: int) -> Callable[[NoteBuilder], NoteBuilder]:
-    """Register `build(request) -> Note | None` (None: not for this person) at a place on the home page."""
-
-    def register(build: NoteBuilder) -> NoteBuilder:
-        _note_builders.append((order, build))
-        _note_builders.sort(key=lambda item: item[0])
-        return build
-
-    return register
-
-
-def dashboard_notes(request) -> list[Note]:
-    autodiscover_modules("dashboard")
-    notes = (build(request) for _, build in _note_builders)
-    return [note for note in notes if note is not None]
-
-
 @dataclass(frozen=True)
 class Alert:
     """A red banner on every admin page: what is wrong, and a link to where it is handled."""
@@ -124,20 +111,8 @@ class Alert:
     link: str = ""  # the link's words, e.g. "INC-0007"
 
 
-AlertBuilder = Callable[..., Alert | None]
-_alert_builders: list[AlertBuilder] = []
-
-
-def admin_alert(build: AlertBuilder) -> AlertBuilder:
-    """Register `build(request) -> Alert | None` (None: nothing to say, or not for this person)."""
-    _alert_builders.append(build)
-    return build
-
-
-def admin_alerts(request) -> list[Alert]:
-    autodiscover_modules("dashboard")
-    alerts = (build(request) for build in _alert_builders)
-    return [alert for alert in alerts if alert is not None]
+# Banners on every admin page. `@admin_alert` registers a builder, `admin_alerts(request)` collects.
+admin_alert, admin_alerts = _alerts.register(), _alerts.collect
 
 
 def is_technical(app_label: str, model_name: str) -> bool:
