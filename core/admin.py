@@ -175,5 +175,6 @@ class AuditedUserAdmin(ReadableHistoryMixin, SimpleHistoryAdmin, UserAdmin):
         mark_change(obj, actor=request.user, reason=form.cleaned_data["change_reason"])
         super().save_model(request, obj, form, change)
 
+
 # The audit chain's pages register themselves.
 from core import admin_chain, admin_exports  # noqa: E402, F401

@@ -85,4 +85,4 @@ class AuditVerificationAdmin(ReadOnlyAdmin):
     @admin.display(description="Problem")
     def short_problem(self, run: AuditVerification) -> str:
         # The whole text (with both hashes) is on the run's page; the list keeps to the first words.
-        return run.problem if len(run.problem) <= 120 else run.problem[:119] + "…"
+        return run.summary if len(run.summary) <= 120 else run.summary[:119] + "…"

@@ -241,6 +241,11 @@ class AuditVerification(models.Model):
     def __str__(self) -> str:
         return f"{'passed' if self.ok else 'FAILED'} {self.started_at:%Y-%m-%d %H:%M} ({self.rows_checked} rows)"
 
+    @property
+    def summary(self) -> str:
+        """The problem without the two hashes (core.verifier.Break.describe puts them last): for banners and lists."""
+        return self.problem.split("; expected ", 1)[0]
+
 
 class AuditExport(models.Model):
     """An auditor's export (manage.py audit_export or the admin): who took which rows, when, and its SHA-256."""

@@ -719,6 +719,7 @@ def _audit_chain(start, end) -> dict:
             {
                 "at": _iso(first_failure.started_at),
                 "problem": first_failure.problem,
+                "summary": first_failure.summary,
                 "incident": first_failure.incident_reference,
             }
             if first_failure is not None

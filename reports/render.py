@@ -407,11 +407,9 @@ def _verifier_failure(chain: dict, *, brief: bool = False) -> str:
     failure = chain["first_failure"]
     if not failure:
         return ""
-    problem = (failure["problem"] or "no link named").rstrip(".")
-    if brief:
-        problem = problem.split("; expected ")[0]
-        if len(problem) > COVER_PROBLEM_CHARS:
-            problem = problem[:COVER_PROBLEM_CHARS].rstrip() + "..."
+    problem = (failure["summary" if brief else "problem"] or "no link named").rstrip(".")
+    if brief and len(problem) > COVER_PROBLEM_CHARS:
+        problem = problem[:COVER_PROBLEM_CHARS].rstrip() + "..."
     incident = f" Incident {failure['incident']}." if failure["incident"] else ""
     return f"First failure {when(failure['at'])}: {problem}{'' if problem.endswith('...') else '.'}{incident}"
 

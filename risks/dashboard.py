@@ -209,7 +209,7 @@ def audit_trail_broken(request) -> Alert | None:
     if incident is None:
         return None
     when = f" at {_moment(incident.failed_at)}" if incident.failed_at else ""
-    problem = f": {incident.problem}" if incident.problem else ""
+    problem = f": {AuditVerification(problem=incident.problem).summary}" if incident.problem else ""
     return Alert(
         message=f"Audit trail verification failed{when}{problem}. Incident {incident.reference} is open.",
         url=_change("incident", incident.pk),
@@ -225,12 +225,14 @@ def audit_trail_last_check(request) -> Note | None:
     latest = AuditVerification.objects.order_by("-started_at", "-id").first()
     if latest is None:
         return Note(label="Audit trail", text="Not verified yet: the verifier runs daily and hourly.", tone="warn")
-    text = (
-        f"Last verified {_moment(latest.started_at)} ({_since(latest.started_at, timezone.now())}), "
-        f"{latest.get_scope_display().lower()}: {latest.rows_checked} rows checked up to link {latest.last_seq}."
-    )
-    if not latest.ok:
-        text += f" {latest.problem}"
+    when = f"{_moment(latest.started_at)} ({_since(latest.started_at, timezone.now())})"
+    if latest.ok:
+        text = (
+            f"Last verified {when}, {latest.get_scope_display().lower()}: "
+            f"{latest.rows_checked} rows checked up to link {latest.last_seq}."
+        )
+    else:
+        text = f"Last checked {when}, {latest.get_scope_display().lower()}: {latest.summary}."
     return Note(
         label="Audit trail",
         text=text,

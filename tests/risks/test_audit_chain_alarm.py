@@ -208,7 +208,8 @@ def test_the_dashboard_shows_a_failed_verification_with_its_broken_link(complian
 
     [note] = page.context["notes"]
     assert (note.badge, note.tone) == ("Failed", "bad")
-    assert note.text.endswith(verification.problem)
+    assert note.text.endswith(f"{verification.summary}.")
+    assert verification.expected_hash not in note.text  # the hashes are on the run's page, not the home page
     assert note.text in page.content.decode().replace("&#x27;", "'")
 
 
