@@ -221,15 +221,17 @@ class AuditVerification(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
     rows_checked = models.BigIntegerField(default=0)
-    last_seq = models.BigIntegerField(default=0, help_text="The last link checked.")
-    ok = models.BooleanField()
+    last_seq = models.BigIntegerField("last good link", default=0, help_text="The last link checked and found intact.")
+    ok = models.BooleanField("passed")
     problem = models.TextField(blank=True, help_text="The first broken link, in words.")
-    break_table = models.CharField(max_length=100, blank=True)
-    break_row_id = models.BigIntegerField(null=True, blank=True)
-    break_object_id = models.CharField(max_length=100, blank=True)
-    break_seq = models.BigIntegerField(null=True, blank=True)
-    expected_hash = models.CharField(max_length=64, blank=True)
-    found_hash = models.CharField(max_length=64, blank=True)
+    break_table = models.CharField("broken link's table", max_length=100, blank=True)
+    break_row_id = models.BigIntegerField("broken link's history id", null=True, blank=True)
+    break_object_id = models.CharField("broken link's record id", max_length=100, blank=True)
+    break_seq = models.BigIntegerField("broken link", null=True, blank=True)
+    expected_hash = models.CharField(
+        max_length=64, blank=True, help_text="The hash the row's columns and the previous link give under the key."
+    )
+    found_hash = models.CharField(max_length=64, blank=True, help_text="The hash stored in the row.")
     incident_reference = models.CharField(
         max_length=16, blank=True, help_text="The incident a failure opened in the risk register."
     )

@@ -53,6 +53,8 @@ class Result:
     segments: list[tuple[str, int]] = field(default_factory=list)
 
     def fail(self, found: Break) -> Result:
+        # The last good link: the links checked so far follow `first_seq` without a gap.
+        self.last_seq = max(self.last_seq, self.first_seq - 1 + self.rows_checked)
         self.ok = False
         self.first_break = found
         return self

@@ -83,6 +83,7 @@ def test_a_tampered_row_is_named_with_its_table_row_and_hashes(records):
     table = Risk.history.model._meta.db_table
     assert not run.ok
     assert (run.break_table, run.break_row_id, run.break_seq) == (table, row.pk, row.chain_seq)
+    assert run.last_seq == run.rows_checked == row.chain_seq - 1  # the links before it are intact
     assert run.break_object_id == str(records.risk.pk)
     assert run.found_hash == stored_hash and re.fullmatch("[0-9a-f]{64}", run.expected_hash)
     assert run.expected_hash != stored_hash
