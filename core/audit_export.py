@@ -131,7 +131,7 @@ def verify_script() -> bytes:
 def _seq_range(period_from: dt.datetime, period_to: dt.datetime) -> tuple[int | None, int | None, int]:
     firsts, lasts, count = [], [], 0
     for model in chain.chained_models():
-        when = chain._date_field(model)
+        when = chain.written_at_field(model)
         found = model._base_manager.filter(
             **{f"{when}__gte": period_from, f"{when}__lt": period_to}, chain_seq__isnull=False
         ).aggregate(first=Min("chain_seq"), last=Max("chain_seq"), n=Count("pk"))

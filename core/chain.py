@@ -389,7 +389,7 @@ def backfill(using: str = "default") -> int:
     pending = []
     for model in chained_models():
         manager = model._base_manager.using(using)
-        for pk, when in manager.filter(chain_seq__isnull=True).values_list("pk", _date_field(model)):
+        for pk, when in manager.filter(chain_seq__isnull=True).values_list("pk", written_at_field(model)):
             pending.append((when, model._meta.db_table, pk, model))
     if not pending:
         return 0
@@ -408,7 +408,7 @@ def backfill(using: str = "default") -> int:
     return len(rows)
 
 
-def _date_field(model: type[models.Model]) -> str:
+def written_at_field(model: type[models.Model]) -> str:
     """When a row was written: its history_date, or its parent history row's for an m2m history row."""
     names = {f.name for f in model._meta.concrete_fields}
     return "history_date" if "history_date" in names else "history__history_date"
