@@ -247,10 +247,11 @@ def _claim(using: str, count: int) -> tuple[int, str, str]:
 
 
 def link(rows: Sequence[models.Model], using: str) -> None:
-    """Give unsaved history rows their seq, key id and hash, and move the head to the last.
+    """Give unsaved history rows their seq, key id and hash, and move the head's seq to the last.
 
     Call inside the transaction that inserts them (`chained_insert`): the head's
     row lock is then held until that commit, so links are never lost or doubled.
+    Inserting the last row sets the head's hash (a trigger).
     """
     if not rows:
         return
@@ -261,9 +262,15 @@ def link(rows: Sequence[models.Model], using: str) -> None:
         row.chain_key = ring.current_id
         row.chain_hash = auditkit.link_hash(ring.current, prev_key, prev_hash, instance_document(row))
         prev_hash, prev_key = row.chain_hash, ring.current_id
+    # The head takes the last row's hash when that row is inserted: the history tables' insert
+    # trigger does it (triggers_install), which saves a round trip per link.
+
+
+def _head_set(using: str, row: models.Model) -> None:
     with connections[using].cursor() as cursor:
         cursor.execute(
-            "UPDATE core_chainhead SET row_hash = %s, key_id = %s WHERE id = %s", [prev_hash, prev_key, HEAD_ID]
+            "UPDATE core_chainhead SET row_hash = %s, key_id = %s WHERE id = %s AND seq = %s",
+            [row.chain_hash, row.chain_key, HEAD_ID, row.chain_seq],
         )
 
 
@@ -285,6 +292,9 @@ BEGIN
             RAISE EXCEPTION 'history is append-only and chained: unchained INSERT into % refused', TG_TABLE_NAME
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
+        -- The chain's last link: the head (moved on by core.chain.link) takes its hash.
+        UPDATE core_chainhead SET row_hash = NEW.chain_hash, key_id = NEW.chain_key
+            WHERE id = 1 AND seq = NEW.chain_seq;
         RETURN NEW;
     END IF;
     IF coalesce(current_setting('{REWRITE_SETTING}', true), '') = 'on' THEN
@@ -296,7 +306,7 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege';
 END
 $$;
-"""
+"""  # noqa: S608  (no input: the setting's name is a constant)
 
 
 def _pg_statements(table: str) -> list[str]:
@@ -313,7 +323,7 @@ def _pg_statements(table: str) -> list[str]:
 
 # SQLite has no session settings: the exception is a row in this table, inserted and deleted
 # within the rewriting transaction (history_rewrite). Not a model: nothing in the app touches it.
-_SQLITE_KINDS = ("no_update", "no_delete", "chained_insert")
+_SQLITE_KINDS = ("no_update", "no_delete", "chained_insert", "head")
 
 
 def _sqlite_statements(table: str) -> list[str]:
@@ -328,6 +338,10 @@ def _sqlite_statements(table: str) -> list[str]:
         f'CREATE TRIGGER "fp_chained_insert_{table}" BEFORE INSERT ON {quoted} '
         "WHEN NEW.chain_hash IS NULL OR NEW.chain_seq IS NULL "
         f"BEGIN SELECT RAISE(ABORT, 'history is append-only and chained: unchained INSERT into {table} refused'); END",
+        # The chain's last link: the head (moved on by core.chain.link) takes its hash.
+        f'CREATE TRIGGER "fp_head_{table}" AFTER INSERT ON {quoted} '  # noqa: S608  (the model's table)
+        "BEGIN UPDATE core_chainhead SET row_hash = NEW.chain_hash, key_id = NEW.chain_key "
+        "WHERE id = 1 AND seq = NEW.chain_seq; END",
     ]
 
 
@@ -405,6 +419,7 @@ def backfill(using: str = "default") -> int:
             type(row)._base_manager.using(using).filter(pk=row.pk).update(
                 chain_seq=row.chain_seq, chain_key=row.chain_key, chain_hash=row.chain_hash
             )
+        _head_set(using, rows[-1])  # an UPDATE, not an insert: the trigger does not do it here
     return len(rows)
 
 
