@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
 
-from django.db import connections, models
+from django.db import connections, models, transaction
 
 from core import auditkit, chain
 
@@ -119,7 +119,27 @@ def _unchained_sql(connection) -> str:
     return "SELECT " + ", ".join(parts)
 
 
-def walk(
+def walk(*, using: str = "default", **kwargs) -> Result:
+    """Verify every link after `since_seq` (whose hash and key are given), then the head and the checkpoints.
+
+    The walk reads every table in one snapshot of the database, so writers that
+    commit while it runs are not half seen (a link in one table, not yet its
+    neighbour in another): on PostgreSQL a REPEATABLE READ, read-only transaction;
+    on SQLite one transaction. Inside a transaction the caller opened, it reads
+    in that one. Load checkpoint files before calling: every link they name is
+    then in the snapshot.
+    """
+    connection = connections[using]
+    if connection.in_atomic_block:
+        return _walk(using=using, **kwargs)
+    with transaction.atomic(using=using):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return _walk(using=using, **kwargs)
+
+
+def _walk(
     *,
     since_seq: int = 0,
     since_hash: str = auditkit.GENESIS,
@@ -128,7 +148,6 @@ def walk(
     check_head: bool = True,
     using: str = "default",
 ) -> Result:
-    """Verify every link after `since_seq` (whose hash and key are given), then the head and the checkpoints."""
     from core.models import ChainHead
 
     ring = chain.keyring()

@@ -71,3 +71,44 @@ def test_twenty_concurrent_writers_leave_one_gapless_chain_that_verifies():
     result = verifier.walk()
     assert result.ok, result.first_break.describe()
     assert result.rows_checked == count
+
+
+def test_a_walk_reads_one_snapshot_while_writers_commit(monkeypatch):
+    """A registration committed while the walk is between tables is not half seen (no false break)."""
+    from core import verifier
+
+    engineer = make_user("chain-walk-engineer", Role.ENGINEER)
+    model = services.model_create(actor=engineer, **model_payload())
+    services.version_register(model=model, actor=engineer, **version_payload(evaluations=[evaluation_payload()]))
+    before = history_rows()
+    read_tables: list[str] = []
+    original = verifier._rows
+
+    def rows_then_commit_elsewhere(table_model, since_seq, using):
+        read_tables.append(table_model._meta.db_table)
+        # The evaluations' table is read, the versions' not yet: a registration committed now has a
+        # link in each. Read half (without one snapshot), its version's link would look deleted.
+        if table_model._meta.db_table == "registry_historicalmodelversion":
+            assert "registry_historicalevaluationresult" in read_tables
+
+            def register() -> None:
+                try:
+                    services.version_register(
+                        model=model, actor=engineer, **version_payload(evaluations=[evaluation_payload()])
+                    )
+                finally:
+                    connections.close_all()
+
+            other = threading.Thread(target=register)
+            other.start()
+            other.join()
+        yield from original(table_model, since_seq, using)
+
+    monkeypatch.setattr(verifier, "_rows", rows_then_commit_elsewhere)
+    result = verifier.walk()
+
+    assert result.ok, result.first_break.describe()
+    assert result.rows_checked == before  # the snapshot: the new links came after it began
+    assert history_rows() > before
+    monkeypatch.undo()
+    assert verifier.walk().ok
