@@ -10,16 +10,18 @@ request middleware, Celery tasks and management commands set.
 from __future__ import annotations
 
 import contextvars
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import models, router
+from django.db import connections, models, router, transaction
 from django.dispatch import receiver
+from django.utils import timezone
 from simple_history.manager import HistoricalQuerySet
 from simple_history.models import HistoricalRecords
-from simple_history.signals import pre_create_historical_record
+from simple_history.signals import post_create_historical_record, pre_create_historical_record
 
 from core import chain
 
@@ -135,6 +137,55 @@ class ChainedHistoricalQuerySet(ChainedQuerySet, HistoricalQuerySet):
     """`Model.history` reads as simple-history's, and refuses to change or delete like `objects`."""
 
 
+@dataclass
+class _Batch:
+    using: str
+    savepoints: int  # how many savepoints were open when it began
+    rows: list  # (history row, the instance it records), in the order they were made
+
+
+# The innermost `history_batch` block under way, if any.
+_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("fineprint_history_batch", default=None)
+
+
+def _savepoints(using: str) -> int:
+    return sum(1 for sid in connections[using].savepoint_ids if sid)
+
+
+@contextmanager
+def history_batch(using: str = "default") -> Iterator[None]:
+    """A transaction whose history rows are written at its end: one claim of the chain head for all.
+
+    Its tracked saves queue their history rows (built and filled as
+    simple-history builds them) instead of inserting each with a claim of its
+    own; at the end of the block the rows are linked in the order they were made
+    and inserted, in the same transaction, so the head's lock is taken for the
+    shortest time. An error discards them with the rest of the transaction
+    (a savepoint, under the caller's). A save made under a savepoint opened
+    inside the block, which could be rolled back alone, writes its row at once
+    as outside a batch; so does a nested block, at its own end. Inside the
+    block, a queued history row is not in the database yet: read none back there.
+    """
+    with transaction.atomic(using=using):
+        batch = _Batch(using=using, savepoints=_savepoints(using), rows=[])
+        token = _batch.set(batch)
+        try:
+            yield
+        finally:
+            _batch.reset(token)
+        chain.insert_linked([row for row, _ in batch.rows], using)
+        for row, instance in batch.rows:
+            post_create_historical_record.send(
+                sender=type(row),
+                instance=instance,
+                history_instance=row,
+                history_date=row.history_date,
+                history_user=row.history_user,
+                history_change_reason=row.history_change_reason,
+                using=using,
+            )
+
+
 class AuditedHistoricalRecords(HistoricalRecords):
     """simple-history with Fineprint's audit columns and the chain, on the record and its m2m history."""
 
@@ -143,6 +194,68 @@ class AuditedHistoricalRecords(HistoricalRecords):
         kwargs.setdefault("m2m_bases", [ChainedRow])
         kwargs.setdefault("historical_queryset", ChainedHistoricalQuerySet)
         super().__init__(*args, **kwargs)
+        self._history_models: dict[type, tuple[type, tuple[str, ...], bool]] = {}
+
+    def _history_model_of(self, model: type[models.Model]) -> tuple[type, tuple[str, ...], bool]:
+        """The history model, the copied columns and whether it has m2m history, once per tracked model.
+
+        simple-history's own path asks the `history` descriptor, which builds a
+        manager class on every access.
+        """
+        found = self._history_models.get(model)
+        if found is None:
+            descriptor = inspect.getattr_static(model, self.manager_name)
+            history_model = descriptor.model
+            attnames = tuple(f.attname for f in self.fields_included(model))
+            found = (history_model, attnames, bool(history_model._history_m2m_fields))
+            self._history_models[model] = found
+        return found
+
+    def create_historical_record(self, instance, history_type, using=None):
+        """simple-history's, without a manager per row; inside `history_batch`, queued for the batch."""
+        history_model, attnames, has_m2m = self._history_model_of(type(instance))
+        batch = _batch.get()
+        if has_m2m or getattr(history_model, "history_relation", None) is not None:
+            return super().create_historical_record(instance, history_type, using=using)
+        using = using if self.use_base_model_db else None
+        history_date = getattr(instance, "_history_date", timezone.now())
+        history_user = self.get_history_user(instance)
+        history_change_reason = self.get_change_reason_for_object(instance, history_type, using)
+        history_instance = history_model(
+            history_date=history_date,
+            history_type=history_type,
+            history_user=history_user,
+            history_change_reason=history_change_reason,
+            **{name: getattr(instance, name) for name in attnames},
+        )
+        pre_create_historical_record.send(
+            sender=history_model,
+            instance=instance,
+            history_date=history_date,
+            history_user=history_user,
+            history_change_reason=history_change_reason,
+            history_instance=history_instance,
+            using=using,
+        )
+        if batch is not None and _queued(batch, history_model, instance, using):
+            batch.rows.append((history_instance, instance))
+            return
+        history_instance.save(using=using)
+        post_create_historical_record.send(
+            sender=history_model,
+            instance=instance,
+            history_instance=history_instance,
+            history_date=history_date,
+            history_user=history_user,
+            history_change_reason=history_change_reason,
+            using=using,
+        )
+
+
+def _queued(batch: _Batch, history_model: type, instance: models.Model, using: str | None) -> bool:
+    """Whether a history row joins `batch`: same database, and no savepoint opened since the batch began."""
+    db = using or router.db_for_write(history_model, instance=instance)
+    return db == batch.using and _savepoints(db) == batch.savepoints
 
 
 @receiver(pre_create_historical_record)

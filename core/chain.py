@@ -282,6 +282,25 @@ def chained_insert(rows: Sequence[models.Model], using: str) -> Iterator[None]:
         yield
 
 
+def insert_linked(rows: Sequence[models.Model], using: str) -> None:
+    """Link unsaved history rows of any tables with one claim of the head, then insert them.
+
+    One statement per table (`bulk_create`) rather than one per row; the
+    caller's transaction (`core.audit.history_batch`) holds the head's lock
+    from the claim to its commit, as `chained_insert` does.
+    """
+    if not rows:
+        return
+    with transaction.atomic(using=using, savepoint=False):
+        link(rows, using)
+        by_model: dict[type[models.Model], list[models.Model]] = {}
+        for row in rows:
+            by_model.setdefault(type(row), []).append(row)
+        for model, group in by_model.items():
+            # The QuerySet's own bulk_create: ChainedQuerySet's would link the rows a second time.
+            models.QuerySet.bulk_create(model._base_manager.db_manager(using).all(), group)
+
+
 # --- Append-only in the database -----------------------------------------------------
 
 _PG_FUNCTION = f"""

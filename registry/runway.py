@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from django.db import connections, router
 from django.db.models import Q
 
 from core.errors import ModelShutDown, ProviderClosed
 from lifecycle.capabilities import capability
-from lifecycle.selectors import Lookup, Runway, runways, runways_as_of
+from lifecycle.models import ProviderModel
+from lifecycle.selectors import Lookup, Runway, runway_resolve, runways, runways_as_of
 from lifecycle.selectors import today as lifecycle_today
 from registry.models import Deployment, Environment, ModelVersion, RegisteredModel
 
@@ -44,9 +46,39 @@ def models_runway(models: Iterable[RegisteredModel], *, on: date | None = None) 
     return {m.pk: found[model_lookup(m)] for m in models}
 
 
+# The catalogue entry of one (provider, model id), compiled once per database: every registration
+# reads it, and building the query each time cost more than running it.
+# The SQL and, for each of its parameters, whether it is the provider (else the model id).
+_ENTRY_SQL: dict[tuple[str, str], tuple[str, tuple[bool, ...]]] = {}
+_PROVIDER, _MODEL_ID = "fineprint-provider-parameter", "fineprint-model-id-parameter"
+
+
+def _entry_query(using: str, provider: str, model_id: str) -> tuple[str, list[str]]:
+    vendor = connections[using].vendor
+    found = _ENTRY_SQL.get((using, vendor))
+    if found is None:
+        query = ProviderModel.objects.using(using).filter(provider=_PROVIDER, model_id=_MODEL_ID).query
+        sql, params = query.sql_with_params()
+        if sorted(params) != sorted((_PROVIDER, _MODEL_ID)):
+            raise RuntimeError(f"unexpected parameters for the catalogue entry query: {params!r}")
+        found = _ENTRY_SQL[(using, vendor)] = (sql, tuple(p == _PROVIDER for p in params))
+    sql, is_provider = found
+    return sql, [provider if p else model_id for p in is_provider]
+
+
+def _base_runway(provider: str, base_model: str, on: date | None) -> Runway:
+    """`runways` for one base model: the same entry read and resolved, without building the query."""
+    using = router.db_for_read(ProviderModel)
+    entries = {
+        (e.provider, e.model_id): e
+        for e in ProviderModel.objects.db_manager(using).raw(*_entry_query(using, provider, base_model))
+    }
+    return runway_resolve(Lookup(provider, base_model), entries, on=on or lifecycle_today())
+
+
 def refuse_shut_down_base(*, provider: str, base_model: str, work: str, on: date | None = None) -> Runway:
     """Raise ModelShutDown when the catalogue says `base_model` has shut down; its runway otherwise."""
-    found = runways([Lookup(provider, base_model)], on=on)[Lookup(provider, base_model)]
+    found = _base_runway(provider, base_model, on)
     if found.shut_down:
         replacement = f" Its replacement: {found.replacement}." if found.replacement else ""
         raise ModelShutDown(

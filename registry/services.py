@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.audit import mark_change
+from core.audit import history_batch, mark_change
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from core.roles import Role, has_role
 from core.validation import full_clean
@@ -266,7 +266,9 @@ def version_register(
     ]
     mark_change(instance, actor=actor, reason=reason or f"Version {version} registered")
     try:
-        with transaction.atomic():
+        # A transaction (a savepoint under the caller's) whose history rows take their
+        # places in the audit chain together, at its end.
+        with history_batch():
             instance.save()
             for evaluation in built:
                 _evaluation_save(
