@@ -249,9 +249,19 @@ def test_the_cache_is_bounded(engineer, monkeypatch):
 
 
 def test_the_epoch_triggers_exist_after_migrate(db):
+    if connection.vendor == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'fineprint_auth_epoch_%'"
+    else:
+        query = "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'fineprint_auth_epoch_%'"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'fineprint_auth_epoch_%'")
+        cursor.execute(query)
         names = {row[0] for row in cursor.fetchall()}
+    if connection.vendor == "postgresql":  # and one for TRUNCATE on each table
+        tables = ("core_apitoken", "auth_user", "auth_user_groups", "auth_group")
+        assert {name for name in names if name.endswith("_truncate")} == {
+            f"fineprint_auth_epoch_{table}_truncate" for table in tables
+        }
+        names -= {f"fineprint_auth_epoch_{table}_truncate" for table in tables}
 
     assert names == {
         "fineprint_auth_epoch_core_apitoken_insert",
