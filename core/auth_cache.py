@@ -238,6 +238,22 @@ def triggers_install(using: str = DEFAULT_DB_ALIAS) -> None:
                 cursor.execute(statement)
 
 
+def triggers_drop(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Remove the triggers (unapplying the migration that made core_authepoch: they would write to nothing)."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    tables = set(connection.introspection.table_names())
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        for table, _, _ in _watched():
+            if table not in tables:
+                continue
+            for name in trigger_names(table):
+                on = f" ON {qn(table)}" if connection.vendor == "postgresql" else ""
+                cursor.execute(f"DROP TRIGGER IF EXISTS {qn(name)}{on}")
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP FUNCTION IF EXISTS fineprint_auth_epoch_bump()")
+
+
 def _pg_statements(connection, table: str, events, ignored) -> list[str]:
     qn = connection.ops.quote_name
     statements = []

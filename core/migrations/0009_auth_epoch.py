@@ -8,6 +8,12 @@ def epoch_row_create(apps, schema_editor):
     )
 
 
+def triggers_drop(apps, schema_editor):
+    from core.auth_cache import triggers_drop
+
+    triggers_drop(schema_editor.connection.alias)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("core", "0008_audit_verification_labels"),
@@ -24,5 +30,5 @@ class Migration(migrations.Migration):
                 "verbose_name": "authentication epoch",
             },
         ),
-        migrations.RunPython(epoch_row_create, migrations.RunPython.noop),
+        migrations.RunPython(epoch_row_create, triggers_drop),
     ]

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient, APIRequestFactory
@@ -248,14 +249,18 @@ def test_the_cache_is_bounded(engineer, monkeypatch):
     assert set(auth_cache._state.entries) == {services.token_digest(s) for s in secrets[2:]}
 
 
-def test_the_epoch_triggers_exist_after_migrate(db):
+def epoch_triggers() -> set[str]:
     if connection.vendor == "sqlite":
         query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'fineprint_auth_epoch_%'"
     else:
         query = "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'fineprint_auth_epoch_%'"
     with connection.cursor() as cursor:
         cursor.execute(query)
-        names = {row[0] for row in cursor.fetchall()}
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_the_epoch_triggers_exist_after_migrate(db):
+    names = epoch_triggers()
     if connection.vendor == "postgresql":  # and one for TRUNCATE on each table
         tables = ("core_apitoken", "auth_user", "auth_user_groups", "auth_group")
         assert {name for name in names if name.endswith("_truncate")} == {
@@ -283,3 +288,17 @@ def test_installing_the_triggers_twice_is_harmless(cached):
     auth_cache.triggers_install()
     ApiToken.objects.update(revoked_at=timezone.now())
     assert refused(client) == 401
+
+
+def test_the_triggers_go_with_the_table(transactional_db):
+    """Unapplying the migration drops them: left behind, every token or user write would fail."""
+    assert epoch_triggers()
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate([("core", "0008_audit_verification_labels")])
+        assert epoch_triggers() == set()
+    finally:
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+        auth_cache.triggers_install()
+    assert epoch_triggers()
