@@ -165,8 +165,9 @@ def test_it_registers_with_an_inline_evaluation_in_a_fixed_number_of_statements(
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     reads = [s for s in statements if s == "SELECT"]
     writes = [s for s in statements if s == "INSERT"]
-    # the token with its user, the roles, the model, its base model in the catalogue, its data card
-    assert len(reads) == 5
+    # the token with its user, roles and the auth epoch (one query: core.auth_cache), the model, its base
+    # model in the catalogue, its data card
+    assert len(reads) == 4
     assert len(writes) == 6  # the version and each evaluation, each with its history row
 
 
