@@ -12,6 +12,7 @@ class CoreConfig(AppConfig):
 
         post_migrate.connect(roles_sync, dispatch_uid="fineprint_roles_sync")
         post_migrate.connect(_chain_after_migrate, sender=self, dispatch_uid="fineprint_chain_after_migrate")
+        post_migrate.connect(_auth_epoch_after_migrate, sender=self, dispatch_uid="fineprint_auth_epoch_after_migrate")
 
 
 def _chain_after_migrate(sender, using="default", **kwargs) -> None:
@@ -20,3 +21,10 @@ def _chain_after_migrate(sender, using="default", **kwargs) -> None:
 
     chain.triggers_install(using)
     chain.backfill(using)
+
+
+def _auth_epoch_after_migrate(sender, using="default", **kwargs) -> None:
+    """(Re)install the triggers that invalidate the API token cache (core.auth_cache)."""
+    from core import auth_cache
+
+    auth_cache.triggers_install(using)

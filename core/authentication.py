@@ -4,6 +4,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from core import auth_cache
 from core.addresses import client_ip_address
 from core.models import ApiToken
 from core.services import token_digest, token_mark_used
@@ -37,7 +38,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
                     wait=remaining, detail="Too many failed authentications from your address; try again later."
                 ) from None
             raise
+        used = token.last_used_at
         token_mark_used(token=token)
+        if token.last_used_at != used:
+            auth_cache.last_used_note(token.digest, token.last_used_at)
         return token.user, token
 
     def _check(self, header: list[bytes]) -> ApiToken:
@@ -47,7 +51,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             secret = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
-        token = ApiToken.objects.select_related("user").filter(digest=token_digest(secret)).first()
+        # Cached per process; one query to learn nothing changed since (core.auth_cache).
+        token = auth_cache.token_find(token_digest(secret))
         if token is None or token.revoked_at is not None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         if token.expires_at <= timezone.now():

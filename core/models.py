@@ -270,3 +270,20 @@ class AuditExport(models.Model):
 
     def __str__(self) -> str:
         return f"audit export {self.period_from:%Y-%m-%d} to {self.period_to:%Y-%m-%d}"
+
+
+class AuthEpoch(models.Model):
+    """One row whose `n` changes whenever anything API authentication depends on changes.
+
+    Written only by database triggers (core.auth_cache.triggers_install) on API tokens,
+    users, group memberships and groups; read by every authenticated request, which
+    drops its process's cache of tokens when the value differs (core.auth_cache).
+    """
+
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "authentication epoch"
+
+    def __str__(self) -> str:
+        return f"authentication epoch {self.n}"

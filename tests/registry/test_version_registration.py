@@ -166,8 +166,9 @@ def test_it_registers_with_an_inline_evaluation_in_a_fixed_number_of_statements(
     reads = [s for s in statements if s == "SELECT"]
     writes = [s for s in statements if s == "INSERT"]
     claims = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE core_chainhead")]
-    # the token with its user, the roles, the model, its base model in the catalogue, its data card
-    assert len(reads) == 5
+    # the token with its user, roles and the auth epoch (one query: core.auth_cache), the model, its base
+    # model in the catalogue, its data card
+    assert len(reads) == 4
     # the version, each evaluation, the version's history row, the evaluations' history rows (one statement)
     assert len(writes) == 5
     assert len(claims) == 1  # the audit chain's head, claimed once for the three history rows
