@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
+from core import sqlcache
 from datasets.models import CheckStatus, Dataset, DatasetCheck, DatasetOverride
 from registry.models import EvaluationResult, ModelVersion
 
@@ -69,16 +70,12 @@ class DataCheck:
         ]
 
 
-def data_checks(hashes: Iterable[str]) -> dict[str, DataCheck]:
-    """The datasets among `hashes` (blank ones ignored), by SHA-256, in one query however many there are."""
-    wanted = sorted({h for h in hashes if h})
-    if not wanted:
-        return {}
+def _check_rows(*wanted: str) -> QuerySet:
     latest = DatasetCheck.objects.filter(dataset=OuterRef("pk")).order_by("-created_at", "-id")
     finished = latest.filter(status=CheckStatus.DONE)
     override = DatasetOverride.objects.filter(dataset=OuterRef("pk"), report_checked_at=OuterRef("checked_at"))
     override = override.order_by("-created_at", "-id")
-    rows = (
+    return (
         Dataset.objects.filter(sha256__in=wanted)
         .annotate(
             check_status=Subquery(latest.values("status")[:1]),
@@ -103,6 +100,15 @@ def data_checks(hashes: Iterable[str]) -> dict[str, DataCheck]:
             "override_at",
         )
     )
+
+
+def data_checks(hashes: Iterable[str]) -> dict[str, DataCheck]:
+    """The datasets among `hashes` (blank ones ignored), by SHA-256, in one query however many there are."""
+    wanted = sorted({h for h in hashes if h})
+    if not wanted:
+        return {}
+    # Its SQL compiled once per number of hashes (core.sqlcache): compiling it cost more than running it.
+    rows = sqlcache.rows(("data_checks", len(wanted)), _check_rows, [sqlcache.STR] * len(wanted), wanted)
     found = {}
     for row in rows:
         override_found = row["override_at"] is not None

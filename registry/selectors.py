@@ -14,10 +14,11 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from core import sqlcache
 from core.history import history_entries
 from lifecycle.selectors import Lookup, Runway, runways
 from registry.data_cards import data_card as data_card_block
-from registry.data_cards import data_checks
+from registry.data_cards import data_checks, with_data_cards
 from registry.metrics import METRIC_NAME
 from registry.models import (
     MODEL_NAME_PATTERN,
@@ -178,12 +179,16 @@ EVIDENCE_PARTS = {
 }
 
 
-def version_list(*, filters: VersionFilters | None = None, model: RegisteredModel | None = None) -> QuerySet:
+def version_list(
+    *, filters: VersionFilters | None = None, model: RegisteredModel | None = None, model_id: int | None = None
+) -> QuerySet:
     """Versions as rows (dicts), filtered; page them, then `with_evaluations` the page."""
     filters = filters or VersionFilters()
     queryset = ModelVersion.objects.all()
     if model is not None:
         queryset = queryset.filter(model=model)
+    if model_id is not None:
+        queryset = queryset.filter(model_id=model_id)
     if filters.model:
         queryset = queryset.filter(model__name=filters.model)
     if filters.status:
@@ -208,11 +213,79 @@ def version_list(*, filters: VersionFilters | None = None, model: RegisteredMode
     )
 
 
-def with_evaluations(rows: list[dict]) -> list[dict]:
-    """Attach each row's evaluations (newest first), in one query for the whole page."""
-    by_version: dict[int, list[dict]] = {row["id"]: [] for row in rows}
-    evaluations = (
-        EvaluationResult.objects.filter(version_id__in=by_version)
+_FILTER_KINDS = {
+    "model": sqlcache.STR,
+    "status": sqlcache.STR,
+    "base_model": sqlcache.STR,
+    "dataset_sha256": sqlcache.STR,
+    "created_after": sqlcache.DATETIME,
+    "created_before": sqlcache.DATETIME,
+}
+
+
+def version_rows(*, filters: VersionFilters | None = None, model_id: int | None = None) -> sqlcache.Paged:
+    """`version_list` for a cursor paginator, its SQL compiled once per shape of filters (core.sqlcache)."""
+    filters = filters or VersionFilters()
+    named = tuple(name for name in _FILTER_KINDS if getattr(filters, name))
+    metrics = tuple((metric, op) for metric, op, _ in filters.metrics)
+    kinds = [*(_FILTER_KINDS[name] for name in named), *(sqlcache.FLOAT for _ in metrics)]
+    values = [*(getattr(filters, name) for name in named), *(float(value) for _, _, value in filters.metrics)]
+    if model_id is not None:
+        kinds.append(sqlcache.INT)
+        values.append(model_id)
+
+    def build(*given):
+        found = iter(given)
+        shaped = VersionFilters(
+            **{name: next(found) for name in named},
+            metrics=tuple((metric, op, next(found)) for metric, op in metrics),
+        )
+        return version_list(filters=shaped, model_id=next(found) if model_id is not None else None)
+
+    return sqlcache.Paged(("versions", named, metrics, model_id is not None), build, kinds, values, ModelVersion)
+
+
+def model_id_get(*, name: str) -> int:
+    """A model's id by name (404 when none), for reads under it that need no more of it."""
+    if not MODEL_NAME.match(name):
+        raise Http404("No such model.")
+    found = sqlcache.rows(
+        "model_id", lambda given: RegisteredModel.objects.filter(name=given).values_list("id"), [sqlcache.STR], [name]
+    )
+    if not found:
+        raise Http404("No RegisteredModel matches the given query.")
+    return found[0][0]
+
+
+def _version_detail_rows(model_name: str, version: str) -> QuerySet:
+    return ModelVersion.objects.filter(model__name=model_name, version=version).values(
+        *VERSION_COLUMNS,
+        "evidence_hold",
+        model_name=F("model__name"),
+        created_by_username=F("created_by__username"),
+    )
+
+
+def version_detail(*, model_name: str, version: str) -> dict:
+    """A version as the detail page reads it: its list row (evaluations, runway, data card), latest checkpoint, hold."""
+    if not MODEL_NAME.match(model_name) or not VERSION_LABEL.match(version):
+        raise Http404("No such version.")
+    kinds = [sqlcache.STR, sqlcache.STR]
+    found = sqlcache.rows("version_detail", _version_detail_rows, kinds, [model_name, version])
+    if not found:
+        raise Http404("No ModelVersion matches the given query.")
+    row = with_data_cards(with_runways(with_evaluations(found)))[0]
+    # Checkpoints are recorded when a job succeeds: no query for the versions without.
+    has_checkpoints = row["job_status"] == JobStatus.SUCCEEDED
+    row["latest_checkpoint"] = (
+        Checkpoint.objects.filter(version_id=row["id"]).order_by("-step_number").first() if has_checkpoints else None
+    )
+    return row
+
+
+def _evaluation_rows(*version_ids: int) -> QuerySet:
+    return (
+        EvaluationResult.objects.filter(version_id__in=version_ids)
         .order_by("-ran_at", "-id")
         .values(
             *EVALUATION_COLUMNS,
@@ -220,6 +293,15 @@ def with_evaluations(rows: list[dict]) -> list[dict]:
             ran_by_username=F("ran_by__username"),
             sbs_run_id=F("sbs_run__id"),
         )
+    )
+
+
+def with_evaluations(rows: list[dict]) -> list[dict]:
+    """Attach each row's evaluations (newest first), in one query for the whole page."""
+    by_version: dict[int, list[dict]] = {row["id"]: [] for row in rows}
+    ids = list(by_version)
+    evaluations = (
+        sqlcache.rows(("evaluations", len(ids)), _evaluation_rows, [sqlcache.INT] * len(ids), ids) if ids else []
     )
     for evaluation in evaluations:
         parts = {key: evaluation.pop(path) for key, path in EVIDENCE_PARTS.items()}

@@ -388,13 +388,15 @@ class VersionDetailSerializer(VersionOutputSerializer):
     class Meta(VersionOutputSerializer.Meta):
         fields = [*VersionOutputSerializer.Meta.fields, "latest_checkpoint", "evidence_hold"]
 
-    def to_representation(self, version: ModelVersion) -> dict:
-        checkpoint = version.latest_checkpoint
+    def to_representation(self, version: ModelVersion | dict) -> dict:
+        # An instance (selectors.version_get), or a row (selectors.version_detail: the GET's, read faster).
+        row = version if isinstance(version, dict) else None
+        checkpoint = row["latest_checkpoint"] if row else version.latest_checkpoint
         return {
             **super().to_representation(version),
             "latest_checkpoint": CheckpointSerializer(checkpoint).data if checkpoint else None,
             # Set while a serious incident freezes the record as evidence (changes answer 409).
-            "evidence_hold": version.evidence_hold,
+            "evidence_hold": row["evidence_hold"] if row else version.evidence_hold,
         }
 
 
