@@ -345,11 +345,11 @@ def _username(user) -> str | None:
     return user.get_username() if user else None
 
 
-def _datetime(value) -> str | None:
-    """As DRF's DateTimeField renders it: in the current time zone, UTC as 'Z'."""
+def _datetime(value, zone=None) -> str | None:
+    """As DRF's DateTimeField renders it: in the current time zone (or `zone`, the caller's read of it), UTC as 'Z'."""
     if value is None:
         return None
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    text = value.astimezone(zone or timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -398,8 +398,9 @@ def version_row(version: ModelVersion) -> dict:
     }
 
 
-def evaluation_entry(row: dict) -> dict:
+def evaluation_entry(row: dict, zone=None) -> dict:
     """An evaluation as a version's record holds it (the API adds evaluation_support: see evaluation_shown)."""
+    zone = zone or timezone.get_current_timezone()  # read once: a list page renders hundreds of dates
     return {
         "id": row["id"],
         "suite": row["suite"],
@@ -408,8 +409,8 @@ def evaluation_entry(row: dict) -> dict:
         "metrics": {name: float(value) for name, value in row["metrics"].items()},
         "per_intent": {name: float(value) for name, value in row["per_intent"].items()},
         "ran_by": row["ran_by_username"],
-        "ran_at": _datetime(row["ran_at"]),
-        "created_at": _datetime(row["created_at"]),
+        "ran_at": _datetime(row["ran_at"], zone),
+        "created_at": _datetime(row["created_at"], zone),
     }
 
 
@@ -451,6 +452,7 @@ def evaluation_shown(row: dict) -> dict:
 
 def version_record(row: dict) -> dict:
     """A version's record from its row: what it is, what it was trained on, its job and evaluations."""
+    zone = timezone.get_current_timezone()  # read once: a list page renders hundreds of dates
     return {
         "model": row["model_name"],
         "version": row["version"],
@@ -465,9 +467,9 @@ def version_record(row: dict) -> dict:
         "fine_tuned_model": row["fine_tuned_model"],
         "status": row["status"],
         "created_by": row["created_by_username"],
-        "created_at": _datetime(row["created_at"]),
-        "updated_at": _datetime(row["updated_at"]),
-        "retired_at": _datetime(row["retired_at"]),
+        "created_at": _datetime(row["created_at"], zone),
+        "updated_at": _datetime(row["updated_at"], zone),
+        "retired_at": _datetime(row["retired_at"], zone),
         "job": {
             "status": row["job_status"],
             "trained_tokens": row["trained_tokens"],
@@ -475,10 +477,10 @@ def version_record(row: dict) -> dict:
             "seed": row["seed"],
             "error_code": row["job_error_code"],
             "error_message": row["job_error_message"],
-            "finished_at": _datetime(row["job_finished_at"]),
+            "finished_at": _datetime(row["job_finished_at"], zone),
             "result_files": row["result_files"],
         },
-        "evaluations": [evaluation_entry(e) for e in row["evaluations"]],
+        "evaluations": [evaluation_entry(e, zone) for e in row["evaluations"]],
     }
 
 
@@ -498,8 +500,16 @@ LIFECYCLE_KEYS = ("base_model", "state", "shutdown_date", "days_left", "replacem
 
 def lifecycle_block(found: Runway) -> dict:
     """The `lifecycle` block of the API: a runway as a client reads it."""
-    data = found.as_dict()
-    return {key: data[key] for key in LIFECYCLE_KEYS}
+    # Read directly, not through as_dict (dataclasses.asdict copies deeply): a list page renders one per row.
+    shutdown = found.shutdown_date
+    return {
+        "base_model": found.base_model,
+        "state": found.state,
+        "shutdown_date": shutdown.isoformat() if shutdown else None,
+        "days_left": found.days_left,
+        "replacement": found.replacement,
+        "source": found.source,
+    }
 
 
 def model_history(*, model: RegisteredModel) -> list[dict]:
