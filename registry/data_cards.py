@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from core import sqlcache
 from datasets.models import CheckStatus, Dataset, DatasetCheck, DatasetOverride
@@ -183,8 +183,24 @@ def data_card(training: str, validation: str, checks: dict[str, DataCheck]) -> d
     return card if card["training"] or card["validation"] else None
 
 
+HAS_DATASET = "has_dataset"
+
+
+def dataset_named() -> Exists:
+    """Whether the datasets app has either file a version names: read with the version's row, as HAS_DATASET.
+
+    Without one, the version has no data card: `with_data_cards` asks nothing more for a page of such rows.
+    """
+    named = Q(sha256=OuterRef("training_file_sha256")) | Q(sha256=OuterRef("validation_file_sha256"))
+    return Exists(Dataset.objects.filter(named))
+
+
 def with_data_cards(rows: list[dict]) -> list[dict]:
-    """Attach each row's data card, in one query for the page."""
+    """Attach each row's data card, in one query for the page (none when no row names a dataset: HAS_DATASET)."""
+    if not any(row.get(HAS_DATASET, True) for row in rows):
+        for row in rows:
+            row["data_card"] = None
+        return rows
     checks = data_checks(h for row in rows for h in (row["training_file_sha256"], row["validation_file_sha256"]))
     for row in rows:
         row["data_card"] = data_card(row["training_file_sha256"], row["validation_file_sha256"], checks)

@@ -17,8 +17,8 @@ from django.utils import timezone
 from core import sqlcache
 from core.history import history_entries
 from lifecycle.selectors import Lookup, Runway, runways
+from registry.data_cards import HAS_DATASET, data_checks, dataset_named, with_data_cards
 from registry.data_cards import data_card as data_card_block
-from registry.data_cards import data_checks, with_data_cards
 from registry.metrics import METRIC_NAME
 from registry.models import (
     MODEL_NAME_PATTERN,
@@ -210,6 +210,7 @@ def version_list(
         *VERSION_COLUMNS,
         model_name=F("model__name"),
         created_by_username=F("created_by__username"),
+        **{HAS_DATASET: dataset_named()},
     )
 
 
@@ -263,6 +264,7 @@ def _version_detail_rows(model_name: str, version: str) -> QuerySet:
         "evidence_hold",
         model_name=F("model__name"),
         created_by_username=F("created_by__username"),
+        **{HAS_DATASET: dataset_named()},
     )
 
 
