@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import JSONField, QuerySet
 from django.db.models.query import ValuesIterable, ValuesListIterable
 
 INT, STR, FLOAT, DATETIME = "int", "str", "float", "datetime"
@@ -56,6 +56,22 @@ def _adapt(kind: str, value, using: str):
 def _plain(param):
     """A parameter as its value: psycopg's JSON wrappers (Jsonb) hold it in `obj`."""
     return param.obj if hasattr(param, "obj") else param
+
+
+def _empty_json_first(convert):
+    """JSONField's converter, answering the empty object and list without the JSON decoder (most rows hold them)."""
+    field = getattr(convert, "__self__", None)
+    if getattr(convert, "__func__", None) is not JSONField.from_db_value or field.decoder is not None:
+        return convert
+
+    def converted(value, expression, connection):
+        if value == "{}":
+            return {}
+        if value == "[]":
+            return []
+        return convert(value, expression, connection)
+
+    return converted
 
 
 @dataclass(frozen=True)
@@ -121,7 +137,10 @@ def prepare(build: Callable[..., QuerySet], kinds: Sequence[str], using: str = "
     elif queryset._iterable_class is not ValuesListIterable:
         raise Unpreparable("only values() and values_list() querysets")
     columns = [column[0] for column in compiler.select[: compiler.col_count]]
-    converters = compiler.get_converters(columns)
+    converters = {
+        index: ([_empty_json_first(convert) for convert in convert_list], expression)
+        for index, (convert_list, expression) in compiler.get_converters(columns).items()
+    }
     return Prepared(sql, params, tuple(slots), compiler, converters, names)
 
 
