@@ -186,6 +186,12 @@ def clear() -> None:
         _prepared.clear()
 
 
+def _fits(model, position: tuple) -> bool:
+    field = model._meta.get_field(position[0].rsplit("__", 1)[0])
+    low, high = connections["default"].ops.integer_field_range(field.get_internal_type())
+    return (low is None or low <= position[2]) and (high is None or position[2] <= high)
+
+
 class Paged:
     """What a cursor paginator asks of a queryset (order_by, a filter on the ordering's column, a slice), via `rows`.
 
@@ -229,6 +235,8 @@ class Paged:
             return queryset[item.start : item.stop]
 
         kinds, values = self._kinds, self._values
+        if position is not None and position[1] == INT and not _fits(self.model, position):
+            return list(paged(*values, position[2]))  # the ORM knows what a position out of range matches
         if position is not None:
             kinds, values = (*kinds, position[1]), (*values, position[2])
         key = (self._key, ordering, position[0] if position else None, item.start, item.stop)

@@ -104,3 +104,16 @@ def test_paged_answers_a_cursor_paginator_as_the_queryset_does(versions):
         queryset.order_by("-id").filter(id__lt=position)[0:5]
     )
     assert paged.order_by("id").filter(id__gt=position)[0:5] == []
+
+
+def test_paged_leaves_a_position_out_of_the_columns_range_to_the_orm(versions):
+    def build(name):
+        return ModelVersion.objects.filter(model__name=name).values("id", "version")
+
+    paged = sqlcache.Paged("paged-range", build, [sqlcache.STR], ["support"], ModelVersion)
+    huge = str(2**70)
+
+    assert paged.order_by("-id").filter(id__lt=huge)[0:5] == list(
+        build("support").order_by("-id").filter(id__lt=huge)[0:5]
+    )
+    assert len(paged.order_by("-id").filter(id__lt=huge)[0:5]) == 3
