@@ -251,7 +251,10 @@ def model_id_get(*, name: str) -> int:
     if not MODEL_NAME.match(name):
         raise Http404("No such model.")
     found = sqlcache.rows(
-        "model_id", lambda given: RegisteredModel.objects.filter(name=given).values_list("id"), [sqlcache.STR], [name]
+        "model_id",
+        lambda given: RegisteredModel.objects.filter(name=given).order_by().values_list("id"),
+        [sqlcache.STR],
+        [name],
     )
     if not found:
         raise Http404("No RegisteredModel matches the given query.")
