@@ -9,6 +9,7 @@ from datetime import date
 from django.db.models import Q
 from django.utils import timezone
 
+from core import sqlcache
 from lifecycle.models import (
     CatalogueSync,
     LifecycleState,
@@ -80,7 +81,31 @@ class Lookup:
     fine_tuned_model: str = ""
 
 
-def _entries(lookups: Iterable[Lookup]) -> dict[tuple[str, str], ProviderModel]:
+@dataclass(frozen=True)
+class _Entry:
+    """What a runway reads of a catalogue entry (a ProviderModel, or one of its history rows)."""
+
+    provider: str
+    model_id: str
+    shutdown_date: date | None
+    shutdown_date_source: str
+    training_retires_on: date | None
+    replacement: str
+
+
+ENTRY_FIELDS = ("provider", "model_id", "shutdown_date", "shutdown_date_source", "training_retires_on", "replacement")
+
+
+def _entry_rows(shape: tuple[int, ...], *given: str):
+    # `given`: per provider its name, then its ids (as many as `shape` says).
+    condition, found = Q(), iter(given)
+    for count in shape:
+        provider = next(found)
+        condition |= Q(provider=provider, model_id__in=[next(found) for _ in range(count)])
+    return ProviderModel.objects.filter(condition).values_list(*ENTRY_FIELDS)
+
+
+def _entries(lookups: Iterable[Lookup]) -> dict[tuple[str, str], _Entry]:
     wanted: dict[str, set[str]] = {}
     for item in lookups:
         ids = wanted.setdefault(item.provider, set())
@@ -89,10 +114,12 @@ def _entries(lookups: Iterable[Lookup]) -> dict[tuple[str, str], ProviderModel]:
             ids.add(item.fine_tuned_model)
     if not wanted:
         return {}
-    condition = Q()
-    for provider, ids in wanted.items():
-        condition |= Q(provider=provider, model_id__in=ids)
-    return {(e.provider, e.model_id): e for e in ProviderModel.objects.filter(condition)}
+    # Its SQL compiled once per shape (providers, ids each: core.sqlcache); a list page's costs nearly nothing to run.
+    shape = tuple(len(ids) for ids in wanted.values())
+    given = [value for provider, ids in wanted.items() for value in (provider, *sorted(ids))]
+    kinds = [sqlcache.STR] * len(given)
+    rows = sqlcache.rows(("runway_entries", shape), lambda *g: _entry_rows(shape, *g), kinds, given)
+    return {(row[0], row[1]): _Entry(*row) for row in rows}
 
 
 def runway_resolve(item: Lookup, entries: dict[tuple[str, str], ProviderModel], *, on: date) -> Runway:

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
+from core import sqlcache
 from datasets.models import CheckStatus, Dataset, DatasetCheck, DatasetOverride
 from registry.models import EvaluationResult, ModelVersion
 
@@ -69,16 +70,12 @@ class DataCheck:
         ]
 
 
-def data_checks(hashes: Iterable[str]) -> dict[str, DataCheck]:
-    """The datasets among `hashes` (blank ones ignored), by SHA-256, in one query however many there are."""
-    wanted = sorted({h for h in hashes if h})
-    if not wanted:
-        return {}
+def _check_rows(*wanted: str) -> QuerySet:
     latest = DatasetCheck.objects.filter(dataset=OuterRef("pk")).order_by("-created_at", "-id")
     finished = latest.filter(status=CheckStatus.DONE)
     override = DatasetOverride.objects.filter(dataset=OuterRef("pk"), report_checked_at=OuterRef("checked_at"))
     override = override.order_by("-created_at", "-id")
-    rows = (
+    return (
         Dataset.objects.filter(sha256__in=wanted)
         .annotate(
             check_status=Subquery(latest.values("status")[:1]),
@@ -103,6 +100,15 @@ def data_checks(hashes: Iterable[str]) -> dict[str, DataCheck]:
             "override_at",
         )
     )
+
+
+def data_checks(hashes: Iterable[str]) -> dict[str, DataCheck]:
+    """The datasets among `hashes` (blank ones ignored), by SHA-256, in one query however many there are."""
+    wanted = sorted({h for h in hashes if h})
+    if not wanted:
+        return {}
+    # Its SQL compiled once per number of hashes (core.sqlcache): compiling it cost more than running it.
+    rows = sqlcache.rows(("data_checks", len(wanted)), _check_rows, [sqlcache.STR] * len(wanted), wanted)
     found = {}
     for row in rows:
         override_found = row["override_at"] is not None
@@ -177,8 +183,24 @@ def data_card(training: str, validation: str, checks: dict[str, DataCheck]) -> d
     return card if card["training"] or card["validation"] else None
 
 
+HAS_DATASET = "has_dataset"
+
+
+def dataset_named() -> Exists:
+    """Whether the datasets app has either file a version names: read with the version's row, as HAS_DATASET.
+
+    Without one, the version has no data card: `with_data_cards` asks nothing more for a page of such rows.
+    """
+    named = Q(sha256=OuterRef("training_file_sha256")) | Q(sha256=OuterRef("validation_file_sha256"))
+    return Exists(Dataset.objects.filter(named))
+
+
 def with_data_cards(rows: list[dict]) -> list[dict]:
-    """Attach each row's data card, in one query for the page."""
+    """Attach each row's data card, in one query for the page (none when no row names a dataset: HAS_DATASET)."""
+    if not any(row.get(HAS_DATASET, True) for row in rows):
+        for row in rows:
+            row["data_card"] = None
+        return rows
     checks = data_checks(h for row in rows for h in (row["training_file_sha256"], row["validation_file_sha256"]))
     for row in rows:
         row["data_card"] = data_card(row["training_file_sha256"], row["validation_file_sha256"], checks)

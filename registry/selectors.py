@@ -14,10 +14,11 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from core import sqlcache
 from core.history import history_entries
 from lifecycle.selectors import Lookup, Runway, runways
+from registry.data_cards import HAS_DATASET, data_checks, dataset_named, with_data_cards
 from registry.data_cards import data_card as data_card_block
-from registry.data_cards import data_checks
 from registry.metrics import METRIC_NAME
 from registry.models import (
     MODEL_NAME_PATTERN,
@@ -178,12 +179,16 @@ EVIDENCE_PARTS = {
 }
 
 
-def version_list(*, filters: VersionFilters | None = None, model: RegisteredModel | None = None) -> QuerySet:
+def version_list(
+    *, filters: VersionFilters | None = None, model: RegisteredModel | None = None, model_id: int | None = None
+) -> QuerySet:
     """Versions as rows (dicts), filtered; page them, then `with_evaluations` the page."""
     filters = filters or VersionFilters()
     queryset = ModelVersion.objects.all()
     if model is not None:
         queryset = queryset.filter(model=model)
+    if model_id is not None:
+        queryset = queryset.filter(model_id=model_id)
     if filters.model:
         queryset = queryset.filter(model__name=filters.model)
     if filters.status:
@@ -205,14 +210,87 @@ def version_list(*, filters: VersionFilters | None = None, model: RegisteredMode
         *VERSION_COLUMNS,
         model_name=F("model__name"),
         created_by_username=F("created_by__username"),
+        **{HAS_DATASET: dataset_named()},
     )
 
 
-def with_evaluations(rows: list[dict]) -> list[dict]:
-    """Attach each row's evaluations (newest first), in one query for the whole page."""
-    by_version: dict[int, list[dict]] = {row["id"]: [] for row in rows}
-    evaluations = (
-        EvaluationResult.objects.filter(version_id__in=by_version)
+_FILTER_KINDS = {
+    "model": sqlcache.STR,
+    "status": sqlcache.STR,
+    "base_model": sqlcache.STR,
+    "dataset_sha256": sqlcache.STR,
+    "created_after": sqlcache.DATETIME,
+    "created_before": sqlcache.DATETIME,
+}
+
+
+def version_rows(*, filters: VersionFilters | None = None, model_id: int | None = None) -> sqlcache.Paged:
+    """`version_list` for a cursor paginator, its SQL compiled once per shape of filters (core.sqlcache)."""
+    filters = filters or VersionFilters()
+    named = tuple(name for name in _FILTER_KINDS if getattr(filters, name))
+    metrics = tuple((metric, op) for metric, op, _ in filters.metrics)
+    kinds = [*(_FILTER_KINDS[name] for name in named), *(sqlcache.FLOAT for _ in metrics)]
+    values = [*(getattr(filters, name) for name in named), *(float(value) for _, _, value in filters.metrics)]
+    if model_id is not None:
+        kinds.append(sqlcache.INT)
+        values.append(model_id)
+
+    def build(*given):
+        found = iter(given)
+        shaped = VersionFilters(
+            **{name: next(found) for name in named},
+            metrics=tuple((metric, op, next(found)) for metric, op in metrics),
+        )
+        return version_list(filters=shaped, model_id=next(found) if model_id is not None else None)
+
+    return sqlcache.Paged(("versions", named, metrics, model_id is not None), build, kinds, values, ModelVersion)
+
+
+def model_id_get(*, name: str) -> int:
+    """A model's id by name (404 when none), for reads under it that need no more of it."""
+    if not MODEL_NAME.match(name):
+        raise Http404("No such model.")
+    found = sqlcache.rows(
+        "model_id",
+        lambda given: RegisteredModel.objects.filter(name=given).order_by().values_list("id"),
+        [sqlcache.STR],
+        [name],
+    )
+    if not found:
+        raise Http404("No RegisteredModel matches the given query.")
+    return found[0][0]
+
+
+def _version_detail_rows(model_name: str, version: str) -> QuerySet:
+    return ModelVersion.objects.filter(model__name=model_name, version=version).values(
+        *VERSION_COLUMNS,
+        "evidence_hold",
+        model_name=F("model__name"),
+        created_by_username=F("created_by__username"),
+        **{HAS_DATASET: dataset_named()},
+    )
+
+
+def version_detail(*, model_name: str, version: str) -> dict:
+    """A version as the detail page reads it: its list row (evaluations, runway, data card), latest checkpoint, hold."""
+    if not MODEL_NAME.match(model_name) or not VERSION_LABEL.match(version):
+        raise Http404("No such version.")
+    kinds = [sqlcache.STR, sqlcache.STR]
+    found = sqlcache.rows("version_detail", _version_detail_rows, kinds, [model_name, version])
+    if not found:
+        raise Http404("No ModelVersion matches the given query.")
+    row = with_data_cards(with_runways(with_evaluations(found)))[0]
+    # Checkpoints are recorded when a job succeeds: no query for the versions without.
+    has_checkpoints = row["job_status"] == JobStatus.SUCCEEDED
+    row["latest_checkpoint"] = (
+        Checkpoint.objects.filter(version_id=row["id"]).order_by("-step_number").first() if has_checkpoints else None
+    )
+    return row
+
+
+def _evaluation_rows(*version_ids: int) -> QuerySet:
+    return (
+        EvaluationResult.objects.filter(version_id__in=version_ids)
         .order_by("-ran_at", "-id")
         .values(
             *EVALUATION_COLUMNS,
@@ -220,6 +298,15 @@ def with_evaluations(rows: list[dict]) -> list[dict]:
             ran_by_username=F("ran_by__username"),
             sbs_run_id=F("sbs_run__id"),
         )
+    )
+
+
+def with_evaluations(rows: list[dict]) -> list[dict]:
+    """Attach each row's evaluations (newest first), in one query for the whole page."""
+    by_version: dict[int, list[dict]] = {row["id"]: [] for row in rows}
+    ids = list(by_version)
+    evaluations = (
+        sqlcache.rows(("evaluations", len(ids)), _evaluation_rows, [sqlcache.INT] * len(ids), ids) if ids else []
     )
     for evaluation in evaluations:
         parts = {key: evaluation.pop(path) for key, path in EVIDENCE_PARTS.items()}
@@ -263,11 +350,11 @@ def _username(user) -> str | None:
     return user.get_username() if user else None
 
 
-def _datetime(value) -> str | None:
-    """As DRF's DateTimeField renders it: in the current time zone, UTC as 'Z'."""
+def _datetime(value, zone=None) -> str | None:
+    """As DRF's DateTimeField renders it: in the current time zone (or `zone`, the caller's read of it), UTC as 'Z'."""
     if value is None:
         return None
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    text = value.astimezone(zone or timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -316,8 +403,9 @@ def version_row(version: ModelVersion) -> dict:
     }
 
 
-def evaluation_entry(row: dict) -> dict:
+def evaluation_entry(row: dict, zone=None) -> dict:
     """An evaluation as a version's record holds it (the API adds evaluation_support: see evaluation_shown)."""
+    zone = zone or timezone.get_current_timezone()  # read once: a list page renders hundreds of dates
     return {
         "id": row["id"],
         "suite": row["suite"],
@@ -326,8 +414,8 @@ def evaluation_entry(row: dict) -> dict:
         "metrics": {name: float(value) for name, value in row["metrics"].items()},
         "per_intent": {name: float(value) for name, value in row["per_intent"].items()},
         "ran_by": row["ran_by_username"],
-        "ran_at": _datetime(row["ran_at"]),
-        "created_at": _datetime(row["created_at"]),
+        "ran_at": _datetime(row["ran_at"], zone),
+        "created_at": _datetime(row["created_at"], zone),
     }
 
 
@@ -369,6 +457,7 @@ def evaluation_shown(row: dict) -> dict:
 
 def version_record(row: dict) -> dict:
     """A version's record from its row: what it is, what it was trained on, its job and evaluations."""
+    zone = timezone.get_current_timezone()  # read once: a list page renders hundreds of dates
     return {
         "model": row["model_name"],
         "version": row["version"],
@@ -383,9 +472,9 @@ def version_record(row: dict) -> dict:
         "fine_tuned_model": row["fine_tuned_model"],
         "status": row["status"],
         "created_by": row["created_by_username"],
-        "created_at": _datetime(row["created_at"]),
-        "updated_at": _datetime(row["updated_at"]),
-        "retired_at": _datetime(row["retired_at"]),
+        "created_at": _datetime(row["created_at"], zone),
+        "updated_at": _datetime(row["updated_at"], zone),
+        "retired_at": _datetime(row["retired_at"], zone),
         "job": {
             "status": row["job_status"],
             "trained_tokens": row["trained_tokens"],
@@ -393,10 +482,10 @@ def version_record(row: dict) -> dict:
             "seed": row["seed"],
             "error_code": row["job_error_code"],
             "error_message": row["job_error_message"],
-            "finished_at": _datetime(row["job_finished_at"]),
+            "finished_at": _datetime(row["job_finished_at"], zone),
             "result_files": row["result_files"],
         },
-        "evaluations": [evaluation_entry(e) for e in row["evaluations"]],
+        "evaluations": [evaluation_entry(e, zone) for e in row["evaluations"]],
     }
 
 
@@ -416,8 +505,16 @@ LIFECYCLE_KEYS = ("base_model", "state", "shutdown_date", "days_left", "replacem
 
 def lifecycle_block(found: Runway) -> dict:
     """The `lifecycle` block of the API: a runway as a client reads it."""
-    data = found.as_dict()
-    return {key: data[key] for key in LIFECYCLE_KEYS}
+    # Read directly, not through as_dict (dataclasses.asdict copies deeply): a list page renders one per row.
+    shutdown = found.shutdown_date
+    return {
+        "base_model": found.base_model,
+        "state": found.state,
+        "shutdown_date": shutdown.isoformat() if shutdown else None,
+        "days_left": found.days_left,
+        "replacement": found.replacement,
+        "source": found.source,
+    }
 
 
 def model_history(*, model: RegisteredModel) -> list[dict]:

@@ -28,6 +28,7 @@ from registry.selectors import (
     SERVING_FIELDS,
     evaluation_row,
     evaluation_shown,
+    evaluation_support,
     lifecycle_block,
     serving_block,
     version_record,
@@ -369,10 +370,15 @@ class VersionOutputSerializer(serializers.ModelSerializer):
         # passes rows (registry.selectors.version_list, with_evaluations, with_runways);
         # everything else, instances. The record itself is built once, in registry.selectors.
         row = version if isinstance(version, dict) else version_row(version)
+        record = version_record(row)
         return {
-            **version_record(row),
-            # The record's evaluations and what supports each, kept out of the record (its fingerprint).
-            "evaluations": [evaluation_shown(e) for e in row["evaluations"]],
+            **record,
+            # The record's evaluations and what supports each, kept out of the record (its fingerprint):
+            # evaluation_shown, reusing the entries the record holds.
+            "evaluations": [
+                {**entry, **evaluation_support(e)}
+                for entry, e in zip(record["evaluations"], row["evaluations"], strict=True)
+            ],
             "lifecycle": lifecycle_block(row["runway"]),
             "serving_deployment": serving_block(row),
             # Kept out of the record, like the runway: checking the data again changes it.
@@ -388,13 +394,15 @@ class VersionDetailSerializer(VersionOutputSerializer):
     class Meta(VersionOutputSerializer.Meta):
         fields = [*VersionOutputSerializer.Meta.fields, "latest_checkpoint", "evidence_hold"]
 
-    def to_representation(self, version: ModelVersion) -> dict:
-        checkpoint = version.latest_checkpoint
+    def to_representation(self, version: ModelVersion | dict) -> dict:
+        # An instance (selectors.version_get), or a row (selectors.version_detail: the GET's, read faster).
+        row = version if isinstance(version, dict) else None
+        checkpoint = row["latest_checkpoint"] if row else version.latest_checkpoint
         return {
             **super().to_representation(version),
             "latest_checkpoint": CheckpointSerializer(checkpoint).data if checkpoint else None,
             # Set while a serious incident freezes the record as evidence (changes answer 409).
-            "evidence_hold": version.evidence_hold,
+            "evidence_hold": row["evidence_hold"] if row else version.evidence_hold,
         }
 
 

@@ -1,0 +1,119 @@
+"""core.sqlcache: a queryset's SQL compiled once per shape, run with new values, reads what the queryset reads."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from core import sqlcache
+from registry import services
+from registry.models import EvaluationResult, ModelVersion
+from tests.conftest import evaluation_payload, model_payload, sha, version_payload
+
+
+@pytest.fixture
+def versions(engineer):
+    model = services.model_create(actor=engineer, **model_payload(name="support"))
+    return [
+        services.version_register(
+            model=model,
+            actor=engineer,
+            evaluations=[evaluation_payload(metrics={"win_rate": win, "refusal_rate": 0.01})],
+            **version_payload(version=f"v{i}", training_file_sha256=sha(f"train-{i}")),
+        )
+        for i, win in enumerate((0.5, 0.6, 0.7))
+    ]
+
+
+def filtered(name: str, version: str, win: float, after):
+    return (
+        ModelVersion.objects.filter(
+            model__name=name, version__gte=version, evaluations__metrics__win_rate__gte=win, created_at__gte=after
+        )
+        .order_by("-id")
+        .values("id", "version", "hyperparameters", "created_at", model_name=F("model__name"))
+    )
+
+
+KINDS = (sqlcache.STR, sqlcache.STR, sqlcache.FLOAT, sqlcache.DATETIME)
+
+
+def test_it_reads_what_the_queryset_reads_for_any_values(versions):
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    for values in (
+        ("support", "v0", 0.55, an_hour_ago),
+        ("support", "v2", 0.5, an_hour_ago),
+        ("nobody", "v0", 0, an_hour_ago),
+    ):
+        assert sqlcache.rows("filtered", filtered, KINDS, values) == list(filtered(*values))
+
+
+def test_it_compiles_each_shape_once(versions, monkeypatch):
+    values = ("support", "v0", 0.5, timezone.now() - timedelta(hours=1))
+    sqlcache.rows("compiled-once", filtered, KINDS, values)
+    monkeypatch.setattr(ModelVersion.objects, "filter", None)  # building the queryset again would fail
+
+    with CaptureQueriesContext(connection) as queries:
+        found = sqlcache.rows("compiled-once", filtered, KINDS, values)
+
+    assert len(queries.captured_queries) == 1
+    assert [row["version"] for row in found] == ["v2", "v1", "v0"]
+
+
+def test_it_reads_tuples_from_values_list_and_in_lists_by_their_length(versions):
+    def ids(*given):
+        return EvaluationResult.objects.filter(version_id__in=given).order_by("id").values_list("version_id", "metrics")
+
+    wanted = [versions[0].pk, versions[2].pk]
+    assert sqlcache.rows(("ids", 2), ids, [sqlcache.INT] * 2, wanted) == list(ids(*wanted))
+
+
+def test_it_refuses_a_shape_whose_sql_depends_on_the_values(db):
+    def branching(name):
+        queryset = ModelVersion.objects.values("id")
+        return queryset.filter(version=name) if name.startswith("\x01sqlcache-0") else queryset.exclude(version=name)
+
+    with pytest.raises(sqlcache.Unpreparable):
+        sqlcache.rows("branching", branching, [sqlcache.STR], ["v1"])
+
+
+def test_it_refuses_a_value_that_fills_no_parameter_and_none(db):
+    with pytest.raises(sqlcache.Unpreparable):
+        sqlcache.rows("unused", lambda name: ModelVersion.objects.values("id"), [sqlcache.STR], ["v1"])
+    with pytest.raises(ValueError, match="none of them None"):
+        sqlcache.rows(
+            "none", lambda name: ModelVersion.objects.filter(version=name).values("id"), [sqlcache.STR], [None]
+        )
+
+
+def test_paged_answers_a_cursor_paginator_as_the_queryset_does(versions):
+    def build(name):
+        return ModelVersion.objects.filter(model__name=name).values("id", "version")
+
+    paged = sqlcache.Paged("paged", build, [sqlcache.STR], ["support"], ModelVersion)
+    queryset = build("support")
+    position = str(versions[2].pk)  # a cursor carries its position as text
+
+    assert paged.order_by("-id")[0:2] == list(queryset.order_by("-id")[0:2])
+    assert paged.order_by("-id").filter(id__lt=position)[0:5] == list(
+        queryset.order_by("-id").filter(id__lt=position)[0:5]
+    )
+    assert paged.order_by("id").filter(id__gt=position)[0:5] == []
+
+
+def test_paged_leaves_a_position_out_of_the_columns_range_to_the_orm(versions):
+    def build(name):
+        return ModelVersion.objects.filter(model__name=name).values("id", "version")
+
+    paged = sqlcache.Paged("paged-range", build, [sqlcache.STR], ["support"], ModelVersion)
+    huge = str(2**70)
+
+    assert paged.order_by("-id").filter(id__lt=huge)[0:5] == list(
+        build("support").order_by("-id").filter(id__lt=huge)[0:5]
+    )
+    assert len(paged.order_by("-id").filter(id__lt=huge)[0:5]) == 3

@@ -1,0 +1,113 @@
+"""The hot reads (a version, a model's versions, a search) answer what the ORM's instances do, byte for byte.
+
+The GET of a version reads rows through SQL compiled once (selectors.version_detail); the
+other views that render a version pass instances (selectors.version_get). Both must render
+the same bytes, whatever the version carries: evaluations typed and from a run, a data card,
+a checkpoint, an evidence hold.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+
+from lifecycle.selectors import Runway
+from registry.api.serializers import VersionDetailSerializer, VersionOutputSerializer
+from registry.models import Checkpoint, JobStatus, ModelVersion
+from registry.selectors import lifecycle_block, version_get
+from tests.conftest import sha
+from tests.registry.test_data_card import checked
+from tests.registry.test_evaluation_evidence import with_run
+
+
+def rendered(data) -> bytes:
+    return JSONRenderer().render(data)
+
+
+def as_the_instance_renders(version: ModelVersion) -> bytes:
+    found = version_get(model_name=version.model.name, version=version.version)
+    return rendered(VersionDetailSerializer(found).data)
+
+
+def in_order(body) -> str:
+    return json.dumps(body)  # keys in their order: a dict compares equal whatever the order
+
+
+def test_a_plain_version_reads_as_its_instance_renders(api, executive, registered_version):
+    response = api(executive).get(
+        f"/api/v1/models/{registered_version.model.name}/versions/{registered_version.version}/"
+    )
+
+    assert response.status_code == 200
+    assert in_order(response.json()) == in_order(json.loads(as_the_instance_renders(registered_version)))
+
+
+def test_a_version_with_everything_reads_as_its_instance_renders(api, executive, engineer, registered_version):
+    with_run(registered_version, engineer)
+    checked(registered_version.training_file_sha256, engineer, goldens=[sha("golden")])
+    ModelVersion.objects.filter(pk=registered_version.pk).update(
+        job_status=JobStatus.SUCCEEDED, evidence_hold="Incident 7: frozen."
+    )
+    for step in (10, 20):
+        Checkpoint.objects.create(
+            version=registered_version,
+            provider_checkpoint_id=f"ftckpt-{step}",
+            step_number=step,
+            metrics={"train_loss": 0.5 / step},
+            created_at=timezone.now(),
+        )
+    client = api(executive)
+
+    body = client.get(f"/api/v1/models/{registered_version.model.name}/versions/{registered_version.version}/").json()
+
+    assert in_order(body) == in_order(json.loads(as_the_instance_renders(registered_version)))
+    assert body["latest_checkpoint"]["id"] == "ftckpt-20"
+    assert body["evidence_hold"] == "Incident 7: frozen."
+    assert body["data_card"]["training"]["leakage"]["goldens"] == [sha("golden")]
+    assert [e["supported_by"] for e in body["evaluations"]] == ["verdicts", "typed"]
+    # The list and the search show the same version as the instance does, bar the detail's two fields.
+    listed = client.get(f"/api/v1/models/{registered_version.model.name}/versions/").json()["results"][0]
+    searched = client.get("/api/v1/versions/", {"win_rate__gte": "0"}).json()["results"][0]
+    fields = rendered(
+        VersionOutputSerializer(
+            version_get(model_name=registered_version.model.name, version=registered_version.version)
+        ).data
+    )
+    assert in_order(listed) == in_order(searched) == in_order(json.loads(fields))
+
+
+def test_an_unknown_version_or_model_is_not_found(api, executive, registered_version):
+    client = api(executive)
+
+    assert client.get(f"/api/v1/models/{registered_version.model.name}/versions/v9/").status_code == 404
+    assert client.get("/api/v1/models/nobody/versions/{registered_version.version}/").status_code == 404
+    assert client.get("/api/v1/models/nobody/versions/").status_code == 404
+    assert client.get("/api/v1/models/Bad%20Name/versions/").status_code == 404
+
+
+def test_reads_run_the_same_queries_again_without_compiling(api, executive, registered_version):
+    client = api(executive)
+    url = f"/api/v1/models/{registered_version.model.name}/versions/{registered_version.version}/"
+    client.get(url)
+
+    with CaptureQueriesContext(connection) as first:
+        client.get(url)
+    with CaptureQueriesContext(connection) as again:
+        client.get(url)
+
+    assert [q["sql"] for q in first.captured_queries] == [q["sql"] for q in again.captured_queries]
+
+
+def test_the_lifecycle_block_is_the_runway_as_a_client_reads_it():
+    for found in (
+        Runway("openai", "ft:x", "gpt-4o-mini", "deprecated", timezone.now().date(), 12, "gpt-4.1-mini", "provider"),
+        Runway("openai", "gpt-x", "gpt-x", "unknown", None, None, "", ""),
+    ):
+        data = found.as_dict()
+        assert in_order(lifecycle_block(found)) == in_order(
+            {key: data[key] for key in ("base_model", "state", "shutdown_date", "days_left", "replacement", "source")}
+        )
