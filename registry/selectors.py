@@ -120,7 +120,7 @@ class VersionFilters:
     dataset_sha256: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
-    # (metric, operator, value): versions with an evaluation whose metric satisfies it.
+    # (metric, operator, value): versions with an evaluation whose metrics satisfy them all.
     metrics: tuple[tuple[str, str, float], ...] = ()
 
 
@@ -203,9 +203,14 @@ def version_list(
         queryset = queryset.filter(created_at__gte=filters.created_after)
     if filters.created_before:
         queryset = queryset.filter(created_at__lt=filters.created_before)
-    for metric, op, value in filters.metrics:
-        matching = EvaluationResult.objects.filter(version=OuterRef("pk"), **{f"metrics__{metric}__{op}": value})
-        queryset = queryset.filter(Exists(matching))
+    if filters.metrics:
+        # One evaluation meets every threshold: a range is a range on one run's figure, not two runs'. In one
+        # EXISTS, PostgreSQL also sees both bounds of `win_rate__gte=0.61&win_rate__lte=0.61` together: it
+        # estimates the few matches from the expression index's statistics and walks the versions newest first
+        # until a page is found, at any table size. As two EXISTS it took each bound for half the table and
+        # merged every version with every evaluation twice (docs/benchmarks.md, "Against MLflow").
+        conditions = [Q(**{f"metrics__{metric}__{op}": value}) for metric, op, value in filters.metrics]
+        queryset = queryset.filter(Exists(EvaluationResult.objects.filter(*conditions, version=OuterRef("pk"))))
     return queryset.values(
         *VERSION_COLUMNS,
         model_name=F("model__name"),

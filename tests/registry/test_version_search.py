@@ -52,6 +52,20 @@ def test_it_filters_by_metric_thresholds(api, engineer, catalogue):
     assert labels(client.get(URL, {"win_rate__lt": "0.6", "refusal_rate__lte": "0.05"})) == ["support:v1"]
 
 
+def test_its_thresholds_hold_for_one_evaluation(api, engineer, catalogue):
+    # v2 gets a second evaluation at 0.8: a version qualifies through one evaluation meeting every threshold.
+    services.evaluation_record(
+        version=catalogue["v2"], actor=engineer, **evaluation_payload(metrics={"win_rate": 0.8, "refusal_rate": 0.2})
+    )
+    client = api(engineer)
+
+    assert labels(client.get(URL, {"win_rate__gte": "0.6", "win_rate__lte": "0.6"})) == ["support:v2"]
+    assert labels(client.get(URL, {"win_rate__gte": "0.65", "win_rate__lte": "0.75"})) == ["support:v3"]
+    # 0.8 meets the first, 0.6 the second, but no evaluation of v2 meets both.
+    assert labels(client.get(URL, {"win_rate__gte": "0.75", "refusal_rate__lte": "0.1"})) == []
+    assert labels(client.get(URL, {"win_rate__gt": "0.6", "win_rate__lt": "0.6"})) == []
+
+
 def test_it_filters_by_model_status_base_model_and_dataset(api, engineer, compliance, catalogue):
     services.version_retire(version=catalogue["v1"], actor=compliance, reason="old")
     client = api(engineer)
