@@ -13,7 +13,7 @@ from core.renderers import JSONRenderer
 
 PAYLOAD = {
     "model": "support-bot",
-    "text": "Ünïcode ✓, a quote \" and a backslash \\, line\nbreaks, and the JS separators \u2028 \u2029",
+    "text": 'Ünïcode ✓, a quote " and a backslash \\, line\nbreaks, and the JS separators \u2028 \u2029',
     "created_at": datetime.datetime(2026, 11, 30, 19, 14, 0, 123456, tzinfo=datetime.UTC),
     "ran_at": datetime.datetime(2026, 11, 30, 20, 0, tzinfo=ZoneInfo("Europe/Paris")),
     "day": datetime.date(2026, 11, 30),
