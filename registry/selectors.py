@@ -67,8 +67,19 @@ def model_get(*, name: str, with_people: bool = True) -> RegisteredModel:
     """A model by name; without its people when the caller only writes under it."""
     if not MODEL_NAME.match(name):
         raise Http404("No such model.")  # nor could there be; and PostgreSQL refuses some characters
-    queryset = model_list() if with_people else RegisteredModel.objects.all()
-    return get_object_or_404(queryset, name=name)
+    if with_people:
+        return get_object_or_404(model_list(), name=name)
+    # A registration's first read: its SQL compiled once per process (core.sqlcache), the instance built from it.
+    fields = [field.attname for field in RegisteredModel._meta.concrete_fields]
+    found = sqlcache.rows(
+        "model_by_name",
+        lambda given: RegisteredModel.objects.filter(name=given).order_by().values_list(*fields),
+        [sqlcache.STR],
+        [name],
+    )
+    if not found:
+        raise Http404("No RegisteredModel matches the given query.")
+    return RegisteredModel.from_db("default", fields, found[0])
 
 
 def _evaluations() -> QuerySet[EvaluationResult]:

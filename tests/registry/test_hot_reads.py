@@ -17,8 +17,8 @@ from rest_framework.renderers import JSONRenderer
 
 from lifecycle.selectors import Runway
 from registry.api.serializers import VersionDetailSerializer, VersionOutputSerializer
-from registry.models import Checkpoint, JobStatus, ModelVersion
-from registry.selectors import lifecycle_block, version_get
+from registry.models import Checkpoint, JobStatus, ModelVersion, RegisteredModel
+from registry.selectors import lifecycle_block, model_get, version_get
 from tests.conftest import sha
 from tests.registry.test_data_card import checked
 from tests.registry.test_evaluation_evidence import with_run
@@ -111,3 +111,15 @@ def test_the_lifecycle_block_is_the_runway_as_a_client_reads_it():
         assert in_order(lifecycle_block(found)) == in_order(
             {key: data[key] for key in ("base_model", "state", "shutdown_date", "days_left", "replacement", "source")}
         )
+
+
+def test_a_model_read_for_a_write_is_the_instance_the_orm_loads(registered_model):
+    model_get(name=registered_model.name, with_people=False)  # compiled once
+    with CaptureQueriesContext(connection) as queries:
+        found = model_get(name=registered_model.name, with_people=False)
+
+    assert len(queries.captured_queries) == 1
+    loaded = RegisteredModel.objects.get(pk=registered_model.pk)
+    fields = [field.attname for field in RegisteredModel._meta.concrete_fields]
+    assert [getattr(found, name) for name in fields] == [getattr(loaded, name) for name in fields]
+    assert found._state.adding is False and found._state.db == "default"
