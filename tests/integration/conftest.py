@@ -53,13 +53,18 @@ def worker(transactional_db):
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            output, _ = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-        print(output)
+        print(stopped(process))
+
+
+def stopped(process: subprocess.Popen) -> str:
+    """Stop a server or worker this suite started (killed if it has not ended in 20 s); its output."""
+    process.terminate()
+    try:
+        output, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output
 
 
 class CeleryProcesses:

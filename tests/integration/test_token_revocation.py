@@ -23,7 +23,7 @@ from django.utils import timezone
 from core.roles import Role
 from core.services import token_issue, token_revoke
 from tests.conftest import make_user
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, stopped
 
 
 def _free_port() -> int:
@@ -65,13 +65,7 @@ def gunicorn(transactional_db):
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            output, _ = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-        print(output[-4000:])
+        print(stopped(process)[-4000:])
 
 
 def _get(url: str, token: str) -> int:
