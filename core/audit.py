@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
+import psycopg
 from django.conf import settings
 from django.db import connections, models, router, transaction
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import InsertQuery
 from django.dispatch import receiver
 from django.utils import timezone
 from simple_history.manager import HistoricalQuerySet
@@ -184,6 +188,153 @@ def history_batch(using: str = "default") -> Iterator[None]:
                 history_change_reason=row.history_change_reason,
                 using=using,
             )
+
+
+def create_tracked(objs: Sequence[models.Model], using: str = "default") -> None:
+    """Insert new instances of history-tracked models, each with its history row, in one transaction.
+
+    The same rows as saving each under `history_batch` (which it does on any
+    database but PostgreSQL): the instances with the signals a save sends, and
+    their history rows, built by simple-history's own receiver and linked into
+    the audit chain. On PostgreSQL in three round trips rather than one per
+    statement, using psycopg's pipeline mode: an id for each instance; the
+    instances' INSERTs with the chain's claim of a place for each history row;
+    the history rows' INSERTs, with the COMMIT when the transaction is this
+    block's own. The chain head's lock (taken by the claim) is held for the last
+    round trip only. A failed INSERT (a unique constraint) raises IntegrityError
+    and leaves nothing: the transaction (a savepoint under the caller's) rolls
+    back, claim included. Instances of models whose history is not one plain row
+    per save (m2m history) are saved one by one instead.
+    """
+    connection = connections[using]
+    if not _pipelined(connection, objs):
+        with history_batch(using):
+            for obj in objs:
+                obj.save(using=using)
+        return
+    count = len(objs)
+    with transaction.atomic(using=using):
+        own_transaction = len(connection.atomic_blocks) == 1
+        batch = _Batch(using=using, savepoints=_savepoints(using), rows=[])
+        # connection.connection exists once cursor() has connected: the items are entered in turn.
+        with connection.cursor() as cursor, connection.wrap_database_errors, connection.connection.pipeline():
+            cursor.execute(
+                "SELECT " + ", ".join(["nextval(pg_get_serial_sequence(%s, %s))"] * count),
+                [name for obj in objs for name in (obj._meta.db_table, obj._meta.pk.column)],
+            )
+            _tracked_build(objs, cursor.fetchone(), batch, using)  # 1: psycopg's BEGIN, and the ids
+            rows = [row for row, _ in batch.rows]
+            for sql, params in _inserts(objs, using):
+                cursor.execute(sql, params)
+            cursor.execute(chain.CLAIM_SQL, [count])
+            found = cursor.fetchone()  # 2: the instances, and the claim
+            if found is None:  # a fresh database has no head yet
+                cursor.execute(*chain.GENESIS_SQL)
+                cursor.execute(chain.CLAIM_SQL, [count])
+                found = cursor.fetchone()
+            chain.link_from(rows, chain.claimed(count, found))
+            for sql, params in _inserts(rows, using):
+                cursor.execute(sql, params)
+            if own_transaction:
+                connection.connection.commit()  # 3: the history rows and the COMMIT (Django's then has none to do)
+        # else 3 is the pipeline's end, and the COMMIT the caller's
+    for row, instance in batch.rows:
+        post_create_historical_record.send(
+            sender=type(row),
+            instance=instance,
+            history_instance=row,
+            history_date=row.history_date,
+            history_user=row.history_user,
+            history_change_reason=row.history_change_reason,
+            using=using,
+        )
+
+
+_HISTORY_MODELS: dict[type[models.Model], type[models.Model] | None] = {}
+
+
+def _history_model(model: type[models.Model]) -> type[models.Model] | None:
+    """The history model of a tracked model (None if untracked), without simple-history's per-access manager."""
+    if model not in _HISTORY_MODELS:
+        name = getattr(model._meta, "simple_history_manager_attribute", None)
+        descriptor = inspect.getattr_static(model, name, None) if name else None
+        _HISTORY_MODELS[model] = getattr(descriptor, "model", None)
+    return _HISTORY_MODELS[model]
+
+
+def _pipelined(connection, objs: Sequence[models.Model]) -> bool:
+    """Whether `create_tracked` can write these in a pipeline: PostgreSQL, and one plain history row each."""
+    if connection.vendor != "postgresql" or not objs or not psycopg.Pipeline.is_supported():
+        return False
+    for obj in objs:
+        if obj.pk is not None or obj._meta.parents or obj._meta.pk is not obj._meta.auto_field:
+            return False
+        history_model = _history_model(type(obj))
+        if history_model is None or history_model._history_m2m_fields:
+            return False
+        if getattr(history_model, "history_relation", None) is not None:
+            return False
+    return True
+
+
+def _tracked_build(objs: Sequence[models.Model], ids: Sequence[int], batch: _Batch, using: str) -> None:
+    """Make each instance what a save would leave, with its id; its history row joins `batch` as a save makes it."""
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+    token = _batch.set(batch)
+    try:
+        for obj in objs:
+            model = type(obj)
+            obj._prepare_related_fields_for_save(operation_name="save")
+            pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
+            for field in obj._meta.local_concrete_fields:
+                field.pre_save(obj, add=True)  # auto_now and the like, as a save fills them
+            obj._state.adding = False
+            obj._state.db = using
+            post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using)
+    finally:
+        _batch.reset(token)
+    if len(batch.rows) != len(objs):
+        raise RuntimeError("create_tracked: expected one history row per instance")
+
+
+def _inserts(objs: Sequence[models.Model], using: str) -> list[tuple[str, list]]:
+    """One INSERT per table for `objs`, as a save or bulk_create writes them, without RETURNING.
+
+    An instance's id is included when it has one; otherwise the database gives it (history rows).
+    """
+    connection = connections[using]
+    by_model: dict[type[models.Model], list[models.Model]] = {}
+    for obj in objs:
+        by_model.setdefault(type(obj), []).append(obj)
+    statements = []
+    for model, group in by_model.items():
+        with_pk = group[0].pk is not None
+        fields = _insert_fields(model, with_pk)
+        values = [getattr(group[0], field.attname) for field in fields]
+        if len(group) == 1 and not any(hasattr(value, "resolve_expression") for value in values):
+            params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
+            statements.append((_insert_sql(model, with_pk, using), params))
+        else:  # Django's own compiler: several rows go as arrays (UNNEST), expressions are compiled
+            query = InsertQuery(model)
+            query.insert_values(fields, group, raw=True)
+            statements += query.get_compiler(using=using).as_sql()
+    return statements
+
+
+@cache
+def _insert_fields(model: type[models.Model], with_pk: bool) -> tuple[models.Field, ...]:
+    meta = model._meta
+    return tuple(f for f in meta.local_concrete_fields if with_pk or f is not meta.auto_field)
+
+
+@cache
+def _insert_sql(model: type[models.Model], with_pk: bool, using: str) -> str:
+    """Django's INSERT of one row of `model`, compiled once: one placeholder per field, whatever the values."""
+    query = InsertQuery(model)
+    query.insert_values(_insert_fields(model, with_pk), [model()], raw=True)
+    ((sql, _params),) = query.get_compiler(using=using).as_sql()
+    return sql
 
 
 class AuditedHistoricalRecords(HistoricalRecords):

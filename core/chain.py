@@ -221,28 +221,35 @@ def instance_document(instance: models.Model) -> bytes:
 # --- Linking new rows ----------------------------------------------------------------
 
 
-def _claim(using: str, count: int) -> tuple[int, str, str]:
-    """Move the head `count` places on; return the first new seq and the link before it.
+# Moves the head `count` (the first parameter) places on; returns its new seq and the link it replaced.
+# The UPDATE comes first, so the head row is locked (PostgreSQL) or the database write-locked (SQLite)
+# before anything is read from it.
+CLAIM_SQL = f"UPDATE core_chainhead SET seq = seq + %s WHERE id = {HEAD_ID} RETURNING seq, row_hash, key_id"  # noqa: S608
 
-    The UPDATE comes first, so the head row is locked (PostgreSQL) or the database
-    write-locked (SQLite) before anything is read from it.
-    """
+
+# The head at the genesis link, unless there is one already (a fresh or flushed database has none).
+GENESIS_SQL = (
+    "INSERT INTO core_chainhead (id, seq, row_hash, key_id) VALUES (%s, 0, %s, '') ON CONFLICT (id) DO NOTHING",
+    [HEAD_ID, auditkit.GENESIS],
+)
+
+
+def claimed(count: int, found: Sequence) -> tuple[int, str, str]:
+    """The first new seq and the link before it, from what CLAIM_SQL returned for `count` rows."""
+    seq, prev_hash, prev_key = found
+    return seq - count + 1, prev_hash, prev_key
+
+
+def _claim(using: str, count: int) -> tuple[int, str, str]:
+    """Move the head `count` places on; return the first new seq and the link before it."""
     with connections[using].cursor() as cursor:
         for _attempt in range(2):
-            cursor.execute(
-                "UPDATE core_chainhead SET seq = seq + %s WHERE id = %s RETURNING seq, row_hash, key_id",
-                [count, HEAD_ID],
-            )
+            cursor.execute(CLAIM_SQL, [count])
             found = cursor.fetchone()
             if found:
-                seq, prev_hash, prev_key = found
-                return seq - count + 1, prev_hash, prev_key
+                return claimed(count, found)
             # A fresh (or flushed) database: the head starts at the genesis link.
-            cursor.execute(
-                "INSERT INTO core_chainhead (id, seq, row_hash, key_id) VALUES (%s, 0, %s, '') "
-                "ON CONFLICT (id) DO NOTHING",
-                [HEAD_ID, auditkit.GENESIS],
-            )
+            cursor.execute(*GENESIS_SQL)
     raise RuntimeError("the audit chain head could not be claimed")
 
 
@@ -253,10 +260,14 @@ def link(rows: Sequence[models.Model], using: str) -> None:
     row lock is then held until that commit, so links are never lost or doubled.
     Inserting the last row sets the head's hash (a trigger).
     """
-    if not rows:
-        return
+    if rows:
+        link_from(rows, _claim(using, len(rows)))
+
+
+def link_from(rows: Sequence[models.Model], claim: tuple[int, str, str]) -> None:
+    """`link` for rows whose places the caller has claimed (`claimed`), in the same transaction."""
     ring = keyring()
-    first, prev_hash, prev_key = _claim(using, len(rows))
+    first, prev_hash, prev_key = claim
     for offset, row in enumerate(rows):
         row.chain_seq = first + offset
         row.chain_key = ring.current_id

@@ -240,7 +240,7 @@ class ModelVersion(models.Model):
         if changed:
             raise ValidationError({f: "Fixed at registration; register a new version instead." for f in changed})
         super().save(*args, **kwargs)
-        self._remember_identity()
+        self.remember_identity()
 
     def clean(self) -> None:
         if not self.changelog.strip():
@@ -252,10 +252,10 @@ class ModelVersion(models.Model):
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        instance._remember_identity()
+        instance.remember_identity()
         return instance
 
-    def _remember_identity(self) -> None:
+    def remember_identity(self) -> None:
         self._loaded_identity = {f: getattr(self, f) for f in self.IDENTITY_FIELDS if f in self.__dict__}
 
     def changed_identity_fields(self) -> list[str]:

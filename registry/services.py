@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.audit import history_batch, mark_change
+from core.audit import create_tracked, mark_change
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from core.roles import Role, has_role
 from core.validation import full_clean
@@ -265,15 +265,11 @@ def version_register(
         for index, data in enumerate(evaluations or [])
     ]
     mark_change(instance, actor=actor, reason=reason or f"Version {version} registered")
+    for evaluation in built:
+        mark_change(evaluation, actor=actor, reason=f"Evaluation '{evaluation.suite}' recorded at registration")
     try:
-        # A transaction (a savepoint under the caller's) whose history rows take their
-        # places in the audit chain together, at its end.
-        with history_batch():
-            instance.save()
-            for evaluation in built:
-                _evaluation_save(
-                    evaluation, actor=actor, reason=f"Evaluation '{evaluation.suite}' recorded at registration"
-                )
+        # One transaction (a savepoint under the caller's), its history rows linked into the chain together.
+        create_tracked([instance, *built])
     except IntegrityError:
         if ModelVersion.objects.filter(model=model, version=version).exists():
             raise Conflict(
@@ -284,6 +280,7 @@ def version_register(
                 "Another version already has this provider job.", fields={"provider_job_id": ["Already registered."]}
             ) from None
         raise
+    instance.remember_identity()
     # As the selectors load them (newest first), so answering costs no query.
     instance.evaluation_list = sorted(built, key=lambda e: (e.ran_at, e.pk), reverse=True)
     # A new version has no fine-tuned model yet: its runway is its base model's.
