@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
 
@@ -55,6 +57,29 @@ class StrictInputSerializer(serializers.Serializer):
 
 def validated(serializer_class, data, **kwargs) -> dict:
     """Validate request data with `serializer_class`; its validated data as a plain dict (400 otherwise)."""
-    serializer = serializer_class(data=data, **kwargs)
+    serializer = _validator(serializer_class, data) if not kwargs else serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+_validators = threading.local()
+
+
+def _validator(serializer_class, data):
+    """An input serializer of this class for `data`: one per thread, its fields built once.
+
+    DRF builds a serializer's fields on every instance by deep-copying the declared
+    ones (nested serializers included): about 0.4 ms of a registration. Validating
+    keeps no state in the fields (it is passed along, never stored), so each thread
+    keeps one instance per class and only gives it the new data, forgetting the last
+    result. Only without options (partial, context): those make a fresh instance.
+    """
+    kept = _validators.__dict__.setdefault("by_class", {})
+    serializer = kept.get(serializer_class)
+    if serializer is None:
+        serializer = kept[serializer_class] = serializer_class(data=data)
+        return serializer
+    for attr in ("_validated_data", "_errors", "_data"):
+        serializer.__dict__.pop(attr, None)
+    serializer.initial_data = data
+    return serializer
