@@ -99,6 +99,9 @@ if _database_url:
             conn_health_checks=True,
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's, with a health check that costs no round trip while the server has said nothing.
+        DATABASES["default"]["ENGINE"] = "core.pgbackend"
 else:
     DATABASES = {
         "default": {

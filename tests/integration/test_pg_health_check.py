@@ -1,0 +1,64 @@
+"""The connection health check (core.pgbackend): a dropped connection is replaced, a silent one costs no query."""
+
+from __future__ import annotations
+
+import select
+
+import psycopg
+import pytest
+from django.db import connection
+from django.db.backends.postgresql import base as django_postgresql
+
+pytestmark = pytest.mark.django_db(transaction=True)  # outside a transaction, as between two requests
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _terminate(pid: int) -> None:
+    """Drop the connection from the server's side, as a restart or an idle timeout would, and wait for it."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    readable, _, _ = select.select([connection.connection.pgconn.socket], [], [], 30)
+    assert readable, "the server said nothing within 30 s of dropping the connection"
+
+
+def _new_request() -> None:
+    connection.health_check_done = False  # what request_started's close_old_connections leaves
+    connection.close_if_health_check_failed()
+
+
+def test_it_is_this_backend():
+    assert connection.settings_dict["ENGINE"] == "core.pgbackend"
+    assert connection.health_check_enabled
+
+
+def test_a_connection_the_server_dropped_is_replaced_before_a_request_uses_it():
+    dropped = _backend_pid()
+    _terminate(dropped)
+
+    _new_request()
+
+    assert _backend_pid() != dropped  # a new connection, and the query worked
+
+
+def test_a_silent_idle_connection_is_judged_without_asking_the_server(monkeypatch):
+    asked = []
+    monkeypatch.setattr(django_postgresql.DatabaseWrapper, "is_usable", lambda self: asked.append(1) or True)
+    _backend_pid()  # connected, idle, nothing pending
+
+    assert connection.is_usable()
+    assert asked == []
+
+    _terminate(_backend_pid())
+    try:
+        assert connection.is_usable()  # Django's SELECT 1, here the stand-in above
+        assert asked == [1]
+    finally:
+        connection.close()  # the dropped one: the test's teardown gets a new one
