@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from django.db import connections, router
+from django.db import router
 from django.db.models import Q
 
+from core import sqlcache
 from core.errors import ModelShutDown, ProviderClosed
 from lifecycle.capabilities import capability
 from lifecycle.models import ProviderModel
@@ -46,33 +47,24 @@ def models_runway(models: Iterable[RegisteredModel], *, on: date | None = None) 
     return {m.pk: found[model_lookup(m)] for m in models}
 
 
-# The catalogue entry of one (provider, model id), compiled once per database: every registration
-# reads it, and building the query each time cost more than running it.
-# The SQL and, for each of its parameters, whether it is the provider (else the model id).
-_ENTRY_SQL: dict[tuple[str, str], tuple[str, tuple[bool, ...]]] = {}
-_PROVIDER, _MODEL_ID = "fineprint-provider-parameter", "fineprint-model-id-parameter"
-
-
-def _entry_query(using: str, provider: str, model_id: str) -> tuple[str, list[str]]:
-    vendor = connections[using].vendor
-    found = _ENTRY_SQL.get((using, vendor))
-    if found is None:
-        query = ProviderModel.objects.using(using).filter(provider=_PROVIDER, model_id=_MODEL_ID).query
-        sql, params = query.sql_with_params()
-        if sorted(params) != sorted((_PROVIDER, _MODEL_ID)):
-            raise RuntimeError(f"unexpected parameters for the catalogue entry query: {params!r}")
-        found = _ENTRY_SQL[(using, vendor)] = (sql, tuple(p == _PROVIDER for p in params))
-    sql, is_provider = found
-    return sql, [provider if p else model_id for p in is_provider]
-
-
 def _base_runway(provider: str, base_model: str, on: date | None) -> Runway:
-    """`runways` for one base model: the same entry read and resolved, without building the query."""
+    """`runways` for one base model: the same entry read and resolved, its SQL compiled once per process.
+
+    Every registration reads it; building the query each time cost more than running it, and
+    reading it through a RawQuerySet cost more again (psycopg describes every column for it).
+    """
     using = router.db_for_read(ProviderModel)
-    entries = {
-        (e.provider, e.model_id): e
-        for e in ProviderModel.objects.db_manager(using).raw(*_entry_query(using, provider, base_model))
-    }
+    fields = [field.attname for field in ProviderModel._meta.concrete_fields]
+    found = sqlcache.rows(
+        "catalogue_entry",
+        lambda given_provider, given_model: (
+            ProviderModel.objects.filter(provider=given_provider, model_id=given_model).order_by().values_list(*fields)
+        ),
+        [sqlcache.STR, sqlcache.STR],
+        [provider, base_model],
+        using=using,
+    )
+    entries = {(e.provider, e.model_id): e for e in (ProviderModel.from_db(using, fields, row) for row in found)}
     return runway_resolve(Lookup(provider, base_model), entries, on=on or lifecycle_today())
 
 

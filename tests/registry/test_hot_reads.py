@@ -123,3 +123,25 @@ def test_a_model_read_for_a_write_is_the_instance_the_orm_loads(registered_model
     fields = [field.attname for field in RegisteredModel._meta.concrete_fields]
     assert [getattr(found, name) for name in fields] == [getattr(loaded, name) for name in fields]
     assert found._state.adding is False and found._state.db == "default"
+
+
+def test_the_registrations_catalogue_read_resolves_as_the_orm_does(db):
+    from datetime import date
+
+    from lifecycle.models import ProviderModel
+    from lifecycle.selectors import Lookup, runways
+    from registry.runway import _base_runway
+
+    entries = [
+        ("gpt-3.5-turbo-0125", {"shutdown_date": date(2026, 10, 23), "replacement": "gpt-4.1-mini-2025-04-14"}),
+        ("gpt-4.1-mini-2025-04-14", {"shutdown_date": date(2027, 1, 14), "training_retires_on": date(2027, 1, 6)}),
+        ("gpt-4o-mini-2024-07-18", {}),
+    ]
+    for model_id, dates in entries:
+        ProviderModel.objects.create(provider="openai", model_id=model_id, kind="base", **dates)
+    lookups = [Lookup("openai", model_id) for model_id, _ in entries]
+    lookups += [Lookup("openai", "no-such-model"), Lookup("azure", "gpt-3.5-turbo-0125")]
+    for on in (date(2026, 1, 1), date(2027, 6, 1)):
+        expected = runways(lookups, on=on)
+        for lookup in lookups:
+            assert _base_runway(lookup.provider, lookup.base_model, on) == expected[lookup], lookup
