@@ -178,16 +178,21 @@ def history_batch(using: str = "default") -> Iterator[None]:
         finally:
             _batch.reset(token)
         chain.insert_linked([row for row, _ in batch.rows], using)
-        for row, instance in batch.rows:
-            post_create_historical_record.send(
-                sender=type(row),
-                instance=instance,
-                history_instance=row,
-                history_date=row.history_date,
-                history_user=row.history_user,
-                history_change_reason=row.history_change_reason,
-                using=using,
-            )
+        _created_sent(batch)
+
+
+def _created_sent(batch: _Batch) -> None:
+    """simple-history's post-create signal for each of the batch's history rows, now in the database."""
+    for row, instance in batch.rows:
+        post_create_historical_record.send(
+            sender=type(row),
+            instance=instance,
+            history_instance=row,
+            history_date=row.history_date,
+            history_user=row.history_user,
+            history_change_reason=row.history_change_reason,
+            using=batch.using,
+        )
 
 
 def create_tracked(objs: Sequence[models.Model], using: str = "default") -> None:
@@ -238,16 +243,7 @@ def create_tracked(objs: Sequence[models.Model], using: str = "default") -> None
             if own_transaction:
                 connection.connection.commit()  # 3: the history rows and the COMMIT (Django's then has none to do)
         # else 3 is the pipeline's end, and the COMMIT the caller's
-    for row, instance in batch.rows:
-        post_create_historical_record.send(
-            sender=type(row),
-            instance=instance,
-            history_instance=row,
-            history_date=row.history_date,
-            history_user=row.history_user,
-            history_change_reason=row.history_change_reason,
-            using=using,
-        )
+    _created_sent(batch)
 
 
 _HISTORY_MODELS: dict[type[models.Model], type[models.Model] | None] = {}
