@@ -57,9 +57,17 @@ class StrictInputSerializer(serializers.Serializer):
 
 def validated(serializer_class, data, **kwargs) -> dict:
     """Validate request data with `serializer_class`; its validated data as a plain dict (400 otherwise)."""
-    serializer = _validator(serializer_class, data) if not kwargs else serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+    if kwargs:
+        serializer = serializer_class(data=data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+    serializer = _validator(serializer_class, data)
+    try:
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+    finally:  # the kept serializer holds nothing of this request once it is answered
+        for attr in ("initial_data", "_validated_data", "_errors", "_data"):
+            serializer.__dict__.pop(attr, None)
 
 
 _validators = threading.local()

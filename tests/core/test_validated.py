@@ -7,7 +7,7 @@ import threading
 import pytest
 from rest_framework.exceptions import ValidationError
 
-from core.serializers import _validator, validated
+from core.serializers import _validator, _validators, validated
 from registry.api.serializers import VersionRegisterSerializer
 from tests.conftest import evaluation_payload, version_payload
 
@@ -38,3 +38,11 @@ def test_a_thread_keeps_one_serializer_per_class_and_threads_do_not_share():
     thread.start()
     thread.join()
     assert theirs[0] is not mine
+
+
+def test_the_kept_serializer_holds_nothing_of_the_last_body():
+    validated(VersionRegisterSerializer, version_payload(version="v9"))
+    with pytest.raises(ValidationError):
+        validated(VersionRegisterSerializer, {"version": "v10"})
+    kept = _validators.by_class[VersionRegisterSerializer]
+    assert not {"initial_data", "_validated_data", "_errors", "_data"} & set(vars(kept))
