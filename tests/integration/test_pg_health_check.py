@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import select
 
 import psycopg
@@ -62,3 +63,18 @@ def test_a_silent_idle_connection_is_judged_without_asking_the_server(monkeypatc
         assert asked == [1]
     finally:
         connection.close()  # the dropped one: the test's teardown gets a new one
+
+
+def test_timestamps_are_read_with_psycopgs_loader_in_djangos_time_zone():
+    from core.pgbackend.base import TIMESTAMPTZ_OID
+
+    written = datetime.datetime(2026, 12, 1, 1, 2, 3, 4, tzinfo=datetime.UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT %s::timestamptz, %s::timestamptz + interval '1 microsecond', NULL::timestamptz", [written, written]
+        )
+        read, later, nothing = cursor.fetchone()
+        loader = cursor.adapters.get_loader(TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
+    assert (read, later, nothing) == (written, written + datetime.timedelta(microseconds=1), None)
+    assert read.tzinfo is connection.timezone and later.tzinfo is connection.timezone
+    assert loader.__module__ == "core.pgbackend.base" and loader.timezone is connection.timezone
