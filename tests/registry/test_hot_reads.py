@@ -145,3 +145,45 @@ def test_the_registrations_catalogue_read_resolves_as_the_orm_does(db):
         expected = runways(lookups, on=on)
         for lookup in lookups:
             assert _base_runway(lookup.provider, lookup.base_model, on) == expected[lookup], lookup
+
+
+def test_a_versions_runway_reads_as_the_catalogue_resolves_it(api, executive, registered_version):
+    """The detail reads the version's catalogue entries by its name; `runways` reads them by its models."""
+    from datetime import date
+
+    from lifecycle.models import ProviderModel
+
+    version, model = registered_version, registered_version.model
+    url = f"/api/v1/models/{model.name}/versions/{version.version}/"
+    client = api(executive)
+    other = "azure" if version.provider == "openai" else "openai"
+    fine_tuned = f"ft:{version.base_model}:acme::abc123"
+
+    def read_as_the_instance() -> dict:
+        body = client.get(url).json()
+        assert in_order(body) == in_order(json.loads(as_the_instance_renders(version)))
+        return body["lifecycle"]
+
+    assert read_as_the_instance()["state"] == "unknown"  # nothing in the catalogue
+    # The same ids under another provider are not this version's.
+    ProviderModel.objects.create(
+        provider=other, model_id=version.base_model, kind="base", shutdown_date=date(2027, 1, 1)
+    )
+    assert read_as_the_instance()["state"] == "unknown"
+    ProviderModel.objects.create(
+        provider=version.provider,
+        model_id=version.base_model,
+        kind="base",
+        shutdown_date=date(2027, 1, 14),
+        training_retires_on=date(2027, 1, 6),
+        replacement="gpt-4.1-mini-2025-04-14",
+    )
+    assert read_as_the_instance()["shutdown_date"] == "2027-01-14"
+    ModelVersion.objects.filter(pk=version.pk).update(fine_tuned_model=fine_tuned)
+    version.refresh_from_db()
+    read_as_the_instance()  # a fine-tuned model not listed: its base's dates
+    entry = ProviderModel.objects.create(provider=version.provider, model_id=fine_tuned, kind="fine_tuned")
+    read_as_the_instance()  # listed without a date: still its base's
+    entry.shutdown_date = date(2026, 12, 24)
+    entry.save()
+    assert read_as_the_instance()["shutdown_date"] == "2026-12-24"  # its own date
