@@ -31,6 +31,13 @@ Each request gets fresh `ApiToken` and `User` instances built from the cached va
 without a query (`Model.from_db`), the token's `user` set to that user and the user's
 `_fineprint_roles` set so `core.roles.roles_of` does not query; nothing mutable is
 shared between requests.
+
+Other per-process caches ride on the same read: an app may `watch()` a table of its
+own (lifecycle's provider catalogue does), so that writes to it bump the epoch too, and
+key its cache by `request_epoch()`, the value this request's authentication read. That
+value is forgotten when a request starts and ends, and the watching app forgets it when
+its own thread writes a watched row (`request_epoch_forget`), so a request never trusts
+a copy older than the data it wrote itself.
 """
 
 from __future__ import annotations
@@ -78,6 +85,9 @@ class _State:
 
 _state = _State(None)
 _lock = threading.Lock()
+_seen = threading.local()
+# Tables other apps cache under this epoch: (table, row events that bump, columns whose UPDATE does not bump).
+_also_watched: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
 
 
 def _fields(model) -> tuple:
@@ -89,6 +99,32 @@ def clear() -> None:
     global _state
     with _lock:
         _state = _State(None)
+
+
+def watch(table: str, *, ignored: tuple[str, ...] = ()) -> None:
+    """Bump the epoch on any write to `table` too (an UPDATE only when a column not in `ignored` changes).
+
+    Call it from an app's `ready()`: the triggers are (re)installed after each `migrate`.
+    """
+    entry = (table, ("INSERT", "DELETE", "UPDATE"), tuple(ignored))
+    if entry not in _also_watched:
+        _also_watched.append(entry)
+
+
+def request_epoch() -> int | None:
+    """The epoch this thread's request read while authenticating its token, or None.
+
+    None outside a token-authenticated request, and after `request_epoch_forget`.
+    """
+    return getattr(_seen, "epoch", None)
+
+
+def request_epoch_forget(*args, **kwargs) -> None:
+    """Stop vouching for anything cached under the epoch read (a request began or ended, or wrote a watched row).
+
+    Takes and ignores a signal's arguments, so it can be connected to one.
+    """
+    _seen.epoch = None
 
 
 def epoch_read(using: str = DEFAULT_DB_ALIAS) -> int | None:
@@ -107,6 +143,7 @@ def token_find(digest: str, using: str = DEFAULT_DB_ALIAS) -> ApiToken | None:
     entry = _state.entries.get(digest)
     if entry is not None:
         epoch = epoch_read(using)
+        _seen.epoch = epoch if using == DEFAULT_DB_ALIAS else None
         state = _state
         if epoch is not None and state.epoch == epoch:
             entry = state.entries.get(digest)
@@ -141,6 +178,7 @@ def _load(digest: str, using: str) -> ApiToken | None:
     if not rows:
         return None
     token = rows[0]
+    _seen.epoch = token._auth_epoch if using == DEFAULT_DB_ALIAS else None
     user = token.user
     roles = None
     if not user.is_superuser:  # roles_of gives the administrator every role without asking
@@ -187,6 +225,7 @@ def _watched() -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
         (user_model._meta.db_table, ("DELETE", "UPDATE"), ("last_login",)),
         (user_model.groups.through._meta.db_table, ("INSERT", "DELETE", "UPDATE"), ()),
         (user_model.groups.field.related_model._meta.db_table, ("DELETE", "UPDATE"), ()),
+        *_also_watched,
     ]
 
 

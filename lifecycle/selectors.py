@@ -9,7 +9,7 @@ from datetime import date
 from django.db.models import Q
 from django.utils import timezone
 
-from core import sqlcache
+from core import auth_cache, sqlcache
 from lifecycle.models import (
     CatalogueSync,
     LifecycleState,
@@ -105,7 +105,60 @@ def _entry_rows(shape: tuple[int, ...], *given: str):
     return ProviderModel.objects.filter(condition).values_list(*ENTRY_FIELDS)
 
 
+# --- The catalogue, copied per process --------------------------------------------------------
+#
+# Every API read and registration resolves runways, and the catalogue changes a few times a day at
+# most, so each process keeps a copy of the whole catalogue (a few hundred small rows) keyed by the
+# auth epoch (core.auth_cache), which the triggers move on every write to an entry. A
+# token-authenticated request has read the epoch already, to trust its token: when the copy was
+# taken under the same value, nothing in the catalogue changed since, and the request reads it
+# without a query. Elsewhere (the admin, tasks, commands) there is no such read, and the catalogue
+# is queried as before.
+
+CATALOGUE_MAX_ENTRIES = 5000  # a catalogue larger than this is queried per call, not copied
+
+
+class _Catalogue:
+    __slots__ = ("entries", "epoch")
+
+    def __init__(self, epoch: int, entries: dict[tuple[str, str], _Entry]):
+        self.epoch = epoch
+        self.entries = entries
+
+
+_catalogue: _Catalogue | None = None
+
+
+def catalogue_cached() -> dict[tuple[str, str], _Entry] | None:
+    """Every catalogue entry by (provider, model id), as current as this request's auth epoch; None if no epoch vouches.
+
+    On a miss the copy is read now, after the epoch was, so it is at least as new as the epoch it
+    is kept under: a later request that reads the same epoch finds nothing changed since.
+    """
+    global _catalogue
+    epoch = auth_cache.request_epoch()
+    if epoch is None:
+        return None
+    copy = _catalogue
+    if copy is None or copy.epoch != epoch:
+        rows = list(ProviderModel.objects.order_by().values_list(*ENTRY_FIELDS)[: CATALOGUE_MAX_ENTRIES + 1])
+        if len(rows) > CATALOGUE_MAX_ENTRIES:
+            return None
+        copy = _Catalogue(epoch, {(row[0], row[1]): _Entry(*row) for row in rows})
+        _catalogue = copy
+    return copy.entries
+
+
+def catalogue_forget() -> None:
+    """Drop the copy (tests)."""
+    global _catalogue
+    _catalogue = None
+
+
 def _entries(lookups: Iterable[Lookup]) -> dict[tuple[str, str], _Entry]:
+    copied = catalogue_cached()
+    if copied is not None:
+        return copied
     wanted: dict[str, set[str]] = {}
     for item in lookups:
         ids = wanted.setdefault(item.provider, set())
@@ -159,7 +212,7 @@ def runway_resolve(item: Lookup, entries: dict[tuple[str, str], ProviderModel], 
 
 
 def runways(lookups: Iterable[Lookup], *, on: date | None = None) -> dict[Lookup, Runway]:
-    """The runway of each lookup, in one query."""
+    """The runway of each lookup: one query, or none where the process's copy is current (`catalogue_cached`)."""
     lookups = list(lookups)
     on = on or today()
     entries = _entries(lookups)

@@ -19,7 +19,7 @@ from core import sqlcache
 from core.errors import ModelShutDown, ProviderClosed
 from lifecycle.capabilities import capability
 from lifecycle.models import ProviderModel
-from lifecycle.selectors import Lookup, Runway, runway_resolve, runways, runways_as_of
+from lifecycle.selectors import Lookup, Runway, catalogue_cached, runway_resolve, runways, runways_as_of
 from lifecycle.selectors import today as lifecycle_today
 from registry.models import Deployment, Environment, ModelVersion, RegisteredModel
 
@@ -34,14 +34,14 @@ def model_lookup(model: RegisteredModel) -> Lookup:
 
 
 def versions_runway(versions: Iterable[ModelVersion], *, on: date | None = None) -> dict[int, Runway]:
-    """Each version's runway by its id (versions with their model loaded), in one query."""
+    """Each version's runway by its id (versions with their model loaded), in at most one query."""
     versions = list(versions)
     found = runways([version_lookup(v) for v in versions], on=on)
     return {v.pk: found[version_lookup(v)] for v in versions}
 
 
 def models_runway(models: Iterable[RegisteredModel], *, on: date | None = None) -> dict[int, Runway]:
-    """Each model's runway for new versions (its current base model), in one query."""
+    """Each model's runway for new versions (its current base model), in at most one query."""
     models = list(models)
     found = runways([model_lookup(m) for m in models], on=on)
     return {m.pk: found[model_lookup(m)] for m in models}
@@ -53,6 +53,9 @@ def _base_runway(provider: str, base_model: str, on: date | None) -> Runway:
     Every registration reads it; building the query each time cost more than running it, and
     reading it through a RawQuerySet cost more again (psycopg describes every column for it).
     """
+    copied = catalogue_cached()
+    if copied is not None:
+        return runway_resolve(Lookup(provider, base_model), copied, on=on or lifecycle_today())
     using = router.db_for_read(ProviderModel)
     fields = [field.attname for field in ProviderModel._meta.concrete_fields]
     found = sqlcache.rows(

@@ -334,7 +334,7 @@ def with_evaluations(rows: list[dict]) -> list[dict]:
 
 
 def with_runways(rows: list[dict]) -> list[dict]:
-    """Attach each row's runway (its fine-tuned model, else its base model), in one catalogue query for the page."""
+    """Attach each row's runway (its fine-tuned model, else its base model): at most one catalogue query per page."""
     lookups = {row["id"]: Lookup(row["provider"], row["base_model"], row["fine_tuned_model"]) for row in rows}
     found = runways(lookups.values())
     for row in rows:
@@ -343,7 +343,7 @@ def with_runways(rows: list[dict]) -> list[dict]:
 
 
 def models_with_runways(models: Iterable[RegisteredModel]) -> list[RegisteredModel]:
-    """Attach each model's runway (its current base model, what new versions train on), in one query."""
+    """Attach each model's runway (its current base model, what new versions train on), in at most one query."""
     models = list(models)
     found = models_runway(models)
     for model in models:

@@ -262,7 +262,7 @@ def epoch_triggers() -> set[str]:
 def test_the_epoch_triggers_exist_after_migrate(db):
     names = epoch_triggers()
     if connection.vendor == "postgresql":  # and one for TRUNCATE on each table
-        tables = ("core_apitoken", "auth_user", "auth_user_groups", "auth_group")
+        tables = ("core_apitoken", "auth_user", "auth_user_groups", "auth_group", "lifecycle_providermodel")
         assert {name for name in names if name.endswith("_truncate")} == {
             f"fineprint_auth_epoch_{table}_truncate" for table in tables
         }
@@ -279,6 +279,10 @@ def test_the_epoch_triggers_exist_after_migrate(db):
         "fineprint_auth_epoch_auth_user_groups_update",
         "fineprint_auth_epoch_auth_group_delete",
         "fineprint_auth_epoch_auth_group_update",
+        # lifecycle watches its catalogue: API requests read a per-process copy the epoch vouches for
+        "fineprint_auth_epoch_lifecycle_providermodel_insert",
+        "fineprint_auth_epoch_lifecycle_providermodel_delete",
+        "fineprint_auth_epoch_lifecycle_providermodel_update",
     }
 
 

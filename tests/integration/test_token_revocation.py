@@ -1,5 +1,7 @@
 """A token revoked elsewhere is refused by a server process that had it cached, on its very next request.
 
+The same holds for the provider catalogue, which the server copies under the same epoch.
+
 The server is gunicorn in a process of its own (one worker, so the request that fills
 its token cache and the ones after it meet the same cache); the revocation comes from
 this test process's own connection, as from the admin or another worker.
@@ -7,6 +9,7 @@ this test process's own connection, as from the admin or another worker.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +18,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -22,7 +26,9 @@ from django.utils import timezone
 
 from core.roles import Role
 from core.services import token_issue, token_revoke
-from tests.conftest import make_user
+from lifecycle.models import ModelKind, Provider, ProviderModel
+from registry import services
+from tests.conftest import make_user, model_payload, version_payload
 from tests.integration.conftest import ROOT, stopped
 
 
@@ -110,3 +116,53 @@ def test_a_user_deactivated_by_another_connection_is_refused_on_the_next_request
         cursor.execute("UPDATE auth_user SET is_active = false WHERE id = %s", [engineer.pk])
 
     assert _get(url, issued.secret) == 401
+
+
+def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_base_model_shut_down_by_another_connection_is_refused_on_the_next_registration(gunicorn):
+    """The worker's copy of the catalogue (lifecycle.selectors.catalogue_cached) is current on the next request."""
+    engineer = make_user("cache-engineer", Role.ENGINEER)
+    issued = token_issue(user=engineer, name="ci", issued_by=engineer, via="tests")
+    base = "gpt-4.1-mini-2025-04-14"
+    entry = ProviderModel.objects.create(
+        provider=Provider.OPENAI,
+        model_id=base,
+        kind=ModelKind.BASE,
+        shutdown_date=timezone.localdate() + timedelta(days=40),
+    )
+    model = services.model_create(actor=engineer, **model_payload(base_model=base))
+    url = f"{gunicorn}/api/v1/models/{model.name}/versions/"
+    assert _post(url, issued.secret, version_payload(version="v1"))[0] == 201
+    assert _post(url, issued.secret, version_payload(version="v2"))[0] == 201
+
+    # The worker answers from its copy: a shutdown written behind the triggers' back goes unseen.
+    yesterday = timezone.localdate() - timedelta(days=1)
+    trigger = "fineprint_auth_epoch_lifecycle_providermodel_update"
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE lifecycle_providermodel DISABLE TRIGGER {trigger}")
+        cursor.execute("UPDATE lifecycle_providermodel SET shutdown_date = %s WHERE id = %s", [yesterday, entry.pk])
+        try:
+            assert _post(url, issued.secret, version_payload(version="v3"))[0] == 201
+        finally:
+            cursor.execute(
+                "UPDATE lifecycle_providermodel SET shutdown_date = %s WHERE id = %s", [entry.shutdown_date, entry.pk]
+            )
+            cursor.execute(f"ALTER TABLE lifecycle_providermodel ENABLE TRIGGER {trigger}")
+
+    ProviderModel.objects.filter(pk=entry.pk).update(shutdown_date=yesterday)  # committed: no transaction here
+
+    status, body = _post(url, issued.secret, version_payload(version="v4"))
+    assert (status, body["error"]["code"]) == (409, "model_shut_down")
