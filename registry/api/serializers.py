@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -365,12 +366,19 @@ class VersionOutputSerializer(serializers.ModelSerializer):
             "data_card",
         ]
 
+    def _zone(self):
+        # Read once per serializer: a page's rows share one child serializer, which lives for one response.
+        zone = self.__dict__.get("_current_zone")
+        if zone is None:
+            zone = self.__dict__["_current_zone"] = timezone.get_current_timezone()
+        return zone
+
     def to_representation(self, version) -> dict:
         # Hand-written for list pages, like EvaluationOutputSerializer's. A list page
         # passes rows (registry.selectors.version_list, with_evaluations, with_runways);
         # everything else, instances. The record itself is built once, in registry.selectors.
         row = version if isinstance(version, dict) else version_row(version)
-        record = version_record(row)
+        record = version_record(row, self._zone())
         return {
             **record,
             # The record's evaluations and what supports each, kept out of the record (its fingerprint):

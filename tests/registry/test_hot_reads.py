@@ -9,6 +9,7 @@ a checkpoint, an evidence hold.
 from __future__ import annotations
 
 import json
+from unittest.mock import patch
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -187,3 +188,42 @@ def test_a_versions_runway_reads_as_the_catalogue_resolves_it(api, executive, re
     entry.shutdown_date = date(2026, 12, 24)
     entry.save()
     assert read_as_the_instance()["shutdown_date"] == "2026-12-24"  # its own date
+
+
+def test_a_page_renders_its_dates_in_the_current_time_zone_read_once(api, executive, engineer, registered_version):
+    """A page's rows share one serializer, which reads the zone once (an asgiref Local: about 20 us a read)."""
+    from registry.services import version_register
+    from tests.conftest import evaluation_payload, version_payload
+
+    for _ in range(3):
+        version_register(
+            model=registered_version.model,
+            actor=engineer,
+            evaluations=[evaluation_payload()],
+            **version_payload(),
+        )
+    name = registered_version.model.name
+    page = [
+        version_get(model_name=name, version=label)
+        for label in ModelVersion.objects.filter(model=registered_version.model).values_list("version", flat=True)
+    ]
+    read = timezone.get_current_timezone
+    reads = []
+
+    def counted():
+        reads.append(1)
+        return read()
+
+    with timezone.override("Asia/Kolkata"), patch.object(timezone, "get_current_timezone", counted):
+        shown = VersionOutputSerializer(page, many=True).data
+    with timezone.override("Asia/Kolkata"):
+        each = [VersionOutputSerializer(version).data for version in page]
+    listed = api(executive).get(f"/api/v1/models/{name}/versions/")
+
+    assert len(reads) == 1
+    assert rendered(shown) == rendered(each)
+    for version in shown:
+        assert version["created_at"].endswith("+05:30")
+        assert all(e["ran_at"].endswith("+05:30") for e in version["evaluations"])
+    # The next response renders in the zone it runs in (the default here: UTC), not in one read before.
+    assert listed.json()["results"][0]["created_at"].endswith("Z")
