@@ -277,13 +277,31 @@ def model_id_get(*, name: str) -> int:
     return found[0][0]
 
 
+# The detail's evaluations come with its row, one joined row each: one statement instead of two
+# (12% less worker CPU per get, docs/benchmarks.md). A version has a few evaluations; one with
+# hundreds would repeat its own columns as often, which is still one short statement.
+# The evaluations' columns are read under this prefix and handed on without it.
+_JOINED = "evaluations__"
+_JOINED_EVALUATION = {
+    **{f"{_JOINED}{column}": column for column in EVALUATION_COLUMNS},
+    **{f"{_JOINED}{path}": path for path in EVIDENCE_PARTS.values()},
+    f"{_JOINED}ran_by__username": "ran_by_username",
+    f"{_JOINED}sbs_run__id": "sbs_run_id",
+}
+
+
 def _version_detail_rows(model_name: str, version: str) -> QuerySet:
-    return ModelVersion.objects.filter(model__name=model_name, version=version).values(
-        *VERSION_COLUMNS,
-        "evidence_hold",
-        model_name=F("model__name"),
-        created_by_username=F("created_by__username"),
-        **{HAS_DATASET: dataset_named()},
+    return (
+        ModelVersion.objects.filter(model__name=model_name, version=version)
+        .values(
+            *VERSION_COLUMNS,
+            *_JOINED_EVALUATION,
+            "evidence_hold",
+            model_name=F("model__name"),
+            created_by_username=F("created_by__username"),
+            **{HAS_DATASET: dataset_named()},
+        )
+        .order_by(f"-{_JOINED}ran_at", f"-{_JOINED}id")
     )
 
 
@@ -295,7 +313,15 @@ def version_detail(*, model_name: str, version: str) -> dict:
     found = sqlcache.rows("version_detail", _version_detail_rows, kinds, [model_name, version])
     if not found:
         raise Http404("No ModelVersion matches the given query.")
-    row = with_data_cards(with_runways(with_evaluations(found)))[0]
+    row = found[0]
+    row["evaluations"] = [
+        _evaluation_shaped({name: joined[key] for key, name in _JOINED_EVALUATION.items()})
+        for joined in found
+        if joined[f"{_JOINED}id"] is not None
+    ]
+    for key in _JOINED_EVALUATION:
+        del row[key]
+    row = with_data_cards(with_runways([row]))[0]
     # Checkpoints are recorded when a job succeeds: no query for the versions without.
     has_checkpoints = row["job_status"] == JobStatus.SUCCEEDED
     row["latest_checkpoint"] = (
@@ -325,12 +351,17 @@ def with_evaluations(rows: list[dict]) -> list[dict]:
         sqlcache.rows(("evaluations", len(ids)), _evaluation_rows, [sqlcache.INT] * len(ids), ids) if ids else []
     )
     for evaluation in evaluations:
-        parts = {key: evaluation.pop(path) for key, path in EVIDENCE_PARTS.items()}
-        evaluation["evidence"] = parts if parts["overall"] is not None else None
-        by_version[evaluation["version_id"]].append(evaluation)
+        by_version[evaluation["version_id"]].append(_evaluation_shaped(evaluation))
     for row in rows:
         row["evaluations"] = by_version[row["id"]]
     return rows
+
+
+def _evaluation_shaped(evaluation: dict) -> dict:
+    """An evaluation's row as read (its evidence in EVIDENCE_PARTS) with its evidence gathered, as the API reads it."""
+    parts = {key: evaluation.pop(path) for key, path in EVIDENCE_PARTS.items()}
+    evaluation["evidence"] = parts if parts["overall"] is not None else None
+    return evaluation
 
 
 def with_runways(rows: list[dict]) -> list[dict]:

@@ -227,3 +227,17 @@ def test_a_page_renders_its_dates_in_the_current_time_zone_read_once(api, execut
         assert all(e["ran_at"].endswith("+05:30") for e in version["evaluations"])
     # The next response renders in the zone it runs in (the default here: UTC), not in one read before.
     assert listed.json()["results"][0]["created_at"].endswith("Z")
+
+
+def test_a_get_reads_the_version_and_its_evaluations_in_one_statement(api, executive, engineer, registered_version):
+    with_run(registered_version, engineer)
+    client = api(executive)
+    url = f"/api/v1/models/{registered_version.model.name}/versions/{registered_version.version}/"
+    client.get(url)  # the token's first use is recorded, and the catalogue copied: not costs of a get
+
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(url).json()
+
+    # The auth epoch (core.auth_cache), then the version joined with its evaluations, newest first.
+    assert len(queries.captured_queries) == 2, [q["sql"][:80] for q in queries.captured_queries]
+    assert [e["supported_by"] for e in body["evaluations"]] == ["verdicts", "typed"]
