@@ -9,6 +9,9 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # .ci/run installs them and requires them; without them here, `make test` says so and leaves those tests out.
 HAVE_CHROMIUM := $(shell command -v chromium >/dev/null && command -v chromedriver >/dev/null && echo yes)
 NOT_BROWSER := $(if $(HAVE_CHROMIUM),, and not browser)
+# The PDF page tests (tests/reports/test_pdf_pages.py) need poppler's pdftoppm and pdftotext: likewise.
+HAVE_POPPLER := $(shell command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null && echo yes)
+NOT_PDF := $(if $(HAVE_POPPLER),, and not pdf_pages)
 
 .PHONY: run test integration bench lint format schema clean
 
@@ -28,7 +31,8 @@ test: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings_test $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 	@test -n "$(HAVE_CHROMIUM)" || echo "make test: chromium or chromedriver missing: the browser tests are left out (apt-get install chromium chromium-driver)"
-	$(BIN)/pytest -m "not integration$(NOT_BROWSER)"
+	@test -n "$(HAVE_POPPLER)" || echo "make test: pdftoppm or pdftotext missing: the PDF page tests are left out (apt-get install poppler-utils)"
+	$(BIN)/pytest -m "not integration$(NOT_BROWSER)$(NOT_PDF)"
 
 # The whole suite again, with the integration tests, on PostgreSQL and a real Celery worker on Redis.
 # The browser tests ran in `make test`: they check pages, not the database, so they do not run twice.

@@ -18,7 +18,7 @@ from reports.builder import data_sha256, report_data
 from reports.render import render_pdf
 from tests.reports.conftest import OCTOBER
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.pdf_pages]
 
 # A pixel this light or lighter is paper.
 NEAR_WHITE = 245
