@@ -7,6 +7,7 @@ back to a development default.
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import date
 
@@ -47,6 +48,20 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}.") from None
     if minimum is not None and parsed < minimum:
         raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {parsed}.")
+    return parsed
+
+
+def env_float_or_empty(name: str, default: str, *, minimum: float) -> float | None:
+    """A number of at least `minimum`; an empty value means none."""
+    value = os.environ.get(name, default).strip()
+    if not value:
+        return None
+    try:
+        parsed = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number or empty, got {value!r}.") from None
+    if not (math.isfinite(parsed) and parsed >= minimum):
+        raise ImproperlyConfigured(f"{name} must be >= {minimum} or empty, got {value!r}.")
     return parsed
 
 

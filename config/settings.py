@@ -14,7 +14,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_date, env_int, env_list, env_str
+from config.env import env_bool, env_date, env_float_or_empty, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FINEPRINT_VAR_DIR", str(BASE_DIR / "var")))
@@ -102,6 +102,14 @@ if _database_url:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # Django's, with a health check that costs no round trip while the server has said nothing.
         DATABASES["default"]["ENGINE"] = "core.pgbackend"
+        # The planner's price of a random page read. PostgreSQL's default (4) prices a read from a spinning
+        # disk; with the registry's tables in memory or on SSD, 1.1 is the usual value, and at 4 the planner
+        # walks thousands of versions for a selective metric search instead of reading the metric's index
+        # (docs/benchmarks.md, "Against MLflow"). Sent as a connection option; empty leaves the server's
+        # (behind a pooler that refuses startup options, set it on the database instead: docs/production.md).
+        _page_cost = env_float_or_empty("DATABASE_RANDOM_PAGE_COST", "1.1", minimum=0.01)
+        if _page_cost is not None:
+            DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c random_page_cost={_page_cost}"
 else:
     DATABASES = {
         "default": {

@@ -149,3 +149,28 @@ def test_it_refuses_to_start_without_an_audit_chain_key_worth_the_name(tmp_path,
     result = run(["-c", SETTINGS_JSON % (["AUDIT_CHAIN_KEY"],)], tmp_path, AUDIT_CHAIN_KEY=key)
     assert result.returncode != 0
     assert says in result.stderr
+
+
+def database_options(tmp_path: Path, **env: str) -> dict:
+    return load(tmp_path, ["DATABASES"], DATABASE_URL="postgres://app@db.example.com:5432/fineprint", **env)[
+        "DATABASES"
+    ]["default"].get("OPTIONS", {})
+
+
+def test_it_prices_a_random_page_read_for_data_in_memory_on_postgresql(tmp_path):
+    assert database_options(tmp_path) == {"options": "-c random_page_cost=1.1"}
+    assert database_options(tmp_path, DATABASE_RANDOM_PAGE_COST="2") == {"options": "-c random_page_cost=2.0"}
+
+
+def test_it_leaves_the_servers_page_cost_when_told_to(tmp_path):
+    assert database_options(tmp_path, DATABASE_RANDOM_PAGE_COST="") == {}
+
+
+@pytest.mark.parametrize("value", ["cheap", "0", "-1", "nan", "inf", "1; DROP TABLE x"])
+def test_it_refuses_a_page_cost_that_is_not_a_positive_number(tmp_path, value):
+    result = run(
+        ["manage.py", "check"], tmp_path, DATABASE_URL="postgres://app@db/fineprint", DATABASE_RANDOM_PAGE_COST=value
+    )
+
+    assert result.returncode != 0
+    assert "DATABASE_RANDOM_PAGE_COST must be" in result.stderr

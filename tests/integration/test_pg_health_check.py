@@ -78,3 +78,13 @@ def test_timestamps_are_read_with_psycopgs_loader_in_djangos_time_zone():
     assert (read, later, nothing) == (written, written + datetime.timedelta(microseconds=1), None)
     assert read.tzinfo is connection.timezone and later.tzinfo is connection.timezone
     assert loader.__module__ == "core.pgbackend.base" and loader.timezone is connection.timezone
+
+
+def test_the_connection_prices_a_random_page_read_for_data_in_memory():
+    # config/settings.py sends random_page_cost as a connection option (DATABASE_RANDOM_PAGE_COST, default 1.1):
+    # at the server's 4 the planner walked the versions for a selective metric search (docs/benchmarks.md).
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone()[0] == "1.1"
+        cursor.execute("SELECT setting, source FROM pg_settings WHERE name = 'random_page_cost'")
+        assert cursor.fetchone() == ("1.1", "client")
