@@ -192,16 +192,37 @@ def _fits(model, position: tuple) -> bool:
     return (low is None or low <= position[2]) and (high is None or position[2] <= high)
 
 
+@dataclass(frozen=True)
+class Page:
+    """The page a paginator asks for: its ordering, the filter on the ordering's column (or None), where it ends."""
+
+    ordering: tuple[str, ...]
+    position: tuple[str, object] | None  # (lookup, value), e.g. ("id__lt", 4711)
+    stop: int
+
+
 class Paged:
     """What a cursor paginator asks of a queryset (order_by, a filter on the ordering's column, a slice), via `rows`.
 
     `build(*values)` gives the unordered queryset; the paginator's ordering, position and
-    slice are added to its shape.
+    slice are added to its shape. With `sees_page`, build is also given the `Page`
+    (`build(*values, page=...)`), so that it can narrow a part of its query to what the page
+    needs, such as a subquery's LIMIT; what it returns must then still be the same rows.
     """
 
-    def __init__(self, key: Hashable, build: Callable[..., QuerySet], kinds: Sequence[str], values: Sequence, model):
+    def __init__(
+        self,
+        key: Hashable,
+        build: Callable[..., QuerySet],
+        kinds: Sequence[str],
+        values: Sequence,
+        model,
+        *,
+        sees_page: bool = False,
+    ):
         self.model = model
         self._key, self._build, self._kinds, self._values = key, build, tuple(kinds), tuple(values)
+        self._sees_page = sees_page
         self._ordering: tuple[str, ...] = ()
         self._position: tuple[str, str, object] | None = None  # (lookup, kind, value)
 
@@ -229,7 +250,11 @@ class Paged:
         build, ordering, position, count = self._build, self._ordering, self._position, len(self._kinds)
 
         def paged(*values):
-            queryset = build(*values[:count]).order_by(*ordering)
+            if self._sees_page:
+                at = (position[0], values[count]) if position is not None else None
+                queryset = build(*values[:count], page=Page(ordering, at, item.stop)).order_by(*ordering)
+            else:
+                queryset = build(*values[:count]).order_by(*ordering)
             if position is not None:
                 queryset = queryset.filter(**{position[0]: values[count]})
             return queryset[item.start : item.stop]

@@ -106,6 +106,31 @@ def test_paged_answers_a_cursor_paginator_as_the_queryset_does(versions):
     assert paged.order_by("id").filter(id__gt=position)[0:5] == []
 
 
+def test_paged_tells_a_build_that_sees_the_page_what_page_it_is_for(versions):
+    asked = []
+
+    def build(name, page):
+        asked.append(page)
+        ids = ModelVersion.objects.filter(model__name=name).order_by("-id").values("id")
+        if page.position is not None:
+            ids = ids.filter(id__lt=page.position[1])
+        return ModelVersion.objects.filter(id__in=ids[: page.stop]).values("id", "version")
+
+    paged = sqlcache.Paged("paged-sees", build, [sqlcache.STR], ["support"], ModelVersion, sees_page=True)
+    position = versions[2].pk
+    expected = list(
+        ModelVersion.objects.filter(model__name="support", id__lt=position).order_by("-id").values("id", "version")
+    )[1:3]
+
+    assert paged.order_by("-id").filter(id__lt=str(position))[1:3] == expected
+    # Compiled with two stand-ins for the name and the position, then run with the caller's.
+    assert {(page.ordering, page.position[0], page.stop) for page in asked} == {(("-id",), "id__lt", 3)}
+    assert asked[-1].position[1] != position  # the SQL was compiled once; the position is its parameter
+    asked.clear()
+    assert paged.order_by("-id").filter(id__lt=str(position))[1:3] == expected
+    assert asked == []  # the second call compiles nothing
+
+
 def test_paged_leaves_a_position_out_of_the_columns_range_to_the_orm(versions):
     def build(name):
         return ModelVersion.objects.filter(model__name=name).values("id", "version")

@@ -150,3 +150,68 @@ def test_it_lists_one_model_versions_only(api, engineer, catalogue):
 
     assert labels(response) == ["claims:c1"]
     assert ModelVersion.objects.count() == 4
+
+
+@pytest.fixture
+def metric_spread(engineer):
+    """25 versions over two models: some with no evaluation, some with one or two at win rate 0.61, some at 0.7."""
+    models = [services.model_create(actor=engineer, **model_payload(name=name)) for name in ("spread-a", "spread-b")]
+    matching = []
+    for n in range(25):
+        wins = [(0.61, 0.61), (0.7,), (), (0.61,), (0.7, 0.61)][n % 5]
+        version = services.version_register(
+            model=models[n % 2],
+            actor=engineer,
+            evaluations=[evaluation_payload(metrics={"win_rate": win}) for win in wins],
+            **version_payload(version=f"s{n}"),
+        )
+        if 0.61 in wins:
+            matching.append(f"{version.model.name}:s{n}")
+    return matching[::-1]  # newest first
+
+
+def walk(client, params: dict) -> tuple[list[str], list[str]]:
+    """Every page forward by `next`, then from the last page back by `previous`: the labels each way, in list order."""
+    forward, response = [], client.get(URL, params)
+    while True:
+        forward += labels(response)
+        if not response.json()["next"]:
+            break
+        response = client.get(response.json()["next"])
+    backward = labels(response)
+    while response.json()["previous"]:
+        response = client.get(response.json()["previous"])
+        backward = labels(response) + backward
+    return forward, backward
+
+
+@pytest.mark.parametrize("page_size", [1, 3, 4, 50])
+def test_a_search_by_metrics_alone_pages_through_every_match_once(api, engineer, metric_spread, page_size):
+    # A search by metrics alone reads its page's versions from the evaluations (registry.selectors._page_of_matches):
+    # a version with two matching evaluations is listed once, one with none never, forward and back.
+    params = {"win_rate__gte": "0.61", "win_rate__lte": "0.61", "page_size": page_size}
+
+    assert walk(api(engineer), params) == (metric_spread, metric_spread)
+
+
+def test_a_search_by_metrics_and_more_pages_as_one_by_metrics_alone(api, engineer, metric_spread):
+    # With another filter the page is not read from the evaluations first (EXISTS): the same versions, paged alike.
+    params = {"win_rate__gte": "0.61", "win_rate__lte": "0.61", "page_size": 2}
+
+    assert walk(api(engineer), {**params, "model": "spread-a"}) == ([v for v in metric_spread if "-a:" in v],) * 2
+    assert walk(api(engineer), {**params, "status": "draft"}) == (metric_spread, metric_spread)
+
+
+def test_a_search_by_metrics_alone_limits_its_read_of_the_evaluations_to_the_page(api, engineer, metric_spread):
+    client = api(engineer)
+    client.get(URL)  # the token's first use is recorded (at most hourly): not this page's
+
+    with CaptureQueriesContext(connection) as queries:
+        first = client.get(URL, {"win_rate__gte": "0.61", "page_size": 3})
+        client.get(first.json()["next"])
+
+    pages = [q["sql"] for q in queries.captured_queries if 'FROM "registry_modelversion"' in q["sql"]]
+    assert len(pages) == 2
+    # The versions' ids come from the evaluations, in the page's order, as many as the page needs (3 and 1 more).
+    assert all('IN (SELECT DISTINCT U0."version_id"' in sql and "LIMIT 4)" in sql for sql in pages)
+    assert 'EXISTS(SELECT 1 AS "a" FROM "registry_evaluationresult"' not in "".join(pages)
