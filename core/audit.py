@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
 
 import psycopg
 from django.conf import settings
@@ -28,6 +29,8 @@ from simple_history.models import HistoricalRecords
 from simple_history.signals import post_create_historical_record, pre_create_historical_record
 
 from core import chain
+
+T = TypeVar("T")
 
 
 class Source(models.TextChoices):
@@ -195,7 +198,9 @@ def _created_sent(batch: _Batch) -> None:
         )
 
 
-def create_tracked(objs: Sequence[models.Model], using: str = "default") -> None:
+def create_tracked(
+    objs: Sequence[models.Model], using: str = "default", *, read_along: Callable[[], T] | None = None
+) -> T | None:
     """Insert new instances of history-tracked models, each with its history row, in one transaction.
 
     The same rows as saving each under `history_batch` (which it does on any
@@ -210,13 +215,18 @@ def create_tracked(objs: Sequence[models.Model], using: str = "default") -> None
     and leaves nothing: the transaction (a savepoint under the caller's) rolls
     back, claim included. Instances of models whose history is not one plain row
     per save (m2m history) are saved one by one instead.
+
+    `read_along`, if given, is a read the caller needs anyway (a query, not a
+    write): it runs inside the transaction, before the INSERTs, and on PostgreSQL
+    goes out in the first round trip with the ids. Its result is returned.
     """
     connection = connections[using]
     if not _pipelined(connection, objs):
         with history_batch(using):
+            found = read_along() if read_along is not None else None
             for obj in objs:
                 obj.save(using=using)
-        return
+        return found
     count = len(objs)
     with transaction.atomic(using=using):
         own_transaction = len(connection.atomic_blocks) == 1
@@ -227,7 +237,8 @@ def create_tracked(objs: Sequence[models.Model], using: str = "default") -> None
                 "SELECT " + ", ".join(["nextval(pg_get_serial_sequence(%s, %s))"] * count),
                 [name for obj in objs for name in (obj._meta.db_table, obj._meta.pk.column)],
             )
-            _tracked_build(objs, cursor.fetchone(), batch, using)  # 1: psycopg's BEGIN, and the ids
+            read = read_along() if read_along is not None else None  # its fetch sends the ids' query with it
+            _tracked_build(objs, cursor.fetchone(), batch, using)  # 1: psycopg's BEGIN, the ids (and the read)
             rows = [row for row, _ in batch.rows]
             for sql, params in _inserts(objs, using):
                 cursor.execute(sql, params)
@@ -244,6 +255,7 @@ def create_tracked(objs: Sequence[models.Model], using: str = "default") -> None
                 connection.connection.commit()  # 3: the history rows and the COMMIT (Django's then has none to do)
         # else 3 is the pipeline's end, and the COMMIT the caller's
     _created_sent(batch)
+    return read
 
 
 _HISTORY_MODELS: dict[type[models.Model], type[models.Model] | None] = {}

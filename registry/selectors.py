@@ -474,11 +474,12 @@ def evaluation_row(evaluation: EvaluationResult) -> dict:
 
 
 def version_row(version: ModelVersion) -> dict:
-    """A version as the row a list page reads (see VERSION_COLUMNS), its runway and data card read if not attached."""
+    """A version as the row a list page reads (see VERSION_COLUMNS), its runway and data checks read if not attached."""
     found = getattr(version, "runway", None)
     hashes = (version.training_file_sha256, version.validation_file_sha256)
+    checks = getattr(version, "data_checks", None)
     return {
-        "data_card": data_card_block(*hashes, data_checks(hashes)),
+        "data_card": data_card_block(*hashes, checks if checks is not None else data_checks(hashes)),
         **{name: getattr(version, name) for name in VERSION_COLUMNS},
         "model_name": version.model.name,
         "created_by_username": _username(version.created_by),

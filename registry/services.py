@@ -18,6 +18,7 @@ from lifecycle.models import Provider
 from providers.base import ProviderNotConfigured
 from providers.registry import provider_api
 from registry import runway
+from registry.data_cards import data_checks
 from registry.metrics import COMPUTED_METRICS, metrics_errors, per_intent_errors
 from registry.models import EvaluationResult, ModelVersion, RegisteredModel, VersionStatus
 
@@ -267,9 +268,11 @@ def version_register(
     mark_change(instance, actor=actor, reason=reason or f"Version {version} registered")
     for evaluation in built:
         mark_change(evaluation, actor=actor, reason=f"Evaluation '{evaluation.suite}' recorded at registration")
+    hashes = (instance.training_file_sha256, instance.validation_file_sha256)
     try:
-        # One transaction (a savepoint under the caller's), its history rows linked into the chain together.
-        create_tracked([instance, *built])
+        # One transaction (a savepoint under the caller's), its history rows linked into the chain together. The
+        # answer's data card is read in it, with the ids: a registration writes no dataset.
+        checks = create_tracked([instance, *built], read_along=lambda: data_checks(hashes))
     except IntegrityError:
         if ModelVersion.objects.filter(model=model, version=version).exists():
             raise Conflict(
@@ -285,6 +288,7 @@ def version_register(
     instance.evaluation_list = sorted(built, key=lambda e: (e.ran_at, e.pk), reverse=True)
     # A new version has no fine-tuned model yet: its runway is its base model's.
     instance.runway = base_runway
+    instance.data_checks = checks
     return instance
 
 

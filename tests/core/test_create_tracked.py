@@ -108,3 +108,33 @@ def test_a_one_row_insert_is_what_django_would_write(engineer, registered_model)
         ((django_sql, django_params),) = query.get_compiler(using="default").as_sql()
         assert sql == django_sql
         assert _plain(params) == _plain(django_params)
+
+
+def test_a_read_along_runs_in_the_transaction_before_the_inserts_and_its_answer_is_returned(engineer, registered_model):
+    from psycopg import pq
+
+    instance = ModelVersion(
+        model=registered_model,
+        version="along",
+        base_model=registered_model.base_model,
+        provider=registered_model.provider,
+        training_file_sha256="a" * 64,
+        changelog="read along",
+        status=VersionStatus.DRAFT,
+        created_by=engineer,
+    )
+    mark_change(instance, actor=engineer, reason="a read along")
+    seen = {}
+
+    def read():
+        seen["in a transaction"] = connection.in_atomic_block
+        seen["versions then"] = ModelVersion.objects.filter(version="along").count()
+        if connection.vendor == "postgresql":  # sent with the ids, in the pipeline's first round trip
+            seen["pipelined"] = connection.connection.pgconn.pipeline_status != pq.PipelineStatus.OFF
+        return "the answer"
+
+    assert create_tracked([instance], read_along=read) == "the answer"
+    assert seen["in a transaction"] and seen["versions then"] == 0
+    assert seen.get("pipelined", connection.vendor != "postgresql")
+    assert ModelVersion.objects.filter(version="along").count() == 1
+    assert create_tracked([]) is None
