@@ -223,11 +223,12 @@ def version_list(
     if filters.created_before:
         queryset = queryset.filter(created_at__lt=filters.created_before)
     if filters.metrics:
-        # One evaluation meets every threshold: a range is a range on one run's figure, not two runs'. In one
-        # EXISTS, PostgreSQL also sees both bounds of `win_rate__gte=0.61&win_rate__lte=0.61` together: it
-        # estimates the few matches from the expression index's statistics and walks the versions newest first
-        # until a page is found, at any table size. As two EXISTS it took each bound for half the table and
-        # merged every version with every evaluation twice (docs/benchmarks.md, "Against MLflow").
+        # One evaluation meets every threshold: a range is a range on one run's figure, not two runs'. The
+        # conditions go on one evaluation query, so PostgreSQL sees both bounds of
+        # `win_rate__gte=0.61&win_rate__lte=0.61` together and estimates the few matches from the expression
+        # index's statistics (as two EXISTS it took each bound for half the table). With the metrics alone, the
+        # page's ids are read from the matching evaluations (_page_of_matches); with other filters, one EXISTS
+        # per version, walked newest first until a page is found (docs/benchmarks.md, "Against MLflow").
         conditions = [Q(**{f"metrics__{metric}__{op}": value}) for metric, op, value in filters.metrics]
         matching = EvaluationResult.objects.filter(*conditions)
         only_metrics = model is None and model_id is None and filters == VersionFilters(metrics=filters.metrics)
