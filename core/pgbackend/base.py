@@ -16,7 +16,9 @@ subclass of psycopg's pure-Python loader (to attach its time zone to each value)
 and a subclass of a compiled loader cannot be made, so with it every timestamp of a
 result is parsed in Python: 400 of them on a search page of 100 versions, about
 6 us each. `_tz_loader` parses with the loader psycopg itself uses (compiled, with
-psycopg[binary]) and attaches the time zone as Django's does.
+psycopg[binary]) and attaches the time zone as Django's does. When psycopg's loader
+attaches that zone itself (the session's zone is Django's, as Django sets it on
+connecting), psycopg calls the compiled loader directly: no Python per value.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from psycopg import adapt, pq
 
 TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
 _PSYCOPG_TZ_LOADER = psycopg.adapters.get_loader(TIMESTAMPTZ_OID, pq.Format.TEXT)
+_PROBE = b"2000-01-01 00:00:00+00"
 
 
 def _tz_loader(tz) -> type[adapt.Loader]:
@@ -45,6 +48,10 @@ def _tz_loader(tz) -> type[adapt.Loader]:
         def __init__(self, oid: int, context=None):
             super().__init__(oid, context)
             self._parse = _PSYCOPG_TZ_LOADER(oid, context).load
+            if self._parse(_PROBE).tzinfo is tz:
+                # psycopg reads each value in the session's zone, and that zone is `tz`: its values are
+                # Django's. psycopg's transformer calls an instance's `load`, so it runs compiled code only.
+                self.load = self._parse
 
         def load(self, data):
             return self._parse(data).replace(tzinfo=self.timezone)

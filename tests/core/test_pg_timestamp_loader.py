@@ -64,3 +64,15 @@ def test_it_refuses_what_djangos_refuses():
 def test_it_parses_with_psycopgs_compiled_loader():
     # psycopg[binary] is pinned: its loader is the compiled one, not the Python class Django subclasses.
     assert _PSYCOPG_TZ_LOADER.__module__.startswith("psycopg_binary")
+
+
+def test_in_the_sessions_zone_psycopg_calls_the_compiled_loader_itself():
+    # Without a connection psycopg reads in UTC: in Django's UTC that is the zone Django attaches, so the
+    # loader's `load` is the compiled one (no Python per value); in another zone it relabels in Python.
+    utc = _tz_loader(datetime.UTC)(TIMESTAMPTZ_OID)
+    paris = _tz_loader(zoneinfo.ZoneInfo("Europe/Paris"))(TIMESTAMPTZ_OID)
+    assert isinstance(utc.load.__self__, _PSYCOPG_TZ_LOADER)
+    assert paris.load.__func__ is type(paris).load
+    for text in TEXTS:
+        assert utc.load(text).tzinfo is datetime.UTC
+        assert paris.load(text).tzinfo is paris.timezone

@@ -80,6 +80,37 @@ def test_timestamps_are_read_with_psycopgs_loader_in_djangos_time_zone():
     assert loader.__module__ == "core.pgbackend.base" and loader.timezone is connection.timezone
 
 
+@pytest.mark.parametrize("session_zone", ["UTC", "Europe/Paris"])
+def test_timestamps_read_in_any_session_zone_are_djangos(session_zone):
+    # In the session's own zone (Django sets it on connecting) the loader is psycopg's compiled one; in
+    # another zone it relabels as Django's loader does. Either way the values are Django's.
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+
+    from core.pgbackend.base import TIMESTAMPTZ_OID
+
+    class DjangosLoader(BaseTzLoader):
+        timezone = connection.timezone
+
+    connection.ensure_connection()
+    live = connection.connection
+    ours = live.adapters.get_loader(TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
+    query = "SELECT timestamptz '2026-03-29 00:30:00.25+00' + i * interval '37 minutes' FROM generate_series(0, 99) i"
+    try:
+        with live.cursor() as cursor:
+            cursor.execute(f"SET TIME ZONE '{session_zone}'")
+            read = [row[0] for row in cursor.execute(query)]
+            cursor.adapters.register_loader(TIMESTAMPTZ_OID, DjangosLoader)
+            expected = [row[0] for row in cursor.execute(query)]
+        loader = ours(TIMESTAMPTZ_OID, live)
+    finally:
+        connection.close()  # its session's zone is changed: the next test gets a new connection
+    assert read == expected
+    assert [value.tzinfo for value in read] == [connection.timezone] * 100
+    assert [value.isoformat() for value in read] == [value.isoformat() for value in expected]
+    compiled = getattr(loader.load, "__func__", None) is not ours.load
+    assert compiled == (session_zone == "UTC")
+
+
 def test_the_connection_prices_a_random_page_read_for_data_in_memory():
     # config/settings.py sends random_page_cost as a connection option (DATABASE_RANDOM_PAGE_COST, default 1.1):
     # at the server's 4 the planner walked the versions for a selective metric search (docs/benchmarks.md).
