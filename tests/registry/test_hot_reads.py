@@ -241,3 +241,29 @@ def test_a_get_reads_the_version_and_its_evaluations_in_one_statement(api, execu
     # The auth epoch (core.auth_cache), then the version joined with its evaluations, newest first.
     assert len(queries.captured_queries) == 2, [q["sql"][:80] for q in queries.captured_queries]
     assert [e["supported_by"] for e in body["evaluations"]] == ["verdicts", "typed"]
+
+
+def test_dates_render_as_drfs_datetime_field_renders_them():
+    # _datetime skips the conversion for a UTC value shown in UTC; every other case converts as DRF does.
+    import datetime
+    import zoneinfo
+
+    from rest_framework.fields import DateTimeField
+
+    from registry.selectors import _datetime
+
+    paris, kolkata = zoneinfo.ZoneInfo("Europe/Paris"), zoneinfo.ZoneInfo("Asia/Kolkata")
+    values = [
+        datetime.datetime(2026, 12, 1, 9, 48, 12, 345678, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 12, 1, 9, 48, 12, tzinfo=datetime.UTC),  # no microseconds: none written
+        datetime.datetime(2027, 1, 14, 0, 0, tzinfo=zoneinfo.ZoneInfo("UTC")),
+        datetime.datetime(2026, 3, 29, 2, 30, 0, 250000, tzinfo=paris),
+        datetime.datetime(2026, 7, 1, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=-7))),
+    ]
+    for zone in (datetime.UTC, zoneinfo.ZoneInfo("UTC"), paris, kolkata):
+        with timezone.override(zone):
+            field = DateTimeField()
+            for value in values:
+                assert _datetime(value, zone) == field.to_representation(value), (zone, value)
+                assert _datetime(value) == field.to_representation(value), (zone, value)
+    assert _datetime(None) is None
