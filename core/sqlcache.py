@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import copy
 import datetime
+import re
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
+import orjson
 from django.db import connections
 from django.db.models import JSONField, QuerySet
 from django.db.models.query import ValuesIterable, ValuesListIterable
@@ -58,8 +60,17 @@ def _plain(param):
     return param.obj if hasattr(param, "obj") else param
 
 
-def _empty_json_first(convert):
-    """JSONField's converter, answering the empty object and list without the JSON decoder (most rows hold them)."""
+_LONG_DIGITS = re.compile("[0-9]{19}")
+
+
+def _json_quickly(convert):
+    """JSONField's converter, answering the empty object and list at once and parsing the rest with orjson.
+
+    A page of 100 versions parses about 500 JSON texts. orjson reads what the standard library's
+    decoder reads, six times as fast, except two things that go to Django's converter, which decides
+    as before: a text orjson refuses (NaN, a number beyond a double), and one holding a run of 19
+    digits or more, because orjson reads an integer beyond 64 bits as a float.
+    """
     field = getattr(convert, "__self__", None)
     if getattr(convert, "__func__", None) is not JSONField.from_db_value or field.decoder is not None:
         return convert
@@ -69,6 +80,11 @@ def _empty_json_first(convert):
             return {}
         if value == "[]":
             return []
+        if isinstance(value, str) and not _LONG_DIGITS.search(value):
+            try:
+                return orjson.loads(value)
+            except orjson.JSONDecodeError:
+                pass
         return convert(value, expression, connection)
 
     return converted
@@ -138,7 +154,7 @@ def prepare(build: Callable[..., QuerySet], kinds: Sequence[str], using: str = "
         raise Unpreparable("only values() and values_list() querysets")
     columns = [column[0] for column in compiler.select[: compiler.col_count]]
     converters = {
-        index: ([_empty_json_first(convert) for convert in convert_list], expression)
+        index: ([_json_quickly(convert) for convert in convert_list], expression)
         for index, (convert_list, expression) in compiler.get_converters(columns).items()
     }
     return Prepared(sql, params, tuple(slots), compiler, converters, names)

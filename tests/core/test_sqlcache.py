@@ -142,3 +142,46 @@ def test_paged_leaves_a_position_out_of_the_columns_range_to_the_orm(versions):
         build("support").order_by("-id").filter(id__lt=huge)[0:5]
     )
     assert len(paged.order_by("-id").filter(id__lt=huge)[0:5]) == 3
+
+
+JSON_TEXTS = [
+    "{}",
+    "[]",
+    "null",
+    "true",
+    "0",
+    "-0",
+    "-0.0",
+    "0.61",
+    "1.0",
+    "1e5",
+    "1E-7",
+    "812.5",
+    "9223372036854775807",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-9223372036854775809",
+    "123456789012345678901234567890",
+    "[1e400]",
+    "0.12345678901234567890123",
+    '"012345678901234567890"',
+    "NaN",
+    "[Infinity, -Infinity]",
+    '"\\ud800"',
+    "not json",
+    '{"a": 1, "a": 2}',
+    '{"win_rate": 0.61, "per_intent": {"billing": 0.5, "refund": [1, 2.5, null]}, "note": "caf\\u00e9 \\ud83d\\ude00"}',
+]
+
+
+@pytest.mark.parametrize("text", JSON_TEXTS)
+def test_json_reads_as_djangos_converter_reads_it(text):
+    field = EvaluationResult._meta.get_field("metrics")
+    theirs = field.from_db_value(text, None, connection)
+    ours = sqlcache._json_quickly(field.from_db_value)(text, None, connection)
+    assert repr(ours) == repr(theirs)  # the types too (1.0 is not 1) and NaN, which equals nothing
+
+
+def test_json_reads_a_value_that_is_no_text_as_django_does():
+    field = EvaluationResult._meta.get_field("metrics")
+    assert sqlcache._json_quickly(field.from_db_value)(None, None, connection) is None
