@@ -298,7 +298,7 @@ def version_rows(*, filters: VersionFilters | None = None, model_id: int | None 
         return version_list(filters=shaped, model_id=next(found) if model_id is not None else None, page=page)
 
     key = ("versions", named, metrics, model_id is not None)
-    return sqlcache.Paged(key, build, kinds, values, ModelVersion, sees_page=True)
+    return sqlcache.Paged(key, build, kinds, values, ModelVersion, sees_page=True, timestamps_as_text=True)
 
 
 def model_id_get(*, name: str) -> int:
@@ -349,7 +349,7 @@ def version_detail(*, model_name: str, version: str) -> dict:
     if not MODEL_NAME.match(model_name) or not VERSION_LABEL.match(version):
         raise Http404("No such version.")
     kinds = [sqlcache.STR, sqlcache.STR]
-    found = sqlcache.rows("version_detail", _version_detail_rows, kinds, [model_name, version])
+    found = sqlcache.rows("version_detail", _version_detail_rows, kinds, [model_name, version], timestamps_as_text=True)
     if not found:
         raise Http404("No ModelVersion matches the given query.")
     row = found[0]
@@ -387,7 +387,11 @@ def with_evaluations(rows: list[dict]) -> list[dict]:
     by_version: dict[int, list[dict]] = {row["id"]: [] for row in rows}
     ids = list(by_version)
     evaluations = (
-        sqlcache.rows(("evaluations", len(ids)), _evaluation_rows, [sqlcache.INT] * len(ids), ids) if ids else []
+        sqlcache.rows(
+            ("evaluations", len(ids)), _evaluation_rows, [sqlcache.INT] * len(ids), ids, timestamps_as_text=True
+        )
+        if ids
+        else []
     )
     for evaluation in evaluations:
         by_version[evaluation["version_id"]].append(_evaluation_shaped(evaluation))
@@ -440,10 +444,19 @@ _ZONEINFO_UTC = zoneinfo.ZoneInfo("UTC")  # ZoneInfo keeps one instance per key:
 
 
 def _datetime(value, zone=None) -> str | None:
-    """As DRF's DateTimeField renders it: in the current time zone (or `zone`, the caller's read of it), UTC as 'Z'."""
+    """As DRF's DateTimeField renders it: in the current time zone (or `zone`, the caller's read of it), UTC as 'Z'.
+
+    `value` is a datetime, or the text PostgreSQL writes for one (core.sqlcache's timestamps_as_text).
+    """
     if value is None:
         return None
     zone = zone or timezone.get_current_timezone()
+    if type(value) is str:
+        if value[-3:] == "+00" and value[4] == "-" and value[10] == " " and (zone is UTC or zone is _ZONEINFO_UTC):
+            # "2026-12-01 09:48:49.5+00": UTC shown in UTC; PostgreSQL leaves off a fraction's trailing zeros.
+            fraction = value[20:-3]
+            return f"{value[:10]}T{value[11:19]}.{fraction:0<6}Z" if fraction else f"{value[:10]}T{value[11:19]}Z"
+        value = datetime.fromisoformat(value)  # another zone: converted as any datetime is
     if value.tzinfo is UTC and (zone is UTC or zone is _ZONEINFO_UTC):
         return value.isoformat()[:-6] + "Z"  # read and shown in UTC: nothing to convert (400 dates a page)
     text = value.astimezone(zone).isoformat()

@@ -185,3 +185,21 @@ def test_json_reads_as_djangos_converter_reads_it(text):
 def test_json_reads_a_value_that_is_no_text_as_django_does():
     field = EvaluationResult._meta.get_field("metrics")
     assert sqlcache._json_quickly(field.from_db_value)(None, None, connection) is None
+
+
+def test_timestamps_as_text_are_what_postgresql_writes_and_stay_with_their_read(versions):
+    import datetime
+
+    def build(pk):
+        return ModelVersion.objects.filter(pk=pk).values("created_at", "retired_at")
+
+    pk = versions[1].pk
+    texts = sqlcache.rows("created_at as text", build, [sqlcache.INT], [pk], timestamps_as_text=True)[0]
+    values = sqlcache.rows("created_at", build, [sqlcache.INT], [pk])[0]  # the same connection, after
+    assert isinstance(values["created_at"], datetime.datetime) and values["retired_at"] is None
+    assert texts["retired_at"] is None
+    if connection.vendor == "postgresql":
+        assert isinstance(texts["created_at"], str) and texts["created_at"].endswith("+00")
+        assert datetime.datetime.fromisoformat(texts["created_at"]) == values["created_at"] == versions[1].created_at
+    else:  # SQLite: nothing to skip, Django's converter makes the datetime
+        assert texts == values
