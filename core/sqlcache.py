@@ -194,15 +194,20 @@ def rows(
     using: str = "default",
     *,
     timestamps_as_text: bool = False,
+    server_prepared: bool = False,
 ) -> list:
     """What `list(build(*values))` returns (dicts for values(), tuples for values_list()), without compiling it.
 
     `timestamps_as_text`: on PostgreSQL, timestamps as PostgreSQL writes them (see the module's doc).
+    `server_prepared`: on PostgreSQL, planned once per connection (core.pgbackend's prepared_cursor),
+    for a statement whose best plan does not depend on its values.
     """
     if len(values) != len(kinds) or any(value is None for value in values):
         raise ValueError("one value per kind, none of them None")
     query = prepared(key, build, kinds, using)
-    with connections[using].cursor() as cursor:
+    connection = connections[using]
+    opened = connection.prepared_cursor if server_prepared and hasattr(connection, "prepared_cursor") else None
+    with (opened or connection.cursor)() as cursor:
         if timestamps_as_text and connections[using].vendor == "postgresql":
             cursor.cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _TEXT_LOADER)
         cursor.execute(query.sql, query.params_for(values, using))
@@ -243,7 +248,8 @@ class Paged:
     slice are added to its shape. With `sees_page`, build is also given the `Page`
     (`build(*values, page=...)`), so that it can narrow a part of its query to what the page
     needs, such as a subquery's LIMIT; what it returns must then still be the same rows.
-    `timestamps_as_text` is `rows`'s (a page past the ordering's range is read by the ORM, with datetimes).
+    `timestamps_as_text` and `server_prepared` are `rows`'s (a page past the ordering's range is read by
+    the ORM, with datetimes).
     """
 
     def __init__(
@@ -256,10 +262,12 @@ class Paged:
         *,
         sees_page: bool = False,
         timestamps_as_text: bool = False,
+        server_prepared: bool = False,
     ):
         self.model = model
         self._key, self._build, self._kinds, self._values = key, build, tuple(kinds), tuple(values)
-        self._sees_page, self._timestamps_as_text = sees_page, timestamps_as_text
+        self._sees_page = sees_page
+        self._reads = {"timestamps_as_text": timestamps_as_text, "server_prepared": server_prepared}
         self._ordering: tuple[str, ...] = ()
         self._position: tuple[str, str, object] | None = None  # (lookup, kind, value)
 
@@ -302,4 +310,4 @@ class Paged:
         if position is not None:
             kinds, values = (*kinds, position[1]), (*values, position[2])
         key = (self._key, ordering, position[0] if position else None, item.start, item.stop)
-        return rows(key, paged, kinds, values, timestamps_as_text=self._timestamps_as_text)
+        return rows(key, paged, kinds, values, **self._reads)

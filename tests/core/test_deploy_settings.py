@@ -158,12 +158,22 @@ def database_options(tmp_path: Path, **env: str) -> dict:
 
 
 def test_it_prices_a_random_page_read_for_data_in_memory_on_postgresql(tmp_path):
-    assert database_options(tmp_path) == {"options": "-c random_page_cost=1.1"}
-    assert database_options(tmp_path, DATABASE_RANDOM_PAGE_COST="2") == {"options": "-c random_page_cost=2.0"}
+    assert database_options(tmp_path)["options"] == "-c random_page_cost=1.1"
+    assert database_options(tmp_path, DATABASE_RANDOM_PAGE_COST="2")["options"] == "-c random_page_cost=2.0"
 
 
 def test_it_leaves_the_servers_page_cost_when_told_to(tmp_path):
-    assert database_options(tmp_path, DATABASE_RANDOM_PAGE_COST="") == {}
+    assert "options" not in database_options(tmp_path, DATABASE_RANDOM_PAGE_COST="")
+
+
+def test_it_prepares_the_hot_reads_unless_told_not_to(tmp_path):
+    # Behind a pooler that cannot carry prepared statements (docs/production.md).
+    assert database_options(tmp_path)["prepared_reads"] is True
+    assert database_options(tmp_path, DATABASE_PREPARED_READS="0")["prepared_reads"] is False
+    refused = run(
+        ["manage.py", "check"], tmp_path, DATABASE_URL="postgres://app@db/fineprint", DATABASE_PREPARED_READS="maybe"
+    )
+    assert refused.returncode != 0 and "DATABASE_PREPARED_READS must be a boolean" in refused.stderr
 
 
 @pytest.mark.parametrize("value", ["cheap", "0", "-1", "nan", "inf", "1; DROP TABLE x"])
