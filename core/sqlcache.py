@@ -208,7 +208,7 @@ def rows(
     connection = connections[using]
     opened = connection.prepared_cursor if server_prepared and hasattr(connection, "prepared_cursor") else None
     with (opened or connection.cursor)() as cursor:
-        if timestamps_as_text and connections[using].vendor == "postgresql":
+        if timestamps_as_text and connection.vendor == "postgresql":
             cursor.cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _TEXT_LOADER)
         cursor.execute(query.sql, query.params_for(values, using))
         fetched = cursor.fetchall()
