@@ -34,7 +34,8 @@ from django.db import connections
 from django.db.models import JSONField, QuerySet
 from django.db.models.query import ValuesIterable, ValuesListIterable
 
-INT, STR, FLOAT, DATETIME = "int", "str", "float", "datetime"
+# JSON: a number compared as a JSON value (a JSON key's `exact` lookup), which each database gets as JSON.
+INT, STR, FLOAT, DATETIME, JSON = "int", "str", "float", "datetime", "json"
 _TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
 _TEXT_LOADER = psycopg.adapters.get_loader(psycopg.postgres.types["text"].oid, psycopg.pq.Format.TEXT)
 
@@ -49,7 +50,7 @@ def _stand_in(kind: str, index: int, round_: int):
         return -n
     if kind == STR:
         return f"\x01sqlcache-{round_}-{index}"
-    if kind == FLOAT:
+    if kind in (FLOAT, JSON):
         return n + 0.25
     if kind == DATETIME:
         return datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(seconds=n)
@@ -60,6 +61,9 @@ def _adapt(kind: str, value, using: str):
     """A value as Django hands it to the driver: SQLite, for one, gets datetimes as text."""
     if kind == DATETIME:
         return connections[using].ops.adapt_datetimefield_value(value)
+    if kind == JSON:
+        # PostgreSQL's wrapper (Jsonb) holds the value itself; SQLite gets the JSON text.
+        return _plain(connections[using].ops.adapt_json_value(value, None))
     return value
 
 

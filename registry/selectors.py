@@ -230,7 +230,7 @@ def version_list(
         # index's statistics (as two EXISTS it took each bound for half the table). With the metrics alone, the
         # page's ids are read from the matching evaluations (_page_of_matches); with other filters, one EXISTS
         # per version, walked newest first until a page is found (docs/benchmarks.md, "Against MLflow").
-        conditions = [Q(**{f"metrics__{metric}__{op}": value}) for metric, op, value in filters.metrics]
+        conditions = [Q(**{f"metrics__{metric}__{op}": value}) for metric, op, value in _one_values(filters.metrics)]
         matching = EvaluationResult.objects.filter(*conditions)
         only_metrics = model is None and model_id is None and filters == VersionFilters(metrics=filters.metrics)
         top = _page_of_matches(matching, page) if page is not None and only_metrics else None
@@ -244,6 +244,22 @@ def version_list(
         created_by_username=F("created_by__username"),
         **{HAS_DATASET: dataset_named()},
     )
+
+
+def _one_values(metrics: tuple[tuple[str, str, float], ...]) -> tuple[tuple[str, str, float], ...]:
+    """The thresholds, with `m__gte=v&m__lte=v` asked as `m = v` (the same evaluations match).
+
+    A range's two bounds leave PostgreSQL free to return the metric's entries in any order; an
+    equality fixes the metric, so an index on (metric, version) gives its versions in order and a
+    page stops after a page's worth of entries, whatever the table's size (docs/benchmarks.md).
+    """
+    lower = {metric: value for metric, op, value in metrics if op == "gte"}
+    upper = {metric: value for metric, op, value in metrics if op == "lte"}
+    equal = {metric for metric in lower.keys() & upper.keys() if float(lower[metric]) == float(upper[metric])}
+    if not equal:
+        return metrics
+    kept = [(metric, op, value) for metric, op, value in metrics if not (metric in equal and op == "lte")]
+    return tuple((metric, "exact", value) if metric in equal else (metric, op, value) for metric, op, value in kept)
 
 
 _PAGE_ORDER = {("-id",): "-version_id", ("id",): "version_id"}
@@ -282,9 +298,14 @@ def version_rows(*, filters: VersionFilters | None = None, model_id: int | None 
     """`version_list` for a cursor paginator, its SQL compiled once per shape of filters (core.sqlcache)."""
     filters = filters or VersionFilters()
     named = tuple(name for name in _FILTER_KINDS if getattr(filters, name))
-    metrics = tuple((metric, op) for metric, op, _ in filters.metrics)
-    kinds = [*(_FILTER_KINDS[name] for name in named), *(sqlcache.FLOAT for _ in metrics)]
-    values = [*(getattr(filters, name) for name in named), *(float(value) for _, _, value in filters.metrics)]
+    # Equal bounds are one value before the shape is keyed: the statement differs (_one_values).
+    thresholds = _one_values(filters.metrics)
+    metrics = tuple((metric, op) for metric, op, _ in thresholds)
+    kinds = [
+        *(_FILTER_KINDS[name] for name in named),
+        *(sqlcache.JSON if op == "exact" else sqlcache.FLOAT for _, op in metrics),
+    ]
+    values = [*(getattr(filters, name) for name in named), *(float(value) for _, _, value in thresholds)]
     if model_id is not None:
         kinds.append(sqlcache.INT)
         values.append(model_id)

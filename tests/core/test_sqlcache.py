@@ -53,6 +53,17 @@ def test_it_reads_what_the_queryset_reads_for_any_values(versions):
         assert sqlcache.rows("filtered", filtered, KINDS, values) == list(filtered(*values))
 
 
+def won(win):
+    return EvaluationResult.objects.filter(metrics__win_rate=win).order_by("id").values_list("version_id")
+
+
+def test_a_json_value_fills_a_json_keys_exact_lookup(versions):
+    # The database gets the number as JSON (PostgreSQL as jsonb, SQLite as JSON text), as the queryset sends it.
+    assert sqlcache.rows("won", won, [sqlcache.JSON], [0.6]) == list(won(0.6)) == [(versions[1].pk,)]
+    for win in (0.7, 0.65, 1):
+        assert sqlcache.rows("won", won, [sqlcache.JSON], [win]) == list(won(win))
+
+
 def test_it_compiles_each_shape_once(versions, monkeypatch):
     values = ("support", "v0", 0.5, timezone.now() - timedelta(hours=1))
     sqlcache.rows("compiled-once", filtered, KINDS, values)

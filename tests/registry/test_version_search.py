@@ -66,6 +66,38 @@ def test_its_thresholds_hold_for_one_evaluation(api, engineer, catalogue):
     assert labels(client.get(URL, {"win_rate__gt": "0.6", "win_rate__lt": "0.6"})) == []
 
 
+def test_equal_bounds_are_asked_as_one_value():
+    from registry.selectors import _one_values
+
+    assert _one_values((("win_rate", "gte", 0.61), ("win_rate", "lte", 0.61))) == (("win_rate", "exact", 0.61),)
+    both = (("refusal_rate", "lte", 0.1), ("win_rate", "lte", 0.6), ("win_rate", "gte", 0.6), ("golden_score", "gt", 1))
+    assert _one_values(both) == (("refusal_rate", "lte", 0.1), ("win_rate", "exact", 0.6), ("golden_score", "gt", 1))
+    for unchanged in (
+        (("win_rate", "gte", 0.6), ("win_rate", "lte", 0.7)),  # a range
+        (("win_rate", "gt", 0.6), ("win_rate", "lt", 0.6)),  # nothing: not one value
+        (("win_rate", "gte", 0.6), ("refusal_rate", "lte", 0.6)),  # two metrics
+        (("win_rate", "gte", 0.6),),
+    ):
+        assert _one_values(unchanged) == unchanged
+
+
+def test_a_search_for_one_value_finds_it_written_as_an_integer_or_a_fraction(api, engineer):
+    model = services.model_create(actor=engineer, **model_payload(name="whole"))
+    for label, win in (("v1", 1), ("v2", 1.0), ("v3", 0.5)):
+        services.version_register(
+            model=model,
+            actor=engineer,
+            evaluations=[evaluation_payload(metrics={"win_rate": win, "refusal_rate": 0.0})],
+            **version_payload(version=label, training_file_sha256=sha(f"train-{label}")),
+        )
+    client = api(engineer)
+
+    for one in ("1", "1.0", "1e0"):
+        assert labels(client.get(URL, {"win_rate__gte": one, "win_rate__lte": one})) == ["whole:v2", "whole:v1"]
+    assert labels(client.get(URL, {"win_rate__gte": "1", "win_rate__lte": "1", "refusal_rate__gte": "0.1"})) == []
+    assert labels(client.get(URL, {"win_rate__gte": "0.5", "win_rate__lte": "0.5", "model": "whole"})) == ["whole:v3"]
+
+
 def test_it_filters_by_model_status_base_model_and_dataset(api, engineer, compliance, catalogue):
     services.version_retire(version=catalogue["v1"], actor=compliance, reason="old")
     client = api(engineer)
