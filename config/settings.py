@@ -57,11 +57,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Before anything reads the path or the query: a NUL or a broken byte there is a 400, not a 500.
     "core.middleware.UrlHygieneMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session, user and messages middleware, passed by on /api/v1/ (bearer tokens only there).
+    "core.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.BrowserAuthenticationMiddleware",
+    "core.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "core.middleware.AuditSourceMiddleware",

@@ -3,6 +3,9 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote_to_bytes
 
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.handlers.wsgi import get_bytes_from_wsgi
 from django.http import JsonResponse
 
@@ -71,3 +74,32 @@ class AuditSourceMiddleware:
         source = Source.ADMIN if request.path.startswith("/admin/") else Source.API
         with audit_source(source):
             return self.get_response(request)
+
+
+# The API: bearer tokens only (core.authentication), never a session cookie, so none of a browser's state.
+API_PREFIX = "/api/v1/"
+
+
+def _browser_only(middleware: type) -> type:
+    """`middleware`, passed by on the API, which has no use for it.
+
+    The session, the user it logs in and the messages it carries serve the admin's browser. On the
+    API they only cost time on every request (the messages' storage alone was 2.4% of a get,
+    docs/benchmarks.md); the user there is the token's, which DRF sets on the request. None of the
+    three has a `process_view` or `process_exception`, so passing its `__call__` by skips all of it.
+    """
+
+    class BrowserOnly(middleware):
+        def __call__(self, request):
+            if request.path_info.startswith(API_PREFIX):
+                return self.get_response(request)
+            return super().__call__(request)
+
+    BrowserOnly.__name__ = BrowserOnly.__qualname__ = f"Browser{middleware.__name__}"
+    BrowserOnly.__doc__ = f"{middleware.__module__}.{middleware.__name__}, except on {API_PREFIX}."
+    return BrowserOnly
+
+
+BrowserSessionMiddleware = _browser_only(SessionMiddleware)
+BrowserAuthenticationMiddleware = _browser_only(AuthenticationMiddleware)
+BrowserMessageMiddleware = _browser_only(MessageMiddleware)
