@@ -648,9 +648,6 @@ def serving_block(row: dict) -> dict | None:
     return {"name": row["serving_deployment"], "state": row["serving_deployment_state"]}
 
 
-LIFECYCLE_KEYS = ("base_model", "state", "shutdown_date", "days_left", "replacement", "source")
-
-
 def lifecycle_block(found: Runway) -> dict:
     """The `lifecycle` block of the API: a runway as a client reads it."""
     # Read directly, not through as_dict (dataclasses.asdict copies deeply): a list page renders one per row.
