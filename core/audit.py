@@ -240,22 +240,35 @@ def create_tracked(
             read = read_along() if read_along is not None else None  # its fetch sends the ids' query with it
             _tracked_build(objs, cursor.fetchone(), batch, using)  # 1: psycopg's BEGIN, the ids (and the read)
             rows = [row for row, _ in batch.rows]
-            for sql, params in _inserts(objs, using):
-                cursor.execute(sql, params)
-            cursor.execute(chain.CLAIM_SQL, [count])
-            found = cursor.fetchone()  # 2: the instances, and the claim
-            if found is None:  # a fresh database has no head yet
-                cursor.execute(*chain.GENESIS_SQL)
-                cursor.execute(chain.CLAIM_SQL, [count])
-                found = cursor.fetchone()
-            chain.link_from(rows, chain.claimed(count, found))
-            for sql, params in _inserts(rows, using):
-                cursor.execute(sql, params)
+            with _writer(connection) as writer:
+                for sql, params in _inserts(objs, using):
+                    writer.execute(sql, params)
+                writer.execute(chain.CLAIM_SQL, [count])
+                found = writer.fetchone()  # 2: the instances, and the claim
+                if found is None:  # a fresh database has no head yet
+                    writer.execute(*chain.GENESIS_SQL)
+                    writer.execute(chain.CLAIM_SQL, [count])
+                    found = writer.fetchone()
+                chain.link_from(rows, chain.claimed(count, found))
+                for sql, params in _inserts(rows, using):
+                    writer.execute(sql, params)
             if own_transaction:
                 connection.connection.commit()  # 3: the history rows and the COMMIT (Django's then has none to do)
         # else 3 is the pipeline's end, and the COMMIT the caller's
     _created_sent(batch)
     return read
+
+
+def _writer(connection):
+    """The cursor for `create_tracked`'s INSERTs and claim: prepared once per connection where that is on.
+
+    Their SQL is fixed per table and row count, so PostgreSQL parses and plans each once per
+    connection and the values travel apart from it, dumped by psycopg's compiled code rather
+    than quoted into the text in Python (core.pgbackend's prepared_cursor, off with
+    DATABASE_PREPARED_READS=0).
+    """
+    prepared = getattr(connection, "prepared_cursor", None)
+    return prepared() if prepared is not None else connection.cursor()
 
 
 _HISTORY_MODELS: dict[type[models.Model], type[models.Model] | None] = {}

@@ -1,0 +1,101 @@
+"""A registration's INSERTs and the chain's claim are prepared statements (core.audit.create_tracked).
+
+Their SQL is fixed per table and row count: PostgreSQL parses and plans each once per
+connection. A refusal in the middle of the pipeline, before some of them were ever
+prepared, must leave the connection's prepared statements in step with psycopg's.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, connection
+
+from core import verifier
+from core.audit import create_tracked, mark_change
+from core.models import ChainHead
+from registry import services
+from registry.models import EvaluationResult, ModelVersion, VersionStatus
+from tests.conftest import evaluation_payload, version_payload
+from tests.core.chain_helpers import history_rows
+
+TABLES = (
+    "registry_modelversion",
+    "registry_evaluationresult",
+    "registry_historicalmodelversion",
+    "registry_historicalevaluationresult",
+)
+
+
+def _prepared() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _forget_prepared() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # psycopg forgets its own too: as on a new connection
+
+
+def _register(engineer, model, label: str) -> ModelVersion:
+    return services.version_register(
+        model=model, actor=engineer, evaluations=[evaluation_payload()], **version_payload(version=label)
+    )
+
+
+def _inserts_prepared() -> set[str]:
+    return {table for table in TABLES for sql in _prepared() if sql.startswith(f'INSERT INTO "{table}"')}
+
+
+def test_a_registrations_inserts_and_the_claim_are_prepared(engineer, registered_model):
+    _forget_prepared()
+    _register(engineer, registered_model, "v1")
+    _register(engineer, registered_model, "v2")
+
+    assert _inserts_prepared() == set(TABLES)
+    assert any(sql.startswith("UPDATE core_chainhead SET seq = seq + $1") for sql in _prepared())
+    assert verifier.walk().ok
+
+
+def test_nothing_is_prepared_when_told_not_to(engineer, registered_model):
+    _forget_prepared()
+    options = connection.settings_dict["OPTIONS"]
+    options["prepared_reads"] = False
+    try:
+        _register(engineer, registered_model, "v1")
+        assert _prepared() == []
+    finally:
+        options["prepared_reads"] = True
+
+
+def test_a_refusal_before_the_statements_were_prepared_leaves_them_usable(engineer, registered_model):
+    first = _register(engineer, registered_model, "v1")
+    _forget_prepared()
+    before = (ModelVersion.objects.count(), EvaluationResult.objects.count(), history_rows(), ChainHead.objects.get())
+    duplicate = ModelVersion(
+        model=registered_model,
+        version=first.version,  # taken: the version's INSERT fails, and the pipeline skips what follows it
+        base_model=first.base_model,
+        provider=first.provider,
+        training_file_sha256=first.training_file_sha256,
+        changelog="again",
+        status=VersionStatus.DRAFT,
+        created_by=engineer,
+    )
+    evaluation = EvaluationResult(version=duplicate, suite="golden-v1", golden_set_sha256="0" * 64, metrics={})
+    for instance in (duplicate, evaluation):
+        mark_change(instance, actor=engineer, reason="a retry")
+
+    with pytest.raises(IntegrityError):
+        create_tracked([duplicate, evaluation])
+
+    head = ChainHead.objects.get()
+    assert (ModelVersion.objects.count(), EvaluationResult.objects.count(), history_rows()) == before[:3]
+    assert (head.seq, head.row_hash) == (before[3].seq, before[3].row_hash)
+    # The next registrations prepare what the refusal did not, then run them prepared.
+    second = _register(engineer, registered_model, "v2")
+    third = _register(engineer, registered_model, "v3")
+    assert [e.version_id for e in (*second.evaluation_list, *third.evaluation_list)] == [second.pk, third.pk]
+    assert _inserts_prepared() == set(TABLES)
+    result = verifier.walk()
+    assert result.ok, result.first_break.describe()
