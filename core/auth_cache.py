@@ -128,7 +128,9 @@ def request_epoch_forget(*args, **kwargs) -> None:
 
 
 def epoch_read(using: str = DEFAULT_DB_ALIAS) -> int | None:
-    with connections[using].cursor() as cursor:
+    connection = connections[using]
+    # Every API request runs it: prepared once per connection where that is on (core.pgbackend).
+    with getattr(connection, "prepared_cursor", connection.cursor)() as cursor:
         cursor.execute(EPOCH_SQL)
         row = cursor.fetchone()
     return None if row is None else row[0]

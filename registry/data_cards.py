@@ -108,7 +108,10 @@ def data_checks(hashes: Iterable[str]) -> dict[str, DataCheck]:
     if not wanted:
         return {}
     # Its SQL compiled once per number of hashes (core.sqlcache): compiling it cost more than running it.
-    rows = sqlcache.rows(("data_checks", len(wanted)), _check_rows, [sqlcache.STR] * len(wanted), wanted)
+    # A lookup by a unique key: the same plan for any hashes, so planned once per connection.
+    rows = sqlcache.rows(
+        ("data_checks", len(wanted)), _check_rows, [sqlcache.STR] * len(wanted), wanted, server_prepared=True
+    )
     found = {}
     for row in rows:
         override_found = row["override_at"] is not None

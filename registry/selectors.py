@@ -77,6 +77,7 @@ def model_get(*, name: str, with_people: bool = True) -> RegisteredModel:
         lambda given: RegisteredModel.objects.filter(name=given).order_by().values_list(*fields),
         [sqlcache.STR],
         [name],
+        server_prepared=True,  # a lookup by a unique key: the same plan for every name
     )
     if not found:
         raise Http404("No RegisteredModel matches the given query.")
@@ -336,6 +337,7 @@ def model_id_get(*, name: str) -> int:
         lambda given: RegisteredModel.objects.filter(name=given).order_by().values_list("id"),
         [sqlcache.STR],
         [name],
+        server_prepared=True,  # a lookup by a unique key: the same plan for every name
     )
     if not found:
         raise Http404("No RegisteredModel matches the given query.")

@@ -65,3 +65,21 @@ def test_nothing_is_prepared_when_told_not_to(api, executive, two_versions):
         assert _prepared() == []
     finally:
         options["prepared_reads"] = True
+
+
+def test_a_registrations_reads_are_prepared(api, engineer, registered_model):
+    """The auth epoch (every API request), the model by its name and the data card by the hashes."""
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    client = api(engineer)
+    url = f"/api/v1/models/{registered_model.name}/versions/"
+    for label in ("v1", "v2"):
+        data = version_payload(version=label, training_file_sha256=sha(label))
+        assert client.post(url, {**data, "evaluations": [evaluation_payload()]}, format="json").status_code == 201
+
+    prepared = _prepared()
+    assert "SELECT n FROM core_authepoch WHERE id = 1" in prepared
+    assert any(
+        'FROM "registry_registeredmodel" WHERE "registry_registeredmodel"."name" = $1' in sql for sql in prepared
+    )
+    assert any('WHERE "datasets_dataset"."sha256" IN ($' in sql for sql in prepared)
