@@ -113,9 +113,10 @@ if _database_url:
             DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c random_page_cost={_page_cost}"
         # The hot reads whose plan does not depend on their values (a version by its name, a model's page, a
         # page's evaluations) are planned once per connection: planning the get's statement took 0.8 ms, running
-        # it 0.1 (core.pgbackend.prepared_cursor). So are a registration's INSERTs and the chain's claim
-        # (core.audit.create_tracked). Off behind a pooler that cannot carry prepared statements
-        # (PgBouncer before 1.21, or with max_prepared_statements = 0): docs/production.md.
+        # it 0.1 (core.pgbackend.prepared_cursor). So are a registration's statements (its INSERTs and the
+        # chain's claim in core.audit.create_tracked, the model and data-card reads) and the auth epoch every
+        # API request reads: a third of PostgreSQL's CPU for a registration. Off behind a pooler that cannot
+        # carry prepared statements (PgBouncer before 1.21, or with max_prepared_statements = 0): docs/production.md.
         DATABASES["default"].setdefault("OPTIONS", {})["prepared_reads"] = env_bool("DATABASE_PREPARED_READS", True)
 else:
     DATABASES = {
