@@ -6,15 +6,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import Group
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from core import auditkit, chain, verifier
+from core.audit import create_tracked, mark_change
 from core.models import ChainHead
 from core.roles import Role
 from datasets import services as dataset_services
 from datasets.models import PriceRow
 from registry import services
+from registry.models import EvaluationResult, ModelVersion, VersionStatus
 from risks import controls, incidents
 from risks import services as risk_services
 from tests.conftest import evaluation_payload, make_user, version_payload
@@ -122,3 +124,34 @@ def triggers_present() -> bool:
         else:
             cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table])
         return cursor.fetchone()[0] > 0
+
+
+def refused_duplicate(first, actor) -> None:
+    """Write a version with `first`'s label and an evaluation of it through create_tracked, which must refuse it.
+
+    The version's INSERT fails on its unique constraint; on PostgreSQL the pipeline skips what follows it.
+    Nothing may be left behind: no record, no history row, the chain's head where it was.
+    """
+    before = (ModelVersion.objects.count(), EvaluationResult.objects.count(), history_rows(), ChainHead.objects.get())
+    duplicate = ModelVersion(
+        model=first.model,
+        version=first.version,  # taken: the unique constraint refuses it
+        base_model=first.base_model,
+        provider=first.provider,
+        training_file_sha256=first.training_file_sha256,
+        changelog="again",
+        status=VersionStatus.DRAFT,
+        created_by=actor,
+    )
+    evaluation = EvaluationResult(version=duplicate, suite="golden-v1", golden_set_sha256="0" * 64, metrics={})
+    for instance in (duplicate, evaluation):
+        mark_change(instance, actor=actor, reason="a retry")
+    try:
+        create_tracked([duplicate, evaluation])
+    except IntegrityError:
+        pass
+    else:
+        raise AssertionError("create_tracked wrote a duplicate version")
+    head = ChainHead.objects.get()
+    assert (ModelVersion.objects.count(), EvaluationResult.objects.count(), history_rows()) == before[:3]
+    assert (head.seq, head.row_hash) == (before[3].seq, before[3].row_hash)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, connection
+from django.db import connection
 from django.db.models.sql import InsertQuery
 
 from core import verifier
 from core.audit import Source, _inserts, audit_source, create_tracked, mark_change
 from core.errors import Conflict
-from core.models import ChainHead
 from registry import services
 from registry.models import EvaluationResult, ModelVersion, VersionStatus
 from tests.conftest import evaluation_payload, version_payload
-from tests.core.chain_helpers import history_rows
+from tests.core.chain_helpers import refused_duplicate
 
 
 def _register(engineer, model, evaluations: int) -> ModelVersion:
@@ -53,28 +52,7 @@ def test_the_history_rows_record_exactly_what_was_inserted(engineer, registered_
 
 def test_a_refused_insert_leaves_nothing_behind(engineer, registered_model):
     first = _register(engineer, registered_model, 1)
-    before = (ModelVersion.objects.count(), EvaluationResult.objects.count(), history_rows(), ChainHead.objects.get())
-    duplicate = ModelVersion(
-        model=registered_model,
-        version=first.version,  # taken: the unique constraint refuses it
-        base_model=first.base_model,
-        provider=first.provider,
-        training_file_sha256=first.training_file_sha256,
-        changelog="again",
-        status=VersionStatus.DRAFT,
-        created_by=engineer,
-    )
-    evaluation = EvaluationResult(version=duplicate, suite="golden-v1", golden_set_sha256="0" * 64, metrics={})
-    for instance in (duplicate, evaluation):
-        mark_change(instance, actor=engineer, reason="a retry")
-
-    with pytest.raises(IntegrityError):
-        create_tracked([duplicate, evaluation])
-
-    head = ChainHead.objects.get()
-    after = (ModelVersion.objects.count(), EvaluationResult.objects.count(), history_rows(), head)
-    assert after[:3] == before[:3]
-    assert (head.seq, head.row_hash) == (before[3].seq, before[3].row_hash)
+    refused_duplicate(first, engineer)  # no record, no history row, the head where it was
     assert verifier.walk().ok
 
 

@@ -7,16 +7,13 @@ prepared, must leave the connection's prepared statements in step with psycopg's
 
 from __future__ import annotations
 
-import pytest
-from django.db import IntegrityError, connection
+from django.db import connection
 
 from core import verifier
-from core.audit import create_tracked, mark_change
-from core.models import ChainHead
 from registry import services
-from registry.models import EvaluationResult, ModelVersion, VersionStatus
+from registry.models import ModelVersion
 from tests.conftest import evaluation_payload, version_payload
-from tests.core.chain_helpers import history_rows
+from tests.core.chain_helpers import refused_duplicate
 
 TABLES = (
     "registry_modelversion",
@@ -71,27 +68,9 @@ def test_nothing_is_prepared_when_told_not_to(engineer, registered_model):
 def test_a_refusal_before_the_statements_were_prepared_leaves_them_usable(engineer, registered_model):
     first = _register(engineer, registered_model, "v1")
     _forget_prepared()
-    before = (ModelVersion.objects.count(), EvaluationResult.objects.count(), history_rows(), ChainHead.objects.get())
-    duplicate = ModelVersion(
-        model=registered_model,
-        version=first.version,  # taken: the version's INSERT fails, and the pipeline skips what follows it
-        base_model=first.base_model,
-        provider=first.provider,
-        training_file_sha256=first.training_file_sha256,
-        changelog="again",
-        status=VersionStatus.DRAFT,
-        created_by=engineer,
-    )
-    evaluation = EvaluationResult(version=duplicate, suite="golden-v1", golden_set_sha256="0" * 64, metrics={})
-    for instance in (duplicate, evaluation):
-        mark_change(instance, actor=engineer, reason="a retry")
+    # The version's INSERT is prepared and fails; the pipeline skips the rest, their preparation included.
+    refused_duplicate(first, engineer)
 
-    with pytest.raises(IntegrityError):
-        create_tracked([duplicate, evaluation])
-
-    head = ChainHead.objects.get()
-    assert (ModelVersion.objects.count(), EvaluationResult.objects.count(), history_rows()) == before[:3]
-    assert (head.seq, head.row_hash) == (before[3].seq, before[3].row_hash)
     # The next registrations prepare what the refusal did not, then run them prepared.
     second = _register(engineer, registered_model, "v2")
     third = _register(engineer, registered_model, "v3")
