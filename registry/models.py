@@ -125,16 +125,18 @@ class RegisteredModel(models.Model):
 class ModelVersion(models.Model):
     """One trained version of a registered model: what it was trained on and how it fared."""
 
-    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="versions")
+    # No index of its own: model_version_unique_label and version_model_newest both lead with it.
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="versions", db_index=False)
     version = models.CharField(max_length=64, validators=[version_label_validator])
     # What it was (or will be) trained on: the model's base model when it was registered, unless given.
     base_model = models.CharField(max_length=100)
     # Who trains it: the model's provider when the version was registered. A model that moves to
     # another provider later leaves its earlier versions where they were trained.
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.OPENAI)
-    # Dataset search matches either hash exactly.
-    training_file_sha256 = models.CharField(max_length=64, validators=[sha256_validator], db_index=True)
-    validation_file_sha256 = models.CharField(max_length=64, blank=True, validators=[sha256_validator], db_index=True)
+    # Dataset search matches either hash exactly: indexed in Meta, not by `db_index`, which on PostgreSQL
+    # adds a second index for LIKE 'prefix%' that no query here makes.
+    training_file_sha256 = models.CharField(max_length=64, validators=[sha256_validator])
+    validation_file_sha256 = models.CharField(max_length=64, blank=True, validators=[sha256_validator])
     training_file_id = models.CharField(max_length=100, blank=True, help_text="The provider's file id.")
     validation_file_id = models.CharField(max_length=100, blank=True)
     changelog = models.TextField(help_text="What changed in the data, and the behaviour shift expected.")
@@ -162,7 +164,9 @@ class ModelVersion(models.Model):
     # is not changed until compliance closes the incident (see registry.services.version_hold_set).
     evidence_hold = models.CharField(max_length=300, blank=True)
 
-    history = AuditedHistoricalRecords()
+    # Its history is read by version (id), by model (as_of) and by date: those stay indexed; the
+    # job id and the creator, which no history query looks up, do not (docs/benchmarks.md).
+    history = AuditedHistoricalRecords(no_db_index=["provider_job_id", "created_by"])
 
     # The fine-tune job as the provider reports it (kept by registry.fine_tuning, never typed in).
     JOB_FIELDS = (
@@ -217,6 +221,9 @@ class ModelVersion(models.Model):
             models.Index(fields=["status", "-id"], name="version_status_newest"),
             # GET /versions/?created_after=...
             models.Index(fields=["created_at"], name="version_created_at"),
+            # Dataset search, and a data file's versions: exact hashes.
+            models.Index(fields=["training_file_sha256"], name="version_training_sha256"),
+            models.Index(fields=["validation_file_sha256"], name="version_validation_sha256"),
             # The sync tick: versions whose job is still in flight.
             models.Index(
                 fields=["job_status"],
@@ -303,7 +310,8 @@ class EvaluationResult(models.Model):
     ran_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = AuditedHistoricalRecords()
+    # Its history is read by version: the runner and the baseline, which no history query looks up, are not indexed.
+    history = AuditedHistoricalRecords(no_db_index=["ran_by", "baseline_version"])
 
     class Meta:
         ordering = ["-ran_at", "-id"]
