@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,8 +36,13 @@ def downloads(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def chromium(downloads) -> Iterator[webdriver.Chrome]:
-    """One browser for the session; each test starts logged out (see `browser`)."""
+def chromium(downloads, live_server) -> Iterator[webdriver.Chrome]:
+    """One browser for the session; each test starts logged out (see `browser`).
+
+    It needs the live server only to close before it: Chromium keeps connections to it open, and each one's request
+    thread closes the in-memory database's connection when it ends, which the server shares with its threads only
+    while it runs. So the browser quits first and its connections' threads are waited for (a join, not a sleep).
+    """
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
     if missing:
         pytest.fail(
@@ -65,6 +71,9 @@ def chromium(downloads) -> Iterator[webdriver.Chrome]:
     driver.implicitly_wait(0)
     yield driver
     driver.quit()
+    for thread in threading.enumerate():
+        if thread.name.endswith("(process_request_thread)"):
+            thread.join(timeout=WAIT_SECONDS)
 
 
 class Browser:
