@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReasonForm
 from core.errors import ApplicationError
 from core.roles import ADMIN_READERS, Role, has_role
+from core.wording import plural
 from datasets import selectors, services
 from datasets.checks import default_policy
 from datasets.models import (
@@ -333,14 +334,10 @@ def golden_upload_errors(form: forms.Form, exc: ApplicationError) -> None:
 def golden_upload_message(result: services.GoldenVersionResult) -> str:
     dataset = result.dataset
     name, number, intents = dataset.golden_set.name, dataset.golden_version, len(dataset.intent_counts or {})
-    counts = f"{_plural(dataset.item_count, 'item')} in {_plural(intents, 'intent')}"
+    counts = f"{plural(dataset.item_count, 'item')} in {plural(intents, 'intent')}"
     if not result.created:
         return f"Nothing new: these bytes already are version {number} of {name} ({counts})."
     return f"Version {number} of {name}: {counts}."
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 class GoldenSetForm(ReasonForm):

@@ -27,6 +27,7 @@ from core.audit import audited_save, service_user
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from core.parsers import TooLarge
 from core.roles import Role, has_role
+from core.wording import plural
 from datasets import selectors
 from datasets.checks import UnknownBaseModel, check_file, encoding_for, golden_fingerprint
 from datasets.golden import ParsedGolden, golden_parse, golden_set_name_validator, intent_tags
@@ -291,7 +292,7 @@ def _record_golden_version(
             "item_count": len(parsed.items),
             "intent_counts": parsed.intent_counts,
         }
-        summary = f"{len(parsed.items)} items, {len(parsed.intent_counts)} intents"
+        summary = f"{plural(len(parsed.items), 'item')}, {plural(len(parsed.intent_counts), 'intent')}"
         if dataset is None:
             dataset = Dataset(
                 sha256=sha256,
@@ -441,7 +442,10 @@ def dataset_check_run(*, check_id: int) -> DatasetCheck | None:
         audited_save(
             dataset,
             actor=check.requested_by or service_user(),
-            reason=f"Checked: {dataset.blocking} blocking, {dataset.warnings} warnings (policy v{policy['version']})",
+            reason=(
+                f"Checked: {dataset.blocking} blocking, {plural(dataset.warnings, 'warning')} "
+                f"(policy v{policy['version']})"
+            ),
         )
         DatasetCheck.objects.filter(pk=check.pk).update(
             status=CheckStatus.DONE, progress=100, finished_at=timezone.now(), goldens=goldens

@@ -28,6 +28,7 @@ from django.utils.html import format_html, format_html_join
 from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReasonForm
 from core.history import history_entries
 from core.roles import ADMIN_READERS, Role, has_role
+from core.wording import plural
 from lifecycle import services
 from lifecycle.models import CatalogueSync, LifecycleState, ModelKind, Provider, ProviderModel, ValueSource
 from lifecycle.selectors import IMMINENT, NEAR, WARNING, last_sync, runway_urgency
@@ -88,10 +89,10 @@ def days_words(days_left: int | None) -> str:
     if days_left is None:
         return "No date"
     if days_left < 0:
-        return f"Shut down {-days_left} day{'s' if days_left != -1 else ''} ago"
+        return f"Shut down {plural(-days_left, 'day')} ago"
     if days_left == 0:
         return "Shuts down today"
-    return f"{days_left} day{'s' if days_left != 1 else ''} left"
+    return f"{plural(days_left, 'day')} left"
 
 
 def days_badge(days_left: int | None, *, with_band: bool = False, compact: bool = False):

@@ -10,6 +10,7 @@ from django.utils.safestring import SafeString
 from core.admin_audit import AuditedAdmin, ReadOnlyInline, reason_action
 from core.errors import ApplicationError
 from core.roles import Role, has_role
+from core.wording import plural
 from registry import gates, services
 from registry.admin_data_cards import data_card_display
 from registry.admin_display import (
@@ -497,8 +498,7 @@ class ModelVersionAdmin(ReasonFirstAdmin):
         job_ids = list(queryset.exclude(provider_job_id=None).values_list("provider_job_id", flat=True))
         for job_id in job_ids:
             fine_tune_job_sync.delay_on_commit(job_id, on_behalf_of_id=request.user.pk)
-        jobs = "1 job" if len(job_ids) == 1 else f"{len(job_ids)} jobs"
-        self.message_user(request, f"Queued a sync of {jobs}; refresh in a few seconds.")
+        self.message_user(request, f"Queued a sync of {plural(len(job_ids), 'job')}; refresh in a few seconds.")
 
 
 @admin.register(EvaluationResult)

@@ -16,10 +16,16 @@ from collections import Counter
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from core.wording import plural
 from registry.cards import price_words
 from registry.data_cards import DataCheck, DataFile
 
-SEVERITIES = (("blocking", "Blocking", "#c62828"), ("warning", "Warnings", "#8d6e00"), ("info", "Info", "#546e7a"))
+# Severity, its badge's noun for one finding and for several, colour.
+SEVERITIES = (
+    ("blocking", "blocking", "blocking", "#c62828"),
+    ("warning", "warning", "warnings", "#8d6e00"),
+    ("info", "info", "info", "#546e7a"),
+)
 PII_WORDS = {
     "email": "E-mail addresses",
     "phone": "Phone numbers",
@@ -132,7 +138,7 @@ def findings_by_code(check: DataCheck) -> list[tuple[str, str, int]]:
     report = check.report or {}
     severity_of = {f["code"]: f.get("severity", "warning") for f in reversed(report.get("findings") or [])}
     policy = (report.get("policy") or {}).get("severities") or {}
-    order = {key: i for i, (key, _, _) in enumerate(SEVERITIES)}
+    order = {key: i for i, (key, *_) in enumerate(SEVERITIES)}
     rows = [
         (code, severity_of.get(code) or policy.get(code, "warning"), int(count))
         for code, count in (report.get("counts") or {}).items()
@@ -191,8 +197,8 @@ def _checked(data: DataFile) -> SafeString:
         "",
         "{}",
         (
-            (_badge(f"{severities[key]} {word.lower()}", colour if severities[key] else "#9e9e9e"),)
-            for key, word, colour in SEVERITIES
+            (_badge(plural(severities[key], one, many), colour if severities[key] else "#9e9e9e"),)
+            for key, one, many, colour in SEVERITIES
         ),
     )
     by_code = findings_by_code(check)

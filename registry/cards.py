@@ -20,6 +20,7 @@ from reportlab.lib.units import cm
 from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from core.wording import plural
 from lifecycle.models import LifecycleState
 from lifecycle.selectors import Runway
 from registry import gates
@@ -66,7 +67,7 @@ def lifecycle_facts(found: Runway) -> dict[str, str]:
         if found.state == LifecycleState.SHUTDOWN:
             shutdown = f"shut down on {day}"
         else:
-            shutdown = f"{day} ({found.days_left} day{'s' if found.days_left != 1 else ''} left)"
+            shutdown = f"{day} ({plural(found.days_left, 'day')} left)"
         shutdown += f"; source: {_SOURCES.get(found.source, found.source)}"
     return {
         "Runs on": found.model_id,
@@ -131,7 +132,7 @@ def data_card_entry(data: DataFile) -> dict[str, Any]:
         "Tokens per example": f"p50 {_count(tokens.get('p50'))}, p95 {_count(tokens.get('p95'))}, "
         f"max {_count(tokens.get('max'))}",
         "Billed tokens and cost": billed_words,
-        "Findings": f"{check.blocking} blocking, {_plural(check.warnings, 'warning')}",
+        "Findings": f"{check.blocking} blocking, {plural(check.warnings, 'warning')}",
         "Golden-set leakage": leak_words,
     }
     if check.overridden:
@@ -236,10 +237,6 @@ def _metrics_words(evaluation: EvaluationResult) -> str:
     return ", ".join(words)
 
 
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
-
-
 def _tier_reason(model) -> str:
     """Why the model has its risk tier: the reason written when the tier was last set (the history keeps it)."""
     if model.risk_tier == "unclassified":
@@ -296,7 +293,7 @@ def _limitations(data: dict) -> list[str]:
     typed = [ev for ev in data["evaluations"] if ev["evidence"] is None and TYPED in ev["metrics"]]
     if typed:
         lines.append(
-            f"{_plural(len(typed), 'win rate')} typed in by hand, not supported by verdicts: "
+            f"{plural(len(typed), 'win rate')} typed in by hand, not supported by verdicts: "
             "no interval says how far to trust them."
         )
     if not data["evaluations"]:
@@ -311,7 +308,7 @@ def _limitations(data: dict) -> list[str]:
         lines.append(f"The model it runs on shuts down: {shuts}.")
     unchecked = [f for f in data["data_card"] if not f["checked"]]
     if unchecked:
-        lines.append(f"{_plural(len(unchecked), 'data file')} not checked before training.")
+        lines.append(f"{plural(len(unchecked), 'data file')} not checked before training.")
     return lines or ["None recorded beyond the out-of-scope uses above."]
 
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.admin_site import ROWS_SHOWN, Panel, Row, dashboard_panel
+from core.wording import plural
 from lifecycle.admin import days_words
 from lifecycle.selectors import WARNING, runway_urgency
 from registry import selectors
@@ -28,7 +29,7 @@ def _gate_words(promotion) -> tuple[str, str]:
     words = f"{first.rule} ({first.outcome})"
     others = len(failing) - 1
     if others:
-        words += f", and {others} other rule{'' if others == 1 else 's'}"
+        words += f", and {plural(others, 'other rule')}"
     return "Gate fails", f" Gate fails on {words}."
 
 

@@ -36,6 +36,7 @@ from core.errors import (
 )
 from core.leases import lease_claim, lease_release
 from core.roles import Role, has_role
+from core.wording import plural
 from lifecycle.capabilities import capability
 from lifecycle.models import Provider
 from providers.base import (
@@ -365,7 +366,8 @@ def jobs_sync_tick(
         for name in sorted(set(work) - configured):
             jobs, deployments = work.pop(name)
             report.notes.append(
-                f"{provider_label(name)} is not configured: {len(jobs)} jobs and {len(deployments)} deployments wait."
+                f"{provider_label(name)} is not configured: {plural(len(jobs), 'job')} and "
+                f"{plural(len(deployments), 'deployment')} wait."
             )
         order = [name for name in configured_providers() if name in work]
         for index, name in enumerate(order):

@@ -46,6 +46,7 @@ from django.db import IntegrityError, transaction
 
 from core.audit import mark_change
 from core.errors import Conflict, ValidationFailed
+from core.wording import plural
 from datasets.models import Dataset, DatasetKind
 from lifecycle.selectors import Runway
 from registry.data_cards import DataFile, version_data_files
@@ -313,8 +314,7 @@ def dataset_check_judge(files: list[DataFile]) -> RuleResult:
     for f in files:
         check, role = f.check, f.role.capitalize()
         if check.blocking == 0:
-            warnings = f"{check.warnings} warning{'' if check.warnings == 1 else 's'}"
-            parts.append(f"{role}: no blocking finding ({warnings}).")
+            parts.append(f"{role}: no blocking finding ({plural(check.warnings, 'warning')}).")
         elif check.overridden:
             override = check.override
             parts.append(
@@ -410,12 +410,13 @@ def lifecycle_judge(found: Runway, *, gate_days: int | None = None) -> RuleResul
         result.detail = f"{name}: no shutdown announced."
     elif found.days_left <= 0:
         result.outcome = FAIL
-        ago = f"{-found.days_left} days ago" if found.days_left else "today"
+        ago = f"{plural(-found.days_left, 'day')} ago" if found.days_left else "today"
         result.detail = f"{name} shut down on {found.shutdown_date.isoformat()} ({ago})."
     else:
         within = found.days_left <= days
         result.outcome = FAIL if within else PASS
-        result.detail = f"{name} shuts down on {found.shutdown_date.isoformat()}: {found.days_left} days left" + (
+        left = plural(found.days_left, "day")
+        result.detail = f"{name} shuts down on {found.shutdown_date.isoformat()}: {left} left" + (
             f", within the {days}-day window." if within else "."
         )
     if found.replacement and result.outcome == FAIL:

@@ -32,6 +32,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from core.wording import plural
+
 BAND_COLOURS = {
     "low": colors.HexColor("#2e7d32"),
     "medium": colors.HexColor("#f9a825"),
@@ -326,11 +328,6 @@ STATUS = {
 DECISION_ROWS = 12
 
 
-def plural(count: int, one: str, many: str | None = None) -> str:
-    """ "1 risk", "2 risks": a count with its noun."""
-    return f"{count} {one if count == 1 else (many or one + 's')}"
-
-
 def _decisions_required(data: dict) -> list[list]:
     """Every decision waiting at month end, with who owns it and by when."""
     d = data["decisions"]
@@ -602,13 +599,14 @@ def _inventory(data: dict) -> list:
     flow = [markup("1. Inventory changes", st.h1)]
     flow.append(
         text(
-            f"{counts['models']} registered models and {counts['versions']} versions at the end of the month. "
-            f"This month: {counts['registered']} versions registered, {counts['promoted']} promoted, "
-            f"{counts['rolled_back']} rolled back, {counts['retired']} retired, {counts['failed']} failed in "
-            f"training; {jobs['finished']} fine-tune jobs finished"
+            f"{plural(counts['models'], 'registered model')} and {plural(counts['versions'], 'version')} at the end "
+            f"of the month. This month: {plural(counts['registered'], 'version')} registered, {counts['promoted']} "
+            f"promoted, {counts['rolled_back']} rolled back, {counts['retired']} retired, {counts['failed']} failed in "
+            f"training; {plural(jobs['finished'], 'fine-tune job')} finished"
             + (" (" + ", ".join(f"{n} {s}" for s, n in jobs["by_status"].items()) + ")." if jobs["by_status"] else ".")
-            + f" {trained['trained']} new versions started training: {len(trained['unchecked'])} without a dataset "
-            f"check, {len(trained['overridden'])} on data with overridden blocking findings."
+            + f" {plural(trained['trained'], 'new version')} started training: "
+            f"{len(trained['unchecked'])} without a dataset check, {len(trained['overridden'])} on data with "
+            "overridden blocking findings."
         )
     )
     parts = [

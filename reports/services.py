@@ -25,10 +25,11 @@ from core.audit import audited_save
 from core.errors import Conflict, PermissionDenied
 from core.leases import lease_claim, lease_release
 from core.roles import Role, has_role
+from core.wording import plural
 from reports.builder import data_sha256, report_data
 from reports.models import Delivery, DeliveryStatus, Report, ReportRevision, Trigger
 from reports.periods import Period
-from reports.render import pdf_pages, plural, render_pdf
+from reports.render import pdf_pages, render_pdf
 
 logger = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from core.admin_audit import AuditedAdmin, ReadOnlyAdmin, ReadOnlyInline, reason
 from core.badges import badge
 from core.errors import ApplicationError
 from core.history import history_entries
+from core.wording import plural
 from risks import controls, incidents, selectors, services
 from risks.models import (
     Acceptance,
@@ -58,7 +59,7 @@ def short_date(value) -> str:
 
 
 def days_word(days: int) -> str:
-    return "1 day" if abs(days) == 1 else f"{abs(days)} days"
+    return plural(abs(days), "day")
 
 
 class ReasonFirstMixin:

@@ -17,12 +17,13 @@ from django.utils import timezone
 
 from core.admin_site import ROWS_SHOWN, Alert, Note, Panel, Row, admin_alert, dashboard_note, dashboard_panel
 from core.models import AuditVerification
+from core.wording import plural
 from risks import selectors
 from risks.models import Incident, IncidentStatus
 
 
 def _days(n: int) -> str:
-    return f"{n} day{'' if n == 1 else 's'}"
+    return plural(n, "day")
 
 
 def _since(moment: datetime, now: datetime) -> str:

@@ -54,6 +54,7 @@ from django.utils import timezone
 from core.audit import audited_save, service_user
 from core.references import reference_next
 from core.validation import full_clean
+from core.wording import plural
 from lifecycle.selectors import IMMINENT_DAYS, NEAR_DAYS, Runway, runway_urgency
 from lifecycle.selectors import today as lifecycle_today
 from registry.models import Environment, RegisteredModel
@@ -259,8 +260,8 @@ class Facts:
     @property
     def days_text(self) -> str:
         if self.days_left > 0:
-            return f"{self.days_left} day{'s' if self.days_left != 1 else ''} left"
-        return "shut down today" if self.days_left == 0 else f"shut down {-self.days_left} days ago"
+            return f"{plural(self.days_left, 'day')} left"
+        return "shut down today" if self.days_left == 0 else f"shut down {plural(-self.days_left, 'day')} ago"
 
     @property
     def when(self) -> str:
@@ -443,7 +444,7 @@ def _runway_note(runway: Runway, *, warn_days: int) -> str:
     if runway.shutdown_date is None:
         return "no shutdown announced"
     return (
-        f"shuts down on {runway.shutdown_date:%Y-%m-%d}, {runway.days_left} days away, beyond the "
+        f"shuts down on {runway.shutdown_date:%Y-%m-%d}, {plural(runway.days_left, 'day')} away, beyond the "
         f"{warn_days}-day warning window"
     )
 

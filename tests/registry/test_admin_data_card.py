@@ -143,6 +143,19 @@ def test_it_counts_findings_by_severity_with_cost_leakage_and_pii_counts(
     assert "Blocking findings overridden" not in html
 
 
+def test_it_says_one_warning_in_the_singular(admin_client, engineer, registered_model):
+    lines = [chat(f"Question {i} about invoice {i * 7}?") for i in range(60)]
+    lines.append(lines[0])  # one exact duplicate: the file's one warning
+    training = checked_upload(lines, engineer)
+    assert (training.blocking, training.warnings) == (0, 1)
+    version = version_trained_on(registered_model, engineer, training.sha256)
+
+    html = panel(page(admin_client, version))
+
+    assert ">1 warning</span>" in html and "1 warnings" not in html
+    assert ">0 blocking</span>" in html
+
+
 def test_it_never_shows_personal_data_text(admin_client, engineer, registered_model, golden):
     training = checked_upload(training_lines(), engineer, goldens=[golden.sha256])
     version = version_trained_on(registered_model, engineer, training.sha256)

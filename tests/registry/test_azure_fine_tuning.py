@@ -274,7 +274,7 @@ def test_a_provider_that_is_not_configured_is_skipped_and_said(engineer, azure_m
     report = tick(FakeTime())
 
     assert report.providers == {}
-    assert report.notes == ["Azure OpenAI is not configured: 1 jobs and 0 deployments wait."]
+    assert report.notes == ["Azure OpenAI is not configured: 1 job and 0 deployments wait."]
     assert fresh(version).job_status == JobStatus.VALIDATING_FILES  # as launched
 
 

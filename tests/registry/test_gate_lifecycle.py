@@ -77,6 +77,18 @@ def test_it_fails_when_the_base_model_shuts_down_within_the_window(
     assert [r["outcome"] for r in gate["rules"] if r["metric"] != "lifecycle"] == ["pass"] * 5
 
 
+@pytest.mark.parametrize(
+    ("day", "words"),
+    [("2026-12-02", "shuts down on 2026-12-02: 1 day left"), ("2026-11-30", "shut down on 2026-11-30 (1 day ago)")],
+)
+def test_it_says_one_day_in_the_singular(api, engineer, fake_openai, candidate, day, words):
+    shutting_down(fake_openai, BASE, day)
+
+    rule = lifecycle_rule(gate_of(api, engineer, candidate))
+
+    assert rule["detail"].startswith(f"{BASE} {words}")
+
+
 def test_a_base_model_already_shut_down_fails_and_names_the_replacement(
     api, engineer, compliance, fake_openai, candidate
 ):
