@@ -1,21 +1,31 @@
-"""A registration's CPU with and without prepared statements, in paired blocks, in one process.
+"""A registration's CPU with a part of it on and off, in paired blocks, in one process.
 
-usage: DATABASE_URL=postgres://... bench/paired.py [BLOCK] [PAIRS]      (defaults: 100 registrations, 20 pairs)
+usage: DATABASE_URL=postgres://... bench/paired.py [BLOCK] [PAIRS] [SWITCH]
+       (defaults: 100 registrations, 20 pairs, SWITCH "prepared")
 
 On a shared machine whose speed drifts by a fifth within minutes, two runs minutes apart
 cannot show a change of a tenth. Here one process registers versions through Django's WSGI
-handler (no gunicorn, no client), alternating blocks of BLOCK registrations with
-`DATABASE_PREPARED_READS` on and off (the order swapped every pair), and reads the CPU of
-this process and of its PostgreSQL backend (`/proc`, by `pg_backend_pid()`) around each
-block. Each pair ran within seconds, so the drift is the same for both halves: the paired
-differences show what the setting buys. Needs a migrated database it may write to; it
-creates its own user, token and 20 models, then registers into them.
+handler (no gunicorn, no client), alternating blocks of BLOCK registrations with SWITCH on and
+off (the order swapped every pair), and reads the CPU of this process and of its PostgreSQL
+backend (`/proc`, by `pg_backend_pid()`) around each block. Each pair ran within seconds, so
+the drift is the same for both halves: the paired differences show what the part costs.
+
+SWITCH is one of:
+  prepared  `DATABASE_PREPARED_READS`: the registration's statements prepared, or not;
+  write     the registration's write (`core.audit.create_tracked`: the version, its evaluation,
+            their history rows and the chain's claim), or none: each row gets an id and nothing
+            is written (the rest of the request, the data card's read included, runs as ever).
+            What the write costs, and so what any change to it can at most buy.
+
+Needs a migrated database it may write to; it creates its own user, token and 20 models, then
+registers into them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
 import statistics
@@ -120,28 +130,53 @@ def backend_seconds() -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
-def main(block: int, pairs: int) -> int:
+_written = services.create_tracked
+_ids = itertools.count(-1, -1)  # ids no table holds
+
+
+def _ids_only(objs, using="default", *, read_along=None):
+    """The write left out: each instance gets an id, as create_tracked gives it, and nothing is written."""
+    for obj in objs:
+        obj.pk = next(_ids)
+        obj._state.adding = False
+        obj._state.db = using
+    return read_along() if read_along is not None else None
+
+
+def _prepared(on: bool) -> None:
+    connection.settings_dict["OPTIONS"]["prepared_reads"] = on
+
+
+def _write(on: bool) -> None:
+    services.create_tracked = _written if on else _ids_only
+
+
+SWITCHES = {"prepared": ("prepared statements", _prepared), "write": ("the write", _write)}
+
+
+def main(block: int, pairs: int, switch: str) -> int:
+    what, turn = SWITCHES[switch]
     registrations = Registrations(setup())
-    options = connection.settings_dict["OPTIONS"]
-    for prepared in (True, False):  # warm both: imports, caches, the statements prepared
-        options["prepared_reads"] = prepared
+    for on in (True, False):  # warm both: imports, caches, the statements prepared
+        turn(on)
         registrations.run(50)
     figures: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     for pair in range(pairs):
-        for prepared in (True, False) if pair % 2 == 0 else (False, True):
-            options["prepared_reads"] = prepared
+        for on in (True, False) if pair % 2 == 0 else (False, True):
+            turn(on)
             registrations.run(5)
             process, backend = time.process_time(), backend_seconds()
             registrations.run(block)
-            figures[prepared].append(
+            figures[on].append(
                 ((time.process_time() - process) * 1000 / block, (backend_seconds() - backend) * 1000 / block)
             )
+    turn(True)
     print(f"{pairs} pairs of {block} registrations; CPU per registration, ms (median over the blocks)")
-    for prepared in (False, True):
-        process = statistics.median(f[0] for f in figures[prepared])
-        backend = statistics.median(f[1] for f in figures[prepared])
-        state = "on " if prepared else "off"
-        print(f"  prepared {state}: this process {process:.2f}, its PostgreSQL backend {backend:.2f}")
+    for on in (False, True):
+        process = statistics.median(f[0] for f in figures[on])
+        backend = statistics.median(f[1] for f in figures[on])
+        state = "on " if on else "off"
+        print(f"  {what} {state}: this process {process:.2f}, its PostgreSQL backend {backend:.2f}")
     for index, part in ((0, "this process"), (1, "its PostgreSQL backend")):
         diffs = [on[index] - off[index] for on, off in zip(figures[True], figures[False], strict=True)]
         lower = sum(d < 0 for d in diffs)
@@ -152,4 +187,7 @@ def main(block: int, pairs: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*(int(arg) for arg in sys.argv[1:3])))
+    block, pairs, switch = (sys.argv[1:] + ["100", "20", "prepared"][len(sys.argv) - 1 :])[:3]
+    if switch not in SWITCHES:
+        raise SystemExit(f"paired.py: SWITCH is one of {', '.join(SWITCHES)}, not {switch!r}")
+    sys.exit(main(int(block), int(pairs), switch))
