@@ -11,7 +11,7 @@ backend (`/proc`, by `pg_backend_pid()`) around each block. Each pair ran within
 the drift is the same for both halves: the paired differences show what the part costs.
 
 SWITCH is one of:
-  prepared  `DATABASE_PREPARED_READS`: the registration's statements prepared, or not;
+  prepared  `DATABASE_PREPARED_STATEMENTS`: the registration's statements prepared, or not;
   write     the registration's write (`core.audit.create_tracked`: the version, its evaluation,
             their history rows and the chain's claim), or none: each row gets an id and nothing
             is written (the rest of the request, the data card's read included, runs as ever).
@@ -144,7 +144,7 @@ def _ids_only(objs, using="default", *, read_along=None):
 
 
 def _prepared(on: bool) -> None:
-    connection.settings_dict["OPTIONS"]["prepared_reads"] = on
+    connection.settings_dict["OPTIONS"]["prepared_statements"] = on
 
 
 def _write(on: bool) -> None:

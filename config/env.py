@@ -38,6 +38,17 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {value!r}.")
 
 
+def env_bool_renamed(name: str, old_name: str, default: bool) -> bool:
+    """`env_bool` for a variable once called `old_name`: either name sets it, and if both are set they must agree."""
+    value = env_bool(name, default)
+    if old_name not in os.environ:
+        return value
+    old_value = env_bool(old_name, default)
+    if name in os.environ and old_value != value:
+        raise ImproperlyConfigured(f"{name} and {old_name}, its former name, disagree: set {name} only.")
+    return old_value
+
+
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     value = os.environ.get(name)
     if value is None:

@@ -14,7 +14,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_date, env_float_or_empty, env_int, env_list, env_str
+from config.env import env_bool, env_bool_renamed, env_date, env_float_or_empty, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FINEPRINT_VAR_DIR", str(BASE_DIR / "var")))
@@ -117,7 +117,10 @@ if _database_url:
         # chain's claim in core.audit.create_tracked, the model and data-card reads) and the auth epoch every
         # API request reads: a third of PostgreSQL's CPU for a registration. Off behind a pooler that cannot
         # carry prepared statements (PgBouncer before 1.21, or with max_prepared_statements = 0): docs/production.md.
-        DATABASES["default"].setdefault("OPTIONS", {})["prepared_reads"] = env_bool("DATABASE_PREPARED_READS", True)
+        # Called DATABASE_PREPARED_READS until it covered writes too; that name still works.
+        DATABASES["default"].setdefault("OPTIONS", {})["prepared_statements"] = env_bool_renamed(
+            "DATABASE_PREPARED_STATEMENTS", "DATABASE_PREPARED_READS", True
+        )
 else:
     DATABASES = {
         "default": {

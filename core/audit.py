@@ -265,7 +265,7 @@ def _writer(connection):
     Their SQL is fixed per table and row count, so PostgreSQL parses and plans each once per
     connection and the values travel apart from it, dumped by psycopg's compiled code rather
     than quoted into the text in Python (core.pgbackend's prepared_cursor, off with
-    DATABASE_PREPARED_READS=0).
+    DATABASE_PREPARED_STATEMENTS=0).
     """
     prepared = getattr(connection, "prepared_cursor", None)
     return prepared() if prepared is not None else connection.cursor()

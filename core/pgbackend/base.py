@@ -90,9 +90,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         unique key, a page of a model by an index on both), planning stops: the get's statement
         took 0.84 ms to plan and 0.1 ms to run (docs/benchmarks.md). A statement whose
         best plan depends on its values (a metric search) must not come here. With OPTIONS
-        `prepared_reads` off (DATABASE_PREPARED_READS), the ordinary cursor.
+        `prepared_statements` off (DATABASE_PREPARED_STATEMENTS), the ordinary cursor.
         """
-        if not self.settings_dict["OPTIONS"].get("prepared_reads"):
+        if not self.settings_dict["OPTIONS"].get("prepared_statements"):
             return self.cursor()
         self._prepares_next = True
         try:
@@ -111,7 +111,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def get_connection_params(self) -> dict:
         params = super().get_connection_params()
-        params.pop("prepared_reads", None)
+        params.pop("prepared_statements", None)
         # Prepare only what prepared_cursor asks to: Django's cursors bind on the client and never
         # prepare, and a statement is prepared the first time a _PreparingCursor runs it.
         params["prepare_threshold"] = _PREPARE_ONLY_WHEN_ASKED

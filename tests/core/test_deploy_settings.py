@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -166,14 +167,40 @@ def test_it_leaves_the_servers_page_cost_when_told_to(tmp_path):
     assert "options" not in database_options(tmp_path, DATABASE_RANDOM_PAGE_COST="")
 
 
-def test_it_prepares_the_hot_reads_unless_told_not_to(tmp_path):
+def test_it_prepares_the_hot_statements_unless_told_not_to(tmp_path):
     # Behind a pooler that cannot carry prepared statements (docs/production.md).
-    assert database_options(tmp_path)["prepared_reads"] is True
-    assert database_options(tmp_path, DATABASE_PREPARED_READS="0")["prepared_reads"] is False
+    assert database_options(tmp_path)["prepared_statements"] is True
+    assert database_options(tmp_path, DATABASE_PREPARED_STATEMENTS="0")["prepared_statements"] is False
     refused = run(
-        ["manage.py", "check"], tmp_path, DATABASE_URL="postgres://app@db/fineprint", DATABASE_PREPARED_READS="maybe"
+        ["manage.py", "check"],
+        tmp_path,
+        DATABASE_URL="postgres://app@db/fineprint",
+        DATABASE_PREPARED_STATEMENTS="maybe",
     )
-    assert refused.returncode != 0 and "DATABASE_PREPARED_READS must be a boolean" in refused.stderr
+    assert refused.returncode != 0 and "DATABASE_PREPARED_STATEMENTS must be a boolean" in refused.stderr
+
+
+def test_it_still_reads_the_former_name_of_prepared_statements(tmp_path):
+    assert database_options(tmp_path, DATABASE_PREPARED_READS="0")["prepared_statements"] is False
+    agreeing = {"DATABASE_PREPARED_READS": "0", "DATABASE_PREPARED_STATEMENTS": "false"}
+    assert database_options(tmp_path, **agreeing)["prepared_statements"] is False
+    refused = run(
+        ["manage.py", "check"],
+        tmp_path,
+        DATABASE_URL="postgres://app@db/fineprint",
+        DATABASE_PREPARED_READS="0",
+        DATABASE_PREPARED_STATEMENTS="1",
+    )
+    assert refused.returncode != 0
+    assert "DATABASE_PREPARED_STATEMENTS and DATABASE_PREPARED_READS, its former name, disagree" in refused.stderr
+
+
+def test_every_variable_the_settings_read_is_in_the_example_environment():
+    # .env.example is where an operator learns what can be set (docs/production.md).
+    read = set(re.findall(r"env_[a-z_]+\(\s*\"([A-Z][A-Z0-9_]*)\"", (ROOT / "config" / "settings.py").read_text()))
+    listed = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.M))
+    assert len(read) > 50  # the pattern finds the settings' variables
+    assert sorted(read - listed) == []
 
 
 @pytest.mark.parametrize("value", ["cheap", "0", "-1", "nan", "inf", "1; DROP TABLE x"])

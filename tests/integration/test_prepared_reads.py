@@ -57,14 +57,14 @@ def test_nothing_is_prepared_when_told_not_to(api, executive, two_versions):
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # psycopg forgets its own too
     options = connection.settings_dict["OPTIONS"]
-    options["prepared_reads"] = False
+    options["prepared_statements"] = False
     try:
         client = api(executive)
         assert client.get(f"/api/v1/models/{two_versions.name}/versions/v1/").status_code == 200
         assert client.get(f"/api/v1/models/{two_versions.name}/versions/").status_code == 200
         assert _prepared() == []
     finally:
-        options["prepared_reads"] = True
+        options["prepared_statements"] = True
 
 
 def test_a_registrations_reads_are_prepared(api, engineer, registered_model):

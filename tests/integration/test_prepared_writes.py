@@ -57,12 +57,12 @@ def test_a_registrations_inserts_and_the_claim_are_prepared(engineer, registered
 def test_nothing_is_prepared_when_told_not_to(engineer, registered_model):
     _forget_prepared()
     options = connection.settings_dict["OPTIONS"]
-    options["prepared_reads"] = False
+    options["prepared_statements"] = False
     try:
         _register(engineer, registered_model, "v1")
         assert _prepared() == []
     finally:
-        options["prepared_reads"] = True
+        options["prepared_statements"] = True
 
 
 def test_a_refusal_before_the_statements_were_prepared_leaves_them_usable(engineer, registered_model):
