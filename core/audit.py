@@ -29,6 +29,7 @@ from simple_history.models import HistoricalRecords
 from simple_history.signals import post_create_historical_record, pre_create_historical_record
 
 from core import chain
+from core.pgbackend import planned_once_cursor
 
 T = TypeVar("T")
 
@@ -240,7 +241,9 @@ def create_tracked(
             read = read_along() if read_along is not None else None  # its fetch sends the ids' query with it
             _tracked_build(objs, cursor.fetchone(), batch, using)  # 1: psycopg's BEGIN, the ids (and the read)
             rows = [row for row, _ in batch.rows]
-            with _writer(connection) as writer:
+            # Their SQL is fixed per table and row count: planned once per connection, the values sent apart
+            # from it and dumped by psycopg's compiled code rather than quoted into the text in Python.
+            with planned_once_cursor(connection) as writer:
                 for sql, params in _inserts(objs, using):
                     writer.execute(sql, params)
                 writer.execute(chain.CLAIM_SQL, [count])
@@ -257,18 +260,6 @@ def create_tracked(
         # else 3 is the pipeline's end, and the COMMIT the caller's
     _created_sent(batch)
     return read
-
-
-def _writer(connection):
-    """The cursor for `create_tracked`'s INSERTs and claim: prepared once per connection where that is on.
-
-    Their SQL is fixed per table and row count, so PostgreSQL parses and plans each once per
-    connection and the values travel apart from it, dumped by psycopg's compiled code rather
-    than quoted into the text in Python (core.pgbackend's prepared_cursor, off with
-    DATABASE_PREPARED_STATEMENTS=0).
-    """
-    prepared = getattr(connection, "prepared_cursor", None)
-    return prepared() if prepared is not None else connection.cursor()
 
 
 _HISTORY_MODELS: dict[type[models.Model], type[models.Model] | None] = {}

@@ -51,6 +51,7 @@ from django.db.models import BigIntegerField, TextField
 from django.db.models.expressions import RawSQL
 
 from core.models import ApiToken
+from core.pgbackend import planned_once_cursor
 
 MAX_ENTRIES = 1024
 EPOCH_TABLE = "core_authepoch"
@@ -129,8 +130,8 @@ def request_epoch_forget(*args, **kwargs) -> None:
 
 def epoch_read(using: str = DEFAULT_DB_ALIAS) -> int | None:
     connection = connections[using]
-    # Every API request runs it: prepared once per connection where that is on (core.pgbackend).
-    with getattr(connection, "prepared_cursor", connection.cursor)() as cursor:
+    # Every API request runs it.
+    with planned_once_cursor(connection) as cursor:
         cursor.execute(EPOCH_SQL)
         row = cursor.fetchone()
     return None if row is None else row[0]

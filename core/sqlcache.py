@@ -34,6 +34,8 @@ from django.db import connections
 from django.db.models import JSONField, QuerySet
 from django.db.models.query import ValuesIterable, ValuesListIterable
 
+from core.pgbackend import planned_once_cursor
+
 # JSON: a number compared as a JSON value (a JSON key's `exact` lookup), which each database gets as JSON.
 INT, STR, FLOAT, DATETIME, JSON = "int", "str", "float", "datetime", "json"
 _TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
@@ -210,8 +212,7 @@ def rows(
         raise ValueError("one value per kind, none of them None")
     query = prepared(key, build, kinds, using)
     connection = connections[using]
-    opened = connection.prepared_cursor if server_prepared and hasattr(connection, "prepared_cursor") else None
-    with (opened or connection.cursor)() as cursor:
+    with planned_once_cursor(connection) if server_prepared else connection.cursor() as cursor:
         if timestamps_as_text and connection.vendor == "postgresql":
             cursor.cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _TEXT_LOADER)
         cursor.execute(query.sql, query.params_for(values, using))
