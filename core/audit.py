@@ -211,8 +211,9 @@ def create_tracked(
     statement, using psycopg's pipeline mode: an id for each instance; the
     instances' INSERTs with the chain's claim of a place for each history row;
     the history rows' INSERTs, with the COMMIT when the transaction is this
-    block's own. The chain head's lock (taken by the claim) is held for the last
-    round trip only. A failed INSERT (a unique constraint) raises IntegrityError
+    block's own and no receiver waits for simple-history's post-create signal
+    (sent in the transaction, as after a save). The chain head's lock (taken
+    by the claim) is held for the last round trip only. A failed INSERT (a unique constraint) raises IntegrityError
     and leaves nothing: the transaction (a savepoint under the caller's) rolls
     back, claim included. Instances of models whose history is not one plain row
     per save (m2m history) are saved one by one instead.
@@ -230,7 +231,9 @@ def create_tracked(
         return found
     count = len(objs)
     with transaction.atomic(using=using):
-        own_transaction = len(connection.atomic_blocks) == 1
+        # A receiver of the post-create signal runs in the transaction, as after a save: then the COMMIT
+        # is Django's, after it, rather than sent with the history rows.
+        own_transaction = len(connection.atomic_blocks) == 1 and not _created_listened(objs)
         batch = _Batch(using=using, savepoints=_savepoints(using), rows=[])
         # connection.connection exists once cursor() has connected: the items are entered in turn.
         with connection.cursor() as cursor, connection.wrap_database_errors, connection.connection.pipeline():
@@ -257,9 +260,14 @@ def create_tracked(
                     writer.execute(sql, params)
             if own_transaction:
                 connection.connection.commit()  # 3: the history rows and the COMMIT (Django's then has none to do)
-        # else 3 is the pipeline's end, and the COMMIT the caller's
-    _created_sent(batch)
+        # else 3 is the pipeline's end, and the COMMIT Django's or the caller's
+        _created_sent(batch)
     return read
+
+
+def _created_listened(objs: Sequence[models.Model]) -> bool:
+    """Whether any receiver waits for the post-create signal of these instances' history rows."""
+    return any(post_create_historical_record.has_listeners(_history_model(type(obj))) for obj in objs)
 
 
 _HISTORY_MODELS: dict[type[models.Model], type[models.Model] | None] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.db.models.sql import InsertQuery
+from simple_history.signals import post_create_historical_record
 
 from core import verifier
 from core.audit import Source, _inserts, audit_source, create_tracked, mark_change
@@ -67,6 +68,29 @@ def test_in_its_own_transaction_it_commits_and_a_refusal_leaves_the_connection_u
 
     second = _register(engineer, registered_model, 2)
     assert ModelVersion.objects.filter(pk=second.pk).exists()
+    result = verifier.walk()
+    assert result.ok, result.first_break.describe()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_post_create_receiver_runs_in_the_transaction_and_its_failure_leaves_nothing(engineer, registered_model):
+    history_model = ModelVersion.history.model
+    seen = []
+
+    def refuse(sender, history_instance, **kwargs):
+        seen.append((sender, connection.in_atomic_block, history_instance.history_type))
+        raise RuntimeError("a receiver refuses")
+
+    post_create_historical_record.connect(refuse, sender=history_model)
+    try:
+        with pytest.raises(RuntimeError, match="a receiver refuses"):
+            _register(engineer, registered_model, 1)  # its own transaction: no test transaction around it
+    finally:
+        post_create_historical_record.disconnect(refuse, sender=history_model)
+
+    assert seen == [(history_model, True, "+")]
+    assert not ModelVersion.objects.exists() and not history_model.objects.exists()
+    assert not EvaluationResult.objects.exists() and not EvaluationResult.history.exists()
     result = verifier.walk()
     assert result.ok, result.first_break.describe()
 
