@@ -140,7 +140,9 @@ class ModelVersion(models.Model):
     training_file_id = models.CharField(max_length=100, blank=True, help_text="The provider's file id.")
     validation_file_id = models.CharField(max_length=100, blank=True)
     changelog = models.TextField(help_text="What changed in the data, and the behaviour shift expected.")
-    provider_job_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # Unique in Meta, not by `unique=True`, which on PostgreSQL adds a second index for LIKE 'prefix%'.
+    # NULL, not "", when there is no job: versions without one do not collide under that constraint.
+    provider_job_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     fine_tuned_model = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=20, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -193,6 +195,7 @@ class ModelVersion(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["model", "version"], name="model_version_unique_label"),
+            models.UniqueConstraint(fields=["provider_job_id"], name="model_version_unique_job"),
             models.CheckConstraint(
                 condition=models.Q(status__in=VersionStatus.values), name="model_version_status_valid"
             ),

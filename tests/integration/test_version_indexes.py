@@ -23,8 +23,7 @@ EXPECTED = {
         ("created_by_id",),
         ("training_file_sha256",),
         ("validation_file_sha256",),
-        ("provider_job_id",),  # unique
-        ("provider_job_id", "varchar_pattern_ops"),  # Django's, for the unique field
+        ("provider_job_id",),  # model_version_unique_job; no LIKE index beside it (0016)
         "version_job_in_flight",
         "version_serving_live",
     },
