@@ -211,12 +211,13 @@ def create_tracked(
     statement, using psycopg's pipeline mode: an id for each instance; the
     instances' INSERTs with the chain's claim of a place for each history row;
     the history rows' INSERTs, with the COMMIT when the transaction is this
-    block's own and no receiver waits for simple-history's post-create signal
-    (sent in the transaction, as after a save). The chain head's lock (taken
-    by the claim) is held for the last round trip only. A failed INSERT (a unique constraint) raises IntegrityError
-    and leaves nothing: the transaction (a savepoint under the caller's) rolls
-    back, claim included. Instances of models whose history is not one plain row
-    per save (m2m history) are saved one by one instead.
+    block's own. The chain head's lock (taken by the claim) is held for the last
+    round trip only. simple-history's post-create signal is sent in the
+    transaction, as after a save; when a receiver listens, the COMMIT is
+    Django's, after it. A failed INSERT (a unique constraint) raises
+    IntegrityError and leaves nothing: the transaction (a savepoint under the
+    caller's) rolls back, claim included. Instances of models whose history is
+    not one plain row per save (m2m history) are saved one by one instead.
 
     `read_along`, if given, is a read the caller needs anyway (a query, not a
     write): it runs inside the transaction, before the INSERTs, and on PostgreSQL
